@@ -1,0 +1,364 @@
+"""Brian2 devices: run the same model code on ``runtime``, ``cpp_standalone`` or ``cuda_standalone``.
+
+One context manager selects a device for the code inside it, gives the run its own build folder,
+and puts everything back afterwards::
+
+    from brian2 import NeuronGroup, Network, ms
+    from neuromod.device import use_device
+
+    with use_device("cpp_standalone", build_dir="build/adex", seed=1) as sim:
+        group = NeuronGroup(...)
+        monitor = SpikeMonitor(group)
+        sim.run(Network(group, monitor), 500 * ms)   # code generation, compile, run
+        first = monitor.t[:]
+        sim.rerun({group.I: 0.6 * nA})               # same binary, new parameter (no recompile)
+        second = monitor.t[:]
+
+``sim.rerun`` uses Brian2's ``run_args`` on the standalone devices (Brian2 >= 2.6): only values
+of existing variables change, never sizes or equations. On ``runtime`` it restores the network
+to its state before the first run (random state included) and runs again, so the same script
+works everywhere.
+
+``cuda_standalone`` (brian2cuda) gets the preferences it needs with CUDA 13 automatically
+(``toolchain.md``): C++17 for nvcc and gcc, no GPU detection on machines without a GPU (compute
+capability from ``NEUROMOD_CUDA_CC``, default 9.0 for H100/H200), and curand headers and library
+from the ``nvidia-curand`` wheel when the CUDA toolkit lacks them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neuromod.errors import InputError
+
+__all__ = [
+    "DEVICE_NAMES",
+    "Simulation",
+    "use_device",
+    "check_device_name",
+    "cuda_toolchain",
+    "CudaToolchain",
+]
+
+DEVICE_NAMES = ("runtime", "cpp_standalone", "cuda_standalone")
+
+#: gcc arguments for brian2cuda's host code: Brian2's defaults but C++17, which CUDA 13's CCCL needs.
+_GCC_ARGS_CXX17 = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-march=native", "-std=c++17"]
+
+
+def check_device_name(name: str) -> str:
+    """Return ``name`` if it is a known device, else raise :class:`InputError`."""
+    if name not in DEVICE_NAMES:
+        raise InputError(f"unknown device {name!r}; expected one of {', '.join(DEVICE_NAMES)}")
+    return name
+
+
+@dataclass(frozen=True)
+class CudaToolchain:
+    """What this machine offers for ``cuda_standalone``."""
+
+    nvcc: str | None
+    nvcc_version: str | None
+    cuda_path: str | None
+    curand_include: str | None
+    curand_lib: str | None
+    curand_from_wheel: bool
+    gpu_names: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def can_compile(self) -> bool:
+        return bool(self.nvcc and self.curand_include and self.curand_lib)
+
+
+def _nvcc_version(nvcc: str) -> str | None:
+    try:
+        out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        if "release" in line:
+            return line.split("release", 1)[1].split(",")[0].strip()
+    return None
+
+
+def _gpu_names() -> tuple[str, ...]:
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return ()
+    try:
+        out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(line.strip() for line in out.stdout.splitlines() if line.strip()) if out.returncode == 0 else ()
+
+
+def _curand_wheel_dirs() -> tuple[str, str] | None:
+    """Include and lib folders of the ``nvidia-curand`` wheel (``nvidia/cu13``), if installed."""
+    try:
+        import nvidia  # namespace package of NVIDIA's wheels
+    except ImportError:
+        return None
+    for base in getattr(nvidia, "__path__", []):
+        for flavour in ("cu13", "curand", "cu12"):
+            include, lib = Path(base, flavour, "include"), Path(base, flavour, "lib")
+            if (include / "curand.h").exists() and any(lib.glob("libcurand.so*")):
+                return str(include), str(lib)
+    return None
+
+
+def _linkable_curand_dir(lib_dir: str) -> str:
+    """A folder holding ``libcurand.so`` for the linker.
+
+    The wheel ships only ``libcurand.so.10``; ``-lcurand`` needs the unversioned name, and the
+    wheel's folder may not be writable, so the link lives in a cache folder of our own.
+    """
+    lib = Path(lib_dir)
+    if (lib / "libcurand.so").exists():
+        return lib_dir
+    versioned = sorted(lib.glob("libcurand.so.*"))[0]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "neuromod" / "curand-lib"
+    cache.mkdir(parents=True, exist_ok=True)
+    link = cache / "libcurand.so"
+    if not link.exists() or link.resolve() != versioned.resolve():
+        tmp = cache / f".libcurand.so.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(versioned)
+        os.replace(tmp, link)
+    soname = cache / versioned.name
+    if not soname.exists():
+        with contextlib.suppress(FileExistsError):
+            soname.symlink_to(versioned)
+    return str(cache)
+
+
+def cuda_toolchain() -> CudaToolchain:
+    """Find nvcc, the CUDA folder, curand (toolkit first, then the wheel) and any GPUs."""
+    nvcc = shutil.which("nvcc")
+    cuda_path = os.environ.get("CUDA_PATH") or os.environ.get("CUDA_HOME")
+    if nvcc and not cuda_path:
+        cuda_path = str(Path(os.path.realpath(nvcc)).parent.parent)
+    include = lib = None
+    from_wheel = False
+    if cuda_path:
+        for inc in (Path(cuda_path, "include"), Path(cuda_path, "targets", "x86_64-linux", "include")):
+            if (inc / "curand.h").exists():
+                include = str(inc)
+                break
+        for libdir in (Path(cuda_path, "lib64"), Path(cuda_path, "lib"), Path(cuda_path, "targets", "x86_64-linux", "lib")):
+            if any(libdir.glob("libcurand.so*")):
+                lib = str(libdir)
+                break
+    if include is None or lib is None:
+        wheel = _curand_wheel_dirs()
+        if wheel is not None:
+            include, lib = wheel
+            from_wheel = True
+    return CudaToolchain(
+        nvcc=nvcc,
+        nvcc_version=_nvcc_version(nvcc) if nvcc else None,
+        cuda_path=cuda_path,
+        curand_include=include,
+        curand_lib=lib,
+        curand_from_wheel=from_wheel,
+        gpu_names=_gpu_names(),
+    )
+
+
+def _configure_cuda(prefs: Any) -> CudaToolchain:
+    """Apply the brian2cuda preferences that CUDA 13 needs; return what was found."""
+    try:
+        import brian2cuda  # noqa: F401 - registers the cuda_standalone device and its preferences
+    except ImportError:
+        raise InputError("device 'cuda_standalone' needs brian2cuda: pip install 'neuromod[cuda]'") from None
+    chain = cuda_toolchain()
+    if not chain.nvcc:
+        raise InputError("device 'cuda_standalone' needs nvcc on PATH (CUDA toolkit); `neuromod doctor` shows what is missing")
+    if not chain.can_compile:
+        raise InputError("device 'cuda_standalone' needs curand headers: pip install nvidia-curand (or a CUDA toolkit with curand)")
+    backend = prefs.devices.cuda_standalone.cuda_backend
+    backend.cuda_path = chain.cuda_path
+    if chain.gpu_names:
+        backend.detect_gpus = True
+    else:  # code generation and compilation only: say which GPU generation to compile for
+        backend.detect_gpus = False
+        backend.compute_capability = float(os.environ.get("NEUROMOD_CUDA_CC", "9.0"))
+    nvcc_args = list(backend.extra_compile_args_nvcc)
+    if "-std=c++17" not in nvcc_args:
+        nvcc_args.append("-std=c++17")
+    backend.extra_compile_args_nvcc = nvcc_args
+    prefs.codegen.cpp.extra_compile_args_gcc = list(_GCC_ARGS_CXX17)
+    include_dirs = list(prefs.codegen.cpp.include_dirs)
+    library_dirs = list(prefs.codegen.cpp.library_dirs)
+    runtime_dirs = list(prefs.codegen.cpp.runtime_library_dirs)
+    if chain.curand_from_wheel:
+        link_dir = _linkable_curand_dir(chain.curand_lib)
+        include_dirs.append(chain.curand_include)
+        library_dirs.append(link_dir)
+        runtime_dirs.append(link_dir)
+    prefs.codegen.cpp.include_dirs = include_dirs
+    prefs.codegen.cpp.library_dirs = library_dirs
+    prefs.codegen.cpp.runtime_library_dirs = runtime_dirs
+    return chain
+
+
+class Simulation:
+    """The handle :func:`use_device` yields: run, execute and re-run one Brian2 network.
+
+    Attributes
+    ----------
+    device : str
+        ``runtime``, ``cpp_standalone`` or ``cuda_standalone``.
+    build_dir : Path or None
+        The build folder of a standalone device (generated code, binary, results).
+    timings_s : dict
+        Wall times of the phases measured so far (``build_s`` for code generation and compile
+        plus the first run, ``run_s`` for the last simulation run, ``rerun_s`` for re-runs).
+    """
+
+    def __init__(self, device: str, build_dir: Path | None, seed: int | None):
+        self.device = device
+        self.build_dir = build_dir
+        self.seed = seed
+        self.timings_s: dict[str, float] = {}
+        self._runs: list[tuple[Any, Any]] = []
+        self._executed = False
+
+    @property
+    def standalone(self) -> bool:
+        return self.device != "runtime"
+
+    def run(self, network: Any, duration: Any, *, execute: bool = True, **run_kwargs: Any) -> None:
+        """Run ``network`` for ``duration``.
+
+        On ``runtime`` this simulates now. On a standalone device it records the run; the code is
+        generated, compiled and executed when ``execute`` is true (the default) or at
+        :meth:`execute`. Pass ``execute=False`` for protocols made of several run calls.
+        """
+        if self._executed and self.standalone:
+            raise RuntimeError("this standalone simulation has been built already; use rerun() to change parameters")
+        if not self._runs and not self.standalone:
+            network.store("neuromod_initial")
+        self._runs.append((network, duration))
+        start = time.perf_counter()
+        network.run(duration, **run_kwargs)
+        if not self.standalone:
+            self.timings_s["run_s"] = self.timings_s.get("run_s", 0.0) + time.perf_counter() - start
+            return
+        if execute:
+            self.execute()
+
+    def execute(self) -> None:
+        """Generate, compile and run the standalone project (no-op on ``runtime``)."""
+        if not self.standalone or self._executed:
+            return
+        import brian2
+
+        start = time.perf_counter()
+        brian2.device.build(directory=str(self.build_dir), compile=True, run=True, with_output=False)
+        self.timings_s["build_s"] = time.perf_counter() - start
+        self.timings_s["run_s"] = float(brian2.device.timers.get("run_binary", float("nan")))
+        self._executed = True
+
+    def rerun(self, run_args: Mapping[Any, Any] | None = None) -> None:
+        """Run again with new values for some variables (``{group.I: 0.6*nA}``), no recompiling.
+
+        Monitors afterwards hold the new run's data.
+        """
+        run_args = dict(run_args or {})
+        if not self._runs:
+            raise RuntimeError("rerun() needs a previous run()")
+        start = time.perf_counter()
+        if self.standalone:
+            import brian2
+
+            self.execute()
+            brian2.device.run(directory=str(self.build_dir), with_output=False, run_args=run_args)
+        else:
+            network = self._runs[0][0]
+            network.restore("neuromod_initial", restore_random_state=True)
+            for view, value in run_args.items():
+                view[:] = value
+            for net, duration in self._runs:
+                net.run(duration)
+        self.timings_s["rerun_s"] = time.perf_counter() - start
+
+
+def _reset_brian2() -> None:
+    """Forget every standalone project, go back to the runtime device, default preferences."""
+    from brian2.devices.device import get_device, reinit_devices, reset_device
+
+    get_device().reinit()
+    reset_device("runtime")
+    reinit_devices()
+
+
+def _default_build_dir(device: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"neuromod-{device}-"))
+
+
+@contextlib.contextmanager
+def use_device(
+    device: str = "runtime",
+    *,
+    build_dir: str | os.PathLike[str] | None = None,
+    seed: int | None = None,
+    threads: int | None = None,
+    codegen_target: str = "numpy",
+) -> Iterator[Simulation]:
+    """Select a Brian2 device for the model code in the block.
+
+    Parameters
+    ----------
+    device : str
+        ``"runtime"`` (Brian2 in this process; ``codegen_target`` picks numpy or cython),
+        ``"cpp_standalone"`` (C++ project, compiled with the system compiler) or
+        ``"cuda_standalone"`` (brian2cuda; see the module docstring for the CUDA 13 settings).
+    build_dir : path, optional
+        Build folder of a standalone device; a fresh temporary folder when omitted. Brian2 is
+        told this folder explicitly at build time (it would otherwise write to ``./output``).
+    seed : int, optional
+        Seeds Brian2's random numbers (and numpy's) for the run.
+    threads : int, optional
+        OpenMP threads for ``cpp_standalone`` (default 1: Brian2's own default, best for small
+        networks).
+
+    Objects created inside the block belong to that device; on leaving it, Brian2 is reset to the
+    runtime device with its default preferences, so the next block starts clean.
+    """
+    import brian2
+    from brian2 import prefs
+
+    check_device_name(device)
+    _reset_brian2()
+    build_path: Path | None = None
+    try:
+        if device == "runtime":
+            prefs.codegen.target = codegen_target
+        else:
+            build_path = Path(build_dir).absolute() if build_dir is not None else _default_build_dir(device)
+            try:
+                build_path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"cannot create build folder {str(build_path)!r}: {exc.strerror or exc}") from None
+            if device == "cuda_standalone":
+                _configure_cuda(prefs)
+            if threads is not None and device == "cpp_standalone":
+                prefs.devices.cpp_standalone.openmp_threads = int(threads)
+            brian2.set_device(device, build_on_run=False, directory=str(build_path))
+        if seed is not None:
+            brian2.seed(int(seed))
+        yield Simulation(device, build_path, seed)
+    finally:
+        _reset_brian2()
+        if os.environ.get("NEUROMOD_DEBUG"):
+            print(f"[neuromod.device] left {device} (build folder {build_path})", file=sys.stderr)
