@@ -1,0 +1,161 @@
+"""What a protocol is, and how one is run into a result folder.
+
+A protocol is one module in :mod:`neuromod.protocols` that defines ``PROTOCOL``, a
+:class:`Protocol`: a name, a one-line summary, its parameters with defaults (Brian2 quantities
+where they have units), a ``run`` function and a ``plot`` function. :func:`run_protocol` resolves
+parameters (``--set`` text is parsed against the defaults), runs the protocol on the chosen
+device and writes the result folder of DESIGN.md atomically::
+
+    out/
+      config.json   protocol, parameters, seed, device, versions, command
+      result.json   metrics (scalars, unit in the key) and conditions (one record per condition)
+      data.npz      the arrays the figures are drawn from (when the protocol returns any)
+      *.png         figures
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuromod.device import check_device_name
+from neuromod.errors import InputError
+from neuromod.parameters import resolve_parameters
+from neuromod.results import RunFolder, command_line, environment_versions
+
+__all__ = ["Protocol", "ProtocolResult", "RunContext", "run_protocol", "write_protocol_run"]
+
+
+@dataclass
+class ProtocolResult:
+    """What a protocol measured.
+
+    ``metrics``: scalar figures, unit in the key (``"rate_hz"``). ``conditions``: one record per
+    condition, its parameters and its figures (``{"dt_ms": 10, "dw_rel": 0.3}``), so that
+    ``pandas.DataFrame(conditions)`` is the protocol's table. ``arrays``: arrays for the figures
+    (saved to ``data.npz``). ``files``: names of extra files the run wrote into the folder.
+    """
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunContext:
+    """Where and how a protocol runs.
+
+    ``folder`` is the (staging) result folder, for extra files such as ``trace.csv``;
+    ``build_dir`` the build folder for standalone devices; ``progress`` whether to show bars.
+    """
+
+    device: str = "runtime"
+    seed: int = 1
+    folder: Path | None = None
+    build_dir: Path | None = None
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A named protocol: parameters with defaults, how to run it and how to draw it."""
+
+    name: str
+    summary: str
+    defaults: Mapping[str, Any]
+    run: Callable[[dict[str, Any], RunContext], ProtocolResult]
+    plot: Callable[[ProtocolResult, dict[str, Any], Path], list[str]] | None = None
+    validate: Callable[[dict[str, Any]], None] | None = None
+    devices: tuple[str, ...] = ("runtime", "cpp_standalone", "cuda_standalone")
+
+    def parameters(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults updated by ``overrides`` (text is parsed with units), validated."""
+        params = resolve_parameters(self.defaults, overrides or {}, what=f"protocol {self.name!r}")
+        if self.validate is not None:
+            self.validate(params)
+        return params
+
+
+def write_protocol_run(
+    protocol: Protocol,
+    params: dict[str, Any],
+    folder: Path,
+    *,
+    device: str,
+    seed: int,
+    progress: bool = False,
+    keep_build: bool = False,
+) -> ProtocolResult:
+    """Run ``protocol`` and write its files into ``folder`` (which the caller makes atomic)."""
+    from neuromod.results import write_json_atomic
+
+    build_dir = folder / "build"
+    ctx = RunContext(device=device, seed=seed, folder=folder, build_dir=build_dir, progress=progress)
+    config = {
+        "protocol": protocol.name,
+        "parameters": params,
+        "seed": seed,
+        "device": device,
+        "versions": environment_versions(),
+        "command": command_line(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json_atomic(folder / "config.json", config)
+    started = time.perf_counter()
+    result = protocol.run(params, ctx)
+    wall_s = time.perf_counter() - started
+    if build_dir.exists() and not keep_build:
+        import shutil
+
+        shutil.rmtree(build_dir, ignore_errors=True)
+    if result.arrays:
+        np.savez_compressed(folder / "data.npz", **result.arrays)
+    figures = protocol.plot(result, params, folder) if protocol.plot is not None else []
+    write_json_atomic(
+        folder / "result.json",
+        {
+            "protocol": protocol.name,
+            "device": device,
+            "seed": seed,
+            "wall_time_s": wall_s,
+            "metrics": result.metrics,
+            "conditions": result.conditions,
+            "figures": figures,
+            "files": (["data.npz"] if result.arrays else []) + list(result.files),
+        },
+    )
+    return result
+
+
+def run_protocol(
+    name: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    out: str | Path,
+    device: str = "runtime",
+    seed: int = 1,
+    progress: bool = False,
+    keep_build: bool = False,
+) -> ProtocolResult:
+    """Run protocol ``name`` into the result folder ``out`` (written atomically).
+
+    ``overrides`` maps parameter names to values (Brian2 quantities) or to text as typed after
+    ``--set`` (``"20*ms"``). Bad names, units or values raise :class:`InputError` before anything
+    is simulated or written.
+    """
+    from neuromod.protocols import get_protocol
+
+    protocol = get_protocol(name)
+    check_device_name(device)
+    if device not in protocol.devices:
+        raise InputError(f"protocol {name!r} runs on {', '.join(protocol.devices)}, not on {device!r}")
+    params = protocol.parameters(overrides)
+    with RunFolder(out) as folder:
+        assert folder.path is not None
+        return write_protocol_run(protocol, params, folder.path, device=device, seed=seed, progress=progress, keep_build=keep_build)
