@@ -141,12 +141,27 @@ def _linkable_curand_dir(lib_dir: str) -> str:
     return str(cache)
 
 
+def _cuda_root(nvcc: str) -> str:
+    """The CUDA toolkit folder of ``nvcc``, also when ``nvcc`` is a wrapper script elsewhere.
+
+    ``nvcc --dryrun`` prints ``TOP=<toolkit>/bin/..``; that is the most reliable answer.
+    """
+    try:
+        out = subprocess.run([nvcc, "--dryrun", "-c", "x.cu"], capture_output=True, text=True, timeout=30)
+        for line in (out.stdout + out.stderr).splitlines():
+            if "TOP=" in line:
+                return str(Path(line.split("TOP=", 1)[1].strip().strip('"')).resolve())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return str(Path(os.path.realpath(nvcc)).parent.parent)
+
+
 def cuda_toolchain() -> CudaToolchain:
     """Find nvcc, the CUDA folder, curand (toolkit first, then the wheel) and any GPUs."""
     nvcc = shutil.which("nvcc")
     cuda_path = os.environ.get("CUDA_PATH") or os.environ.get("CUDA_HOME")
     if nvcc and not cuda_path:
-        cuda_path = str(Path(os.path.realpath(nvcc)).parent.parent)
+        cuda_path = _cuda_root(nvcc)
     include = lib = None
     from_wheel = False
     if cuda_path:
