@@ -176,11 +176,11 @@ def train(
     resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this folder"),
 ) -> None:
     """Train the rate twin on a task (progress bar, checkpoints, learning curves)."""
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"unknown torch device {device!r}; expected cpu or cuda")
     from neuromod.parameters import parse_assignments
     from neuromod.protocols.training import train as train_task
 
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"unknown torch device {device!r}; expected cpu or cuda")
     target = resume if resume is not None else (out if out is not None else Path("runs") / f"train-{task}")
     result = train_task(task, out=target, steps=steps, device=device, seed=seed, overrides=parse_assignments(set_ or []), resume=resume, progress=True)
     typer.echo(f"wrote {target}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.get("metrics", {}).items()))

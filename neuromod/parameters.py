@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 from brian2 import Quantity, get_unit
-from brian2.units import allunits as _allunits
-from brian2.units import fundamentalunits as _fundamental
+import brian2.units as _brian2_units
 
 from neuromod.errors import InputError
 
@@ -35,7 +34,7 @@ __all__ = [
 #: Names a value string may use: Brian2's units (ms, mV, nA, pF, Hz, ...) and nothing else.
 _UNIT_NAMESPACE: dict[str, Any] = {
     name: value
-    for module in (_allunits, _fundamental)
+    for module in (_brian2_units, _brian2_units.allunits)
     for name, value in vars(module).items()
     if isinstance(value, Quantity) and not name.startswith("_")
 }
@@ -90,7 +89,9 @@ def _parse_scalar_quantity(text: str) -> Any:
 
 
 def _unit_name(q: Quantity) -> str:
-    return str(get_unit(q.dim)) if not q.is_dimensionless else "1"
+    if q.is_dimensionless:
+        return "1"
+    return str(q.get_best_unit()) if np.ndim(q) == 0 else str(get_unit(q.dim))
 
 
 def _check_same_kind(name: str, default: Any, value: Any) -> None:
