@@ -238,12 +238,16 @@ class Simulation:
     timings_s : dict
         Wall times of the phases measured so far (``build_s`` for code generation and compile
         plus the first run, ``run_s`` for the last simulation run, ``rerun_s`` for re-runs).
+    compile_only : bool
+        Standalone devices only: generate and compile the project but do not run the binary
+        (e.g. ``cuda_standalone`` on a machine without a GPU). Monitors then hold no data.
     """
 
-    def __init__(self, device: str, build_dir: Path | None, seed: int | None):
+    def __init__(self, device: str, build_dir: Path | None, seed: int | None, *, compile_only: bool = False):
         self.device = device
         self.build_dir = build_dir
         self.seed = seed
+        self.compile_only = compile_only
         self.timings_s: dict[str, float] = {}
         self._runs: list[tuple[Any, Any]] = []
         self._executed = False
@@ -273,15 +277,19 @@ class Simulation:
             self.execute()
 
     def execute(self) -> None:
-        """Generate, compile and run the standalone project (no-op on ``runtime``)."""
+        """Generate, compile and run the standalone project (no-op on ``runtime``).
+
+        With ``compile_only`` the binary is built but not run.
+        """
         if not self.standalone or self._executed:
             return
         import brian2
 
         start = time.perf_counter()
-        brian2.device.build(directory=str(self.build_dir), compile=True, run=True, with_output=False)
+        brian2.device.build(directory=str(self.build_dir), compile=True, run=not self.compile_only, with_output=False)
         self.timings_s["build_s"] = time.perf_counter() - start
-        self.timings_s["run_s"] = float(brian2.device.timers.get("run_binary", float("nan")))
+        if not self.compile_only:
+            self.timings_s["run_s"] = float(brian2.device.timers.get("run_binary", float("nan")))
         self._executed = True
 
     def rerun(self, run_args: Mapping[Any, Any] | None = None) -> None:
@@ -292,6 +300,8 @@ class Simulation:
         run_args = dict(run_args or {})
         if not self._runs:
             raise RuntimeError("rerun() needs a previous run()")
+        if self.compile_only:
+            raise RuntimeError("this simulation was built with compile_only=True; it cannot be run")
         start = time.perf_counter()
         if self.standalone:
             import brian2
@@ -329,6 +339,7 @@ def use_device(
     seed: int | None = None,
     threads: int | None = None,
     codegen_target: str = "numpy",
+    compile_only: bool = False,
 ) -> Iterator[Simulation]:
     """Select a Brian2 device for the model code in the block.
 
@@ -346,6 +357,9 @@ def use_device(
     threads : int, optional
         OpenMP threads for ``cpp_standalone`` (default 1: Brian2's own default, best for small
         networks).
+    compile_only : bool
+        Standalone devices: generate and compile the project, never run it (code generation and
+        compile checks, e.g. ``cuda_standalone`` without a GPU). Ignored on ``runtime``.
 
     Objects created inside the block belong to that device; on leaving it, Brian2 is reset to the
     runtime device with its default preferences, so the next block starts clean.
@@ -372,7 +386,7 @@ def use_device(
             brian2.set_device(device, build_on_run=False, directory=str(build_path))
         if seed is not None:
             brian2.seed(int(seed))
-        yield Simulation(device, build_path, seed)
+        yield Simulation(device, build_path, seed, compile_only=compile_only and device != "runtime")
     finally:
         _reset_brian2()
         if os.environ.get("NEUROMOD_DEBUG"):
