@@ -1,0 +1,966 @@
+"""The Leabra unit (rate code and spiking) and a small Leabra network, in numpy, as emergent computes them.
+
+What this module holds
+----------------------
+* :class:`LeabraUnitParams` — the unit's parameters with emergent 8.1's defaults (a frozen, cited
+  dataclass; ``replace(...)`` gives the per-project settings such as :data:`NEURON_PROJ`).
+* :func:`nxx1` / :func:`nxx1_table` — the noisy x/(x+1) activation function: x/(x+1) convolved with
+  a Gaussian kernel and read from a lookup table with linear interpolation, as emergent builds it.
+* :func:`xcal` — the XCAL "check-mark" learning function; :func:`sig_weight` / :func:`lin_weight`
+  — sigmoidal weight contrast enhancement and its inverse.
+* :class:`UnitState` with :func:`init_state`, :func:`decay_state`, :func:`hard_clamp`,
+  :func:`unit_cycle` (one emergent cycle of a group of units) and :func:`update_avg_l`;
+  :func:`run_unit` drives one unit with a per-cycle input (emergent's ``neuron.proj``).
+* :class:`Layer`, :class:`Projection`, :class:`Network` — layers with FFFB inhibition,
+  projections with netinput scaling and XCAL learning, and emergent's trial structure (4 quarters
+  of 25 cycles: minus phase = quarters 1–3, plus phase = quarter 4).
+
+Units and time: emergent's normalised units (potentials 0–2, conductances relative to g_bar), one
+step = one *cycle* (≈ 1 ms); every time constant below is in cycles.
+
+Equations (one cycle, emergent 8.1 ``LeabraUnitSpec``; O'Reilly, Munakata, Frank, Hazy et al.,
+*Computational Cognitive Neuroscience*, CCN book, chapter 2 and the emergent 8 documentation)
+-----------------------------------------------------------------------------------------------
+1. Net input: ``g_e += dt_integ/net_tau · (net_raw − g_e)`` with ``net_raw = Σ_prj scale · Σ w·act``
+   (senders with act ≤ ``send_thr`` send nothing). The logged ``net`` is ``g_bar_e · g_e``.
+2. Layer inhibition (FFFB): ``ffi = ff·max(mean g_e − ff0, 0)``; ``fbi += (1/fb_tau)·(fb·mean act
+   of the previous cycle − fbi)``; ``gc_i = gi·(ffi + fbi)``.
+3. Membrane potential, midpoint rule (``dt = dt_integ/vm_tau``)::
+
+       I(v)   = net·(E_e − v) + g_bar_l·(E_l − v) + g_bar_i·gc_i·(E_i − v) − adapt
+       v_half = v_m + ½·dt·I(v_m)
+       I_net  = I(v_half) [+ g_bar_l·exp_slope·exp((v_half − thr)/exp_slope) in the spiking AdEx form]
+       v_m   += dt·I_net                       (not during the t_r refractory cycles)
+       vm_eq += dt·I(vm_eq)                    (one Euler step, never reset)
+
+   Both are clipped to [vm_min, vm_max].
+4. Rate code: if ``vm_eq ≤ thr``: target = NXX1(vm_eq − thr); else target = NXX1(net − g_e_thr) with
+   ``g_e_thr = (g_bar_i·gc_i·(E_i − thr) + g_bar_l·(E_l − thr) − adapt)/(thr − E_e)``; then
+   ``act += dt·(target − act)``. Spiking: ``act`` = 1 on a spike cycle else 0 and ``act_eq`` is a
+   running rate estimate: ``a = act_eq/eq_gain; a += dt_integ/eq_tau·(act − a); act_eq = eq_gain·a``.
+5. Spike and reset (both forms): if ``v_m > thr`` (``spk_thr`` when the exponential term is on):
+   ``v_m = vm_r``, ``spike = 1``, ``I_net = 0``; the following ``t_r`` cycles leave v_m unchanged.
+6. Adaptation (after the reset, with the new v_m): ``adapt += dt_integ·((1/adapt_tau)·(vm_gain·(v_m
+   − E_l) − adapt) + spike_gain·spike)``.
+7. Running averages of act (act_eq in the spiking form): ``avg_ss += act − avg_ss`` over ss_tau,
+   ``avg_s`` from avg_ss over s_tau, ``avg_m`` from avg_s over m_tau, ``avg_s_eff = (1 − m_in_s)·avg_s +
+   m_in_s·avg_m``. Once per trial (at the start of the next): ``avg_l += (1/avg_l_tau)·(avg_l_gain·avg_m
+   − avg_l)``, floor ``avg_l_min``; ``avg_l_lrn = lrn_min + (lrn_max − lrn_min)/(avg_l_gain −
+   avg_l_min)·(avg_l − avg_l_min)`` (0 in non-hidden layers).
+8. XCAL learning, once per trial: ``srs = avg_s_eff_recv·avg_s_eff_send``, ``srm = avg_m_recv·avg_m_send``,
+   ``dwt = lrate·(m_lrn·xcal(srs, srm) + avg_l_lrn·xcal(srs, avg_l))``; soft bounding on the linear
+   weight (``dwt·(1 − lin)`` if positive, ``dwt·lin`` if negative), ``lin += dwt``, ``wt =
+   sig_weight(lin)``.
+
+Deviations from the mission notebook (its mistakes, deliberately *not* reproduced here)
+----------------------------------------------------------------------------------------
+* The inhibitory conductance drives v_m towards the **inhibitory** reversal potential E_i = 0.25
+  (the notebook used E_e for it).
+* The leak reversal potential is E_l = **0.3** (the notebook used 0.1; 0.1 is g_bar_l's default).
+* Adaptation relaxes towards ``vm_gain·(v_m − E_l)`` with time constant 144 and adds
+  ``spike_gain`` on a spike, using the **post-reset** v_m (the notebook's update was wrong).
+* ``avg_l_lrn = lrn_min + lrn_fact·(avg_l − avg_l_min)`` is never negative for avg_l ≥ avg_l_min
+  (the notebook's parenthesisation made it negative).
+* Weights change **once per trial**, at its end, from the running averages (the notebook applied
+  learning every cycle).
+* The sigmoidal contrast enhancement is applied to the stored *linear* weight each time
+  (``wt = sig_weight(lin)``), never to the previous sigmoidal weight, so repeated updates do not
+  drift (the notebook's SIG drifted).
+
+Validated against emergent 8.1.1's own logs (``shared/reference/emergent``, see ``tests/test_leabra*.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuromod.errors import InputError
+from neuromod.parameters import ParameterSet
+
+__all__ = [
+    "EMERGENT_CITATION",
+    "LeabraUnitParams",
+    "FFFBParams",
+    "XCALParams",
+    "EMERGENT_UNIT",
+    "NEURON_PROJ",
+    "NEURON_ADAPT_PROJ",
+    "LAYER_FFFB_PROJ",
+    "NEURON_PAIR_PROJ",
+    "NETIN_PROJ",
+    "STD4_PROJ",
+    "NEURON_PROJ_INPUT",
+    "xx1",
+    "nxx1",
+    "nxx1_table",
+    "xcal",
+    "sig_weight",
+    "lin_weight",
+    "avg_l_lrn",
+    "UnitState",
+    "init_state",
+    "decay_state",
+    "hard_clamp",
+    "integrate_netin",
+    "update_act",
+    "unit_cycle",
+    "update_averages",
+    "update_avg_l",
+    "run_unit",
+    "run_layer",
+    "LAYER_FFFB_INHIB",
+    "LAYER_FFFB_INPUT",
+    "NEURON_PAIR_INHIB",
+    "TRACE_VARIABLES",
+    "Layer",
+    "Projection",
+    "Network",
+    "netin_scale_factor",
+    "TrialRecord",
+    "NEURON_PAIR_EVENT",
+    "NETIN_EVENT",
+    "STD4_EVENT",
+    "neuron_pair_network",
+    "netin_network",
+    "std4_network",
+]
+
+EMERGENT_CITATION = (
+    "emergent 8.1.1 (svn r11060) LeabraUnitSpec / LeabraConSpec / LeabraLayerSpec defaults; "
+    "O'Reilly, Munakata, Frank, Hazy & contributors, Computational Cognitive Neuroscience (CCN book, "
+    "Leabra point neuron, NXX1, XCAL), https://github.com/emer/emergent"
+)
+
+
+@dataclass(frozen=True)
+class LeabraUnitParams(ParameterSet):
+    """Parameters of the Leabra point neuron (emergent 8.1 ``LeabraUnitSpec``), normalised units.
+
+    Potentials and reversal potentials in emergent's 0–2 range, conductances relative to their
+    maxima, time constants in cycles (one cycle ≈ 1 ms).
+    """
+
+    thr: float = 0.5
+    """act.thr: firing threshold Θ of v_m (rate code and spike without the exponential term)."""
+    gain: float = 100.0
+    """act.gain γ of x/(x+1)."""
+    nvar: float = 0.005
+    """act.nvar: width of the Gaussian kernel exp(−z²/nvar²) convolved with x/(x+1)."""
+    x_res: float = 0.001
+    """Resolution of emergent's NXX1 lookup table (x step)."""
+    g_bar_e: float = 1.0
+    """Maximal excitatory conductance."""
+    g_bar_l: float = 0.1
+    """Leak conductance."""
+    g_bar_i: float = 1.0
+    """Maximal inhibitory conductance."""
+    e_rev_e: float = 1.0
+    """Excitatory reversal potential E_e."""
+    e_rev_l: float = 0.3
+    """Leak reversal potential E_l."""
+    e_rev_i: float = 0.25
+    """Inhibitory reversal potential E_i."""
+    dt_integ: float = 1.0
+    """dt.integ: global integration rate multiplier (1 = one cycle per ms)."""
+    vm_tau: float = 3.3
+    """Membrane (and rate-code act) time constant in cycles."""
+    net_tau: float = 1.4
+    """Net input integration time constant in cycles."""
+    vm_init: float = 0.4
+    """Initial (and decayed-to) v_m."""
+    act_init: float = 0.0
+    """Initial activation."""
+    vm_min: float = 0.0
+    """Lower end of the v_m range."""
+    vm_max: float = 2.0
+    """Upper end of the v_m range."""
+    act_max: float = 1.0
+    """Upper end of the activation range."""
+    clamp_max: float = 0.95
+    """Largest hard-clamped activation (clamp_range.max)."""
+    spike_exp: bool = False
+    """spike_misc.ex: add the AdEx exponential current (spike threshold becomes spk_thr)."""
+    exp_slope: float = 0.02
+    """Slope of the exponential current (2 mV in normalised units)."""
+    spk_thr: float = 1.2
+    """Spike threshold with the exponential term on."""
+    vm_r: float = 0.3
+    """v_m after a spike (rate-code 'spike' as well)."""
+    t_r: int = 3
+    """Refractory period in cycles: v_m is not updated for t_r cycles after a spike."""
+    eq_gain: float = 8.0
+    """Spiking form: act_eq = eq_gain × running spike rate."""
+    eq_tau: float = 50.0
+    """Spiking form: time constant of the running spike rate (cycles)."""
+    adapt_on: bool = False
+    """Spike-rate adaptation on/off."""
+    adapt_tau: float = 144.0
+    """Adaptation time constant (cycles)."""
+    adapt_vm_gain: float = 0.04
+    """Adaptation gain on v_m − E_l."""
+    adapt_spike_gain: float = 0.00805
+    """Adaptation increment per spike."""
+    ss_tau: float = 2.0
+    """Time constant of avg_ss (cycles)."""
+    s_tau: float = 2.0
+    """Time constant of avg_s (cycles)."""
+    m_tau: float = 10.0
+    """Time constant of avg_m (cycles)."""
+    m_in_s: float = 0.1
+    """Share of avg_m in avg_s_eff."""
+    avg_init: float = 0.15
+    """Initial avg_ss, avg_s, avg_m."""
+    avg_l_init: float = 0.4
+    """Initial avg_l."""
+    avg_l_gain: float = 2.5
+    """avg_l moves towards avg_l_gain × avg_m."""
+    avg_l_min: float = 0.2
+    """Floor of avg_l."""
+    avg_l_tau: float = 10.0
+    """Time constant of avg_l, in trials."""
+    avg_l_lrn_max: float = 0.5
+    """avg_l_lrn at avg_l = avg_l_gain."""
+    avg_l_lrn_min: float = 0.0001
+    """avg_l_lrn at avg_l = avg_l_min."""
+    send_thr: float = 0.1
+    """opt_thresh.send: activations at or below this value are not sent to receivers."""
+    sse_tol: float = 0.5
+    """Errors |target − act_m| below this count 0 in the sum squared error."""
+
+    @property
+    def vm_dt(self) -> float:
+        return 1.0 / self.vm_tau
+
+    @property
+    def net_dt(self) -> float:
+        return 1.0 / self.net_tau
+
+    @property
+    def adapt_dt(self) -> float:
+        return 1.0 / self.adapt_tau
+
+    @property
+    def eq_dt(self) -> float:
+        return 1.0 / self.eq_tau if self.eq_tau > 0 else 0.0
+
+    @property
+    def spike_threshold(self) -> float:
+        """emergent's eff_spk_thr: spk_thr with the exponential term, thr without."""
+        return self.spk_thr if self.spike_exp else self.thr
+
+    @property
+    def avg_l_lrn_fact(self) -> float:
+        return (self.avg_l_lrn_max - self.avg_l_lrn_min) / (self.avg_l_gain - self.avg_l_min)
+
+
+@dataclass(frozen=True)
+class FFFBParams(ParameterSet):
+    """Feedforward–feedback layer inhibition (emergent 8 ``LeabraLayerSpec.inhib``, FF_FB)."""
+
+    on: bool = True
+    gi: float = 1.8
+    """Overall inhibition gain."""
+    ff: float = 1.0
+    """Feedforward gain on the layer's mean net input."""
+    fb: float = 1.0
+    """Feedback gain on the layer's mean activity."""
+    fb_tau: float = 1.4
+    """Feedback integration time constant (cycles)."""
+    ff0: float = 0.1
+    """Feedforward offset: mean net input below this gives no feedforward inhibition."""
+    citation: str = EMERGENT_CITATION
+
+    @property
+    def fb_dt(self) -> float:
+        return 1.0 / self.fb_tau
+
+
+@dataclass(frozen=True)
+class XCALParams(ParameterSet):
+    """XCAL learning of one projection (emergent 8.1 ``LeabraConSpec``)."""
+
+    learn: bool = True
+    lrate: float = 0.04
+    """Learning rate."""
+    m_lrn: float = 1.0
+    """Weight of the error-driven term xcal(srs, srm)."""
+    set_l_lrn: bool = False
+    """Use l_lrn instead of the receiver's avg_l_lrn for the Hebbian (BCM) term."""
+    l_lrn: float = 1.0
+    """Fixed Hebbian weight when set_l_lrn is on."""
+    d_rev: float = 0.1
+    """Reversal point of the check-mark, as a fraction of the threshold."""
+    d_thr: float = 0.0001
+    """Below this sender-receiver product the check-mark is 0."""
+    wt_sig_gain: float = 6.0
+    """Gain of the sigmoidal contrast enhancement."""
+    wt_sig_off: float = 1.0
+    """Offset of the sigmoidal contrast enhancement."""
+    soft_bound: bool = True
+    """Soft weight bounding on the linear weight."""
+    xcal_lrn_thr: float = 0.01
+    """opt_thresh.xcal_lrn: no learning from a sender whose avg_s and avg_m are both below this."""
+    citation: str = EMERGENT_CITATION
+
+
+#: emergent 8.1 defaults (act thr 0.5, gain 100, nvar 0.005; g_bar 1/0.1/1; e_rev 1/0.3/0.25; ...).
+EMERGENT_UNIT = LeabraUnitParams(citation=EMERGENT_CITATION)
+#: ``neuron.proj`` (neuron.dat): gain 40, nvar 0.01, g_bar_e 0.3, g_bar_l 0.3, t_r 0, adapt off.
+NEURON_PROJ = EMERGENT_UNIT.replace(gain=40.0, nvar=0.01, g_bar_e=0.3, g_bar_l=0.3, t_r=0,
+                                    citation="emergent 8.1.1 neuron.proj (benureau/leabra tests), " + EMERGENT_CITATION)
+#: ``neuron.proj`` with the SetAdapt program (neuron_adapt.dat): adaptation on.
+NEURON_ADAPT_PROJ = NEURON_PROJ.replace(adapt_on=True)
+#: ``layer_fffb.proj`` (layer_fffb.dat): the neuron.proj unit with adaptation on.
+LAYER_FFFB_PROJ = NEURON_ADAPT_PROJ
+#: ``neuron_pair.proj``: emergent defaults with t_r 0; its sse counts every error (sse_tol 0, as
+#: neuron_pair.dat's sse 0.000757718 = (0.95 − 0.977527)² requires).
+NEURON_PAIR_PROJ = EMERGENT_UNIT.replace(t_r=0, sse_tol=0.0, citation="emergent 8.1.1 neuron_pair.proj, " + EMERGENT_CITATION)
+#: ``netin.proj``: emergent defaults (t_r 3).
+NETIN_PROJ = EMERGENT_UNIT.replace(citation="emergent 8.1.1 netin.proj, " + EMERGENT_CITATION)
+#: ``LeabraStd4.proj``: emergent defaults with t_r 0; activations are sent without the 0.1 threshold
+#: (the log's Output net on cycle 2 includes Hidden unit 0's act of 0.002 from cycle 1).
+STD4_PROJ = EMERGENT_UNIT.replace(t_r=0, send_thr=0.0, citation="emergent 8.1.1 LeabraStd4.proj, " + EMERGENT_CITATION)
+#: neuron.proj's input: 0 on cycles 1–10, 1 on 11–160, 0 on 161–200 (sender act × weight 1).
+NEURON_PROJ_INPUT = np.concatenate([np.zeros(10), np.ones(150), np.zeros(40)])
+#: ``layer_fffb.proj``'s receiver inhibition: FFFB gi 0.4, ff 1, fb 0.5 (fb_tau 1.4, ff0 0.1).
+LAYER_FFFB_INHIB = FFFBParams(gi=0.4, ff=1.0, fb=0.5, citation="emergent 8.1.1 layer_fffb.proj, " + EMERGENT_CITATION)
+#: ``layer_fffb.proj``'s drive: units 0, 2, 4, 6, 8 get 1 on cycles 11–160, the odd units nothing.
+LAYER_FFFB_INPUT = np.outer(NEURON_PROJ_INPUT, (np.arange(10) % 2 == 0).astype(float))
+#: ``neuron_pair.proj``'s Output-layer inhibition (``_inhib`` files): FFFB gi 1.8, ff 1, fb 1.
+NEURON_PAIR_INHIB = FFFBParams(gi=1.8, ff=1.0, fb=1.0, citation="emergent 8.1.1 neuron_pair.proj, " + EMERGENT_CITATION)
+
+
+# ----------------------------------------------------------------------------------------------
+# activation and learning functions
+
+
+def xx1(x: Any, gain: float = 100.0) -> np.ndarray:
+    """x/(x+1) of the gain-scaled positive part: ``γ·max(x,0)/(γ·max(x,0) + 1)``."""
+    gx = gain * np.maximum(np.asarray(x, dtype=np.float64), 0.0)
+    return gx / (gx + 1.0)
+
+
+def _n_steps(span: float, res: float) -> int:
+    return int(round(span / res)) + 1
+
+
+@functools.lru_cache(maxsize=64)
+def _nxx1_table_cached(gain: float, nvar: float, x_res: float) -> tuple[np.ndarray, np.ndarray]:
+    ns_rng = max(3.0 * nvar, x_res)
+    eff_nvar = max(nvar, 1.0e-6)
+    # Gaussian kernel over [-ns_rng, ns_rng], exp(-z^2/nvar^2) (no factor 2), normalised to sum 1
+    n_kernel = _n_steps(2 * ns_rng, x_res)
+    z = -ns_rng + x_res * np.arange(n_kernel)
+    kernel = np.exp(-(z * z) / (eff_nvar * eff_nvar))
+    kernel /= kernel.sum()
+    # the table covers [-ns_rng, 1]; x/(x+1) is sampled over the table padded by the kernel's half-width
+    n_table = _n_steps(1.0 + ns_rng, x_res)
+    x = -ns_rng + x_res * np.arange(n_table)
+    x_src = -2.0 * ns_rng + x_res * np.arange(n_table + n_kernel - 1)
+    src = xx1(x_src, gain)
+    y = np.convolve(src, kernel[::-1], mode="valid")
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
+
+
+def nxx1_table(gain: float = 100.0, nvar: float = 0.005, x_res: float = 0.001) -> tuple[np.ndarray, np.ndarray]:
+    """emergent's noisy-XX1 lookup table ``(x, y)``.
+
+    x/(x+1) (gain ``gain``) sampled every ``x_res``, convolved with the kernel exp(−z²/nvar²) over
+    |z| ≤ 3·nvar (normalised to sum 1); kept for x in [−3·nvar, 1]. For gain 40, nvar 0.01 this is
+    the table emergent dumped in ``convolve_nxx1.txt``. The arrays are read-only and cached.
+    """
+    if gain <= 0 or nvar < 0 or x_res <= 0:
+        raise InputError(f"nxx1 needs gain > 0, nvar >= 0 and x_res > 0, got gain={gain}, nvar={nvar}, x_res={x_res}")
+    return _nxx1_table_cached(float(gain), float(nvar), float(x_res))
+
+
+def nxx1(x: Any, gain: float = 100.0, nvar: float = 0.005, x_res: float = 0.001) -> np.ndarray:
+    """Noisy x/(x+1) rate-code activation of ``x`` = (v_m − thr) or (g_e − g_e_thr).
+
+    Inside the table range [−3·nvar, 1] the table of :func:`nxx1_table` is interpolated linearly;
+    below it the rate is 0, above it plain x/(x+1). Defaults are emergent's (gain 100, nvar 0.005).
+
+    >>> float(nxx1(0.18, gain=40, nvar=0.01))  # neuron.dat's steady state, emergent: 0.877903
+    0.87790...
+    """
+    table_x, table_y = nxx1_table(gain, nvar, x_res)
+    x = np.asarray(x, dtype=np.float64)
+    lo, hi = table_x[0], table_x[-1]
+    pos = np.clip((x - lo) / x_res, 0.0, len(table_x) - 1.0)
+    idx = np.minimum(np.floor(pos).astype(np.int64), len(table_x) - 2)
+    frac = pos - idx
+    inside = (1.0 - frac) * table_y[idx] + frac * table_y[idx + 1]
+    return np.where(x <= lo, 0.0, np.where(x >= hi, xx1(x, gain), inside))
+
+
+def xcal(x: Any, th: Any, d_rev: float = 0.1, d_thr: float = 0.0001) -> np.ndarray:
+    """XCAL check-mark function: weight change for co-activity ``x`` and floating threshold ``th``.
+
+    0 for x < d_thr; ``x − th`` for x > th·d_rev; ``−x·(1 − d_rev)/d_rev`` in between (the
+    descending limb through 0 at x = 0 down to −th·(1 − d_rev) at x = th·d_rev). Defaults are
+    emergent's (d_rev 0.1, d_thr 0.0001). O'Reilly et al., CCN book, ch. 4 (XCAL).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    th = np.asarray(th, dtype=np.float64)
+    return np.where(x < d_thr, 0.0, np.where(x > th * d_rev, x - th, -x * (1.0 - d_rev) / d_rev))
+
+
+def sig_weight(lin: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
+    """Sigmoidal contrast enhancement of a linear weight: ``1/(1 + (off·(1 − w)/w)^gain)`` (0 at 0, 1 at 1)."""
+    w = np.asarray(lin, dtype=np.float64)
+    inner = np.clip(w, 1e-300, 1.0)
+    with np.errstate(divide="ignore", over="ignore"):
+        out = 1.0 / (1.0 + (off * (1.0 - inner) / inner) ** gain)
+    return np.where(w <= 0.0, 0.0, np.where(w >= 1.0, 1.0, out))
+
+
+def lin_weight(sig: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
+    """Inverse of :func:`sig_weight`: ``1/(1 + ((1 − s)/s)^(1/gain)/off)``."""
+    s = np.asarray(sig, dtype=np.float64)
+    inner = np.clip(s, 1e-300, 1.0)
+    with np.errstate(divide="ignore", over="ignore"):
+        out = 1.0 / (1.0 + ((1.0 - inner) / inner) ** (1.0 / gain) / off)
+    return np.where(s <= 0.0, 0.0, np.where(s >= 1.0, 1.0, out))
+
+
+def avg_l_lrn(avg_l: Any, p: LeabraUnitParams = EMERGENT_UNIT) -> np.ndarray:
+    """Hebbian learning weight from avg_l: ``lrn_min + (lrn_max − lrn_min)/(gain − min)·(avg_l − min)``."""
+    return p.avg_l_lrn_min + p.avg_l_lrn_fact * (np.asarray(avg_l, dtype=np.float64) - p.avg_l_min)
+
+
+# ----------------------------------------------------------------------------------------------
+# unit state and one cycle
+
+FORMS = ("rate", "spiking")
+
+#: Variables recorded per cycle, named as emergent names them (plus ``ge``: g_e before g_bar_e).
+TRACE_VARIABLES = ("net", "gc_i", "I_net", "v_m", "act", "act_eq", "avg_ss", "avg_s", "avg_m",
+                   "avg_s_eff", "avg_l", "spike", "adapt", "vm_eq")
+
+
+@dataclass
+class UnitState:
+    """State of a group of Leabra units (one array entry per unit, float64).
+
+    ``ge`` is the time-integrated excitatory input before g_bar_e; ``net = g_bar_e·ge`` is what
+    emergent logs. ``act_nd`` is the activation before short-term plasticity (= act here),
+    ``act_eq`` the rate-equivalent activation (= act for the rate code, the spike-rate estimate for
+    the spiking form). ``since_spike`` counts cycles since the last spike (for t_r).
+    """
+
+    ge: np.ndarray
+    net: np.ndarray
+    gc_i: np.ndarray
+    I_net: np.ndarray
+    v_m: np.ndarray
+    vm_eq: np.ndarray
+    act: np.ndarray
+    act_nd: np.ndarray
+    act_eq: np.ndarray
+    spike: np.ndarray
+    adapt: np.ndarray
+    avg_ss: np.ndarray
+    avg_s: np.ndarray
+    avg_m: np.ndarray
+    avg_s_eff: np.ndarray
+    avg_l: np.ndarray
+    avg_l_lrn: np.ndarray
+    since_spike: np.ndarray
+
+    def snapshot(self, names: Sequence[str] = TRACE_VARIABLES) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name).copy() for name in names}
+
+
+def init_state(n: int, p: LeabraUnitParams = EMERGENT_UNIT) -> UnitState:
+    """Initial state of ``n`` units (emergent's Init_Weights + Init_Acts)."""
+    zeros = lambda: np.zeros(n, dtype=np.float64)  # noqa: E731
+    full = lambda v: np.full(n, float(v), dtype=np.float64)  # noqa: E731
+    avg_s = full(p.avg_init)
+    return UnitState(
+        ge=zeros(), net=zeros(), gc_i=zeros(), I_net=zeros(), v_m=full(p.vm_init), vm_eq=full(p.vm_init),
+        act=full(p.act_init), act_nd=full(p.act_init), act_eq=full(p.act_init), spike=zeros(), adapt=zeros(),
+        avg_ss=full(p.avg_init), avg_s=avg_s, avg_m=full(p.avg_init),
+        avg_s_eff=(1.0 - p.m_in_s) * avg_s + p.m_in_s * avg_s,
+        avg_l=full(p.avg_l_init), avg_l_lrn=avg_l_lrn(full(p.avg_l_init), p),
+        since_spike=np.full(n, np.iinfo(np.int64).max // 2, dtype=np.int64),
+    )
+
+
+def decay_state(s: UnitState, p: LeabraUnitParams, decay: float = 1.0) -> None:
+    """Move the activation state towards its initial values by ``decay`` (1 = full reset), in place.
+
+    The learning averages and the refractory counter are kept, as in emergent's DecayState.
+    """
+    if decay > 0.0:
+        s.act -= decay * (s.act - p.act_init)
+        s.act_nd -= decay * (s.act_nd - p.act_init)
+        s.act_eq -= decay * (s.act_eq - p.act_init)
+        s.ge -= decay * s.ge
+        s.net -= decay * s.net
+        s.gc_i -= decay * s.gc_i
+        s.v_m -= decay * (s.v_m - p.vm_init)
+        s.vm_eq -= decay * (s.vm_eq - p.vm_init)
+        if p.adapt_on:
+            s.adapt -= decay * s.adapt
+    s.I_net[:] = 0.0
+
+
+def hard_clamp(s: UnitState, p: LeabraUnitParams, ext: Any) -> None:
+    """Force units to external values (emergent's Compute_HardClamp), in place.
+
+    net = ext, act = ext clipped to [0, clamp_max], v_m = vm_eq = thr + act/gain (E_l for act 0),
+    I_net = 0. The running averages keep integrating (call :func:`update_averages` each cycle).
+    """
+    ext = np.broadcast_to(np.asarray(ext, dtype=np.float64), s.act.shape)
+    s.net[:] = ext
+    act = np.clip(ext, 0.0, p.clamp_max)
+    s.act[:] = act
+    s.act_nd[:] = act
+    s.act_eq[:] = act
+    s.v_m[:] = np.where(act == 0.0, p.e_rev_l, p.thr + act / p.gain)
+    s.vm_eq[:] = s.v_m
+    s.I_net[:] = 0.0
+
+
+def _inet(p: LeabraUnitParams, net: np.ndarray, gi: np.ndarray, adapt: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return net * (p.e_rev_e - v) + p.g_bar_l * (p.e_rev_l - v) + gi * (p.e_rev_i - v) - adapt
+
+
+def integrate_netin(s: UnitState, p: LeabraUnitParams, net_raw: Any) -> None:
+    """Step 1: ``g_e += dt_integ/net_tau·(net_raw − g_e)``; ``net = g_bar_e·g_e`` (in place)."""
+    net_raw = np.broadcast_to(np.asarray(net_raw, dtype=np.float64), s.ge.shape)
+    s.ge += p.dt_integ * p.net_dt * (net_raw - s.ge)
+    s.net[:] = p.g_bar_e * s.ge
+
+
+def update_act(s: UnitState, p: LeabraUnitParams, gc_i: Any = 0.0, *, form: str = "rate") -> None:
+    """Steps 3–6 of the module docstring for unclamped units, given this cycle's net and ``gc_i``."""
+    if form not in FORMS:
+        raise InputError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+    dt = p.dt_integ * p.vm_dt
+    s.gc_i[:] = gc_i
+    gi = p.g_bar_i * s.gc_i
+    # membrane potential: midpoint rule, frozen for t_r cycles after a spike
+    s.since_spike += 1
+    update = s.since_spike > p.t_r
+    v_half = s.v_m + 0.5 * dt * _inet(p, s.net, gi, s.adapt, s.v_m)
+    i_net = _inet(p, s.net, gi, s.adapt, v_half)
+    if p.spike_exp:
+        i_net = i_net + p.g_bar_l * p.exp_slope * np.exp(np.minimum((v_half - p.thr) / p.exp_slope, 700.0))
+    s.v_m[:] = np.where(update, s.v_m + dt * i_net, s.v_m)
+    s.I_net[:] = np.where(update, i_net, s.I_net)
+    s.vm_eq += dt * _inet(p, s.net, gi, s.adapt, s.vm_eq)
+    np.clip(s.v_m, p.vm_min, p.vm_max, out=s.v_m)
+    np.clip(s.vm_eq, p.vm_min, p.vm_max, out=s.vm_eq)
+    # activation and spike
+    spiked = s.v_m > p.spike_threshold
+    if form == "rate":
+        g_e_thr = (gi * (p.e_rev_i - p.thr) + p.g_bar_l * (p.e_rev_l - p.thr) - s.adapt) / (p.thr - p.e_rev_e)
+        x = np.where(s.vm_eq <= p.thr, s.vm_eq - p.thr, s.net - g_e_thr)
+        target = nxx1(x, p.gain, p.nvar, p.x_res)
+        s.act_nd[:] = np.clip(s.act_nd + dt * (target - s.act_nd), 0.0, p.act_max)
+        s.act[:] = s.act_nd
+        s.act_eq[:] = s.act_nd
+    else:
+        s.act[:] = spiked.astype(np.float64)
+        rate = s.act_nd / p.eq_gain
+        rate += p.dt_integ * p.eq_dt * (s.act - rate)
+        s.act_nd[:] = np.clip(p.eq_gain * rate, 0.0, p.act_max)
+        s.act_eq[:] = s.act_nd
+    s.spike[:] = spiked
+    s.v_m[:] = np.where(spiked, p.vm_r, s.v_m)
+    s.I_net[:] = np.where(spiked, 0.0, s.I_net)
+    s.since_spike[spiked] = 0
+    # adaptation, from the post-reset v_m
+    if p.adapt_on:
+        s.adapt += p.dt_integ * (p.adapt_dt * (p.adapt_vm_gain * (s.v_m - p.e_rev_l) - s.adapt) + p.adapt_spike_gain * s.spike)
+    else:
+        s.adapt[:] = 0.0
+
+
+def unit_cycle(s: UnitState, p: LeabraUnitParams, net_raw: Any, gc_i: Any = 0.0, *, form: str = "rate") -> None:
+    """Advance unclamped units by one emergent cycle (steps 1 and 3–6 of the module docstring), in place.
+
+    ``net_raw``: this cycle's raw excitatory input (Σ scale·w·act of the senders, before g_bar_e);
+    ``gc_i``: the layer's inhibitory conductance for this cycle (before g_bar_i). Call
+    :func:`update_averages` afterwards (the network does both).
+    """
+    integrate_netin(s, p, net_raw)
+    update_act(s, p, gc_i, form=form)
+
+
+def update_averages(s: UnitState, p: LeabraUnitParams) -> None:
+    """Cycle update of the learning averages avg_ss, avg_s, avg_m, avg_s_eff from act_nd, in place."""
+    s.avg_ss += p.dt_integ / p.ss_tau * (s.act_nd - s.avg_ss)
+    s.avg_s += p.dt_integ / p.s_tau * (s.avg_ss - s.avg_s)
+    s.avg_m += p.dt_integ / p.m_tau * (s.avg_s - s.avg_m)
+    s.avg_s_eff[:] = (1.0 - p.m_in_s) * s.avg_s + p.m_in_s * s.avg_m
+
+
+def update_avg_l(s: UnitState, p: LeabraUnitParams, *, hidden: bool = True) -> None:
+    """Trial update of avg_l (towards avg_l_gain·avg_m, floor avg_l_min) and avg_l_lrn, in place.
+
+    ``hidden=False`` (input, target and output layers) sets avg_l_lrn to 0: no Hebbian term there.
+    """
+    s.avg_l += (1.0 / p.avg_l_tau) * (p.avg_l_gain * s.avg_m - s.avg_l)
+    np.maximum(s.avg_l, p.avg_l_min, out=s.avg_l)
+    s.avg_l_lrn[:] = avg_l_lrn(s.avg_l, p) if hidden else 0.0
+
+
+def run_unit(
+    p: LeabraUnitParams = NEURON_PROJ,
+    drive: Any = NEURON_PROJ_INPUT,
+    *,
+    form: str = "rate",
+    gc_i: Any = 0.0,
+    variables: Sequence[str] = TRACE_VARIABLES,
+) -> dict[str, np.ndarray]:
+    """Simulate one unit driven by ``drive[c]`` (its raw net input on cycle c), emergent's neuron.proj.
+
+    Returns one array per variable (length = number of cycles) plus ``cycle`` (1-based). With the
+    defaults this is the protocol of ``neuron.dat``: 200 cycles, input 1 on cycles 11–160.
+    ``gc_i`` may be a scalar or one value per cycle.
+    """
+    drive = np.asarray(drive, dtype=np.float64)
+    gc = np.broadcast_to(np.asarray(gc_i, dtype=np.float64), drive.shape)
+    s = init_state(1, p)
+    trace = {name: np.zeros(len(drive)) for name in variables}
+    for c, value in enumerate(drive):
+        unit_cycle(s, p, value, gc[c], form=form)
+        update_averages(s, p)
+        for name in variables:
+            trace[name][c] = getattr(s, name)[0]
+    trace["cycle"] = np.arange(1, len(drive) + 1)
+    return trace
+
+
+def run_layer(
+    p: LeabraUnitParams,
+    inhib: FFFBParams,
+    drive: Any,
+    *,
+    form: str = "rate",
+    variables: Sequence[str] = TRACE_VARIABLES,
+) -> dict[str, np.ndarray]:
+    """Simulate one layer with FFFB inhibition driven by ``drive[c, i]`` (raw net input of unit i on cycle c).
+
+    emergent's ``layer_fffb.proj`` writes its input layer's activations each cycle and sends them
+    through one-to-one weights of 1; ``drive`` is that product. Returns arrays of shape
+    (cycles, units) per variable (``gc_i`` included) plus ``cycle`` (1-based).
+    """
+    drive = np.atleast_2d(np.asarray(drive, dtype=np.float64))
+    layer = Layer("layer", drive.shape[1], p, inhib=inhib, form=form)
+    trace = {name: np.zeros(drive.shape) for name in variables}
+    for c, net_raw in enumerate(drive):
+        integrate_netin(layer.state, p, net_raw)
+        layer.compute_inhib()
+        update_act(layer.state, p, layer.gc_i, form=form)
+        update_averages(layer.state, p)
+        layer.acts_avg = float(np.mean(layer.state.act))
+        for name in variables:
+            trace[name][c] = layer.gc_i if name == "gc_i" else getattr(layer.state, name)
+    trace["cycle"] = np.arange(1, drive.shape[0] + 1)
+    return trace
+
+
+# ----------------------------------------------------------------------------------------------
+# network: layers, projections, trials
+
+LAYER_KINDS = ("input", "hidden", "target", "output")
+
+
+class Layer:
+    """A layer of Leabra units with optional FFFB inhibition.
+
+    ``kind``: ``input`` (hard clamped to its input pattern in every phase), ``target`` (free in the
+    minus phase, hard clamped to its target in the plus phase), ``hidden`` or ``output`` (never
+    clamped). ``avg_act`` is the expected activity used for netinput scaling of projections from
+    this layer.
+    """
+
+    def __init__(self, name: str, n: int, unit: LeabraUnitParams = EMERGENT_UNIT, *,
+                 inhib: FFFBParams | None = None, kind: str = "hidden", form: str = "rate",
+                 avg_act: float = 0.15, decay_trial: float = 1.0):
+        if kind not in LAYER_KINDS:
+            raise InputError(f"layer kind must be one of {', '.join(LAYER_KINDS)}, got {kind!r}")
+        if form not in FORMS:
+            raise InputError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+        self.name, self.n, self.unit, self.kind, self.form = name, int(n), unit, kind, form
+        self.inhib = inhib if inhib is not None else FFFBParams(on=False)
+        self.avg_act = float(avg_act)
+        self.decay_trial = float(decay_trial)
+        self.state = init_state(self.n, unit)
+        self.fbi = 0.0
+        self.gc_i = 0.0
+        self.acts_avg = 0.0  # layer mean act of the previous cycle (feedback inhibition)
+        self.clamped = False
+        self.ext: np.ndarray | None = None
+        self.targ: np.ndarray | None = None
+        self.act_m = np.zeros(self.n)
+        self.act_p = np.zeros(self.n)
+
+    def __repr__(self) -> str:
+        return f"Layer({self.name!r}, n={self.n}, kind={self.kind!r}, inhib={'on' if self.inhib.on else 'off'})"
+
+    def compute_inhib(self) -> None:
+        """FFFB inhibition for this cycle from the mean g_e (now) and mean act (previous cycle)."""
+        if not self.inhib.on:
+            self.gc_i = 0.0
+            return
+        ih = self.inhib
+        ffi = ih.ff * max(float(np.mean(self.state.ge)) - ih.ff0, 0.0)
+        self.fbi += ih.fb_dt * (ih.fb * self.acts_avg - self.fbi)
+        self.gc_i = ih.gi * (ffi + self.fbi)
+
+
+def netin_scale_factor(sender_avg_act: float, sender_n: int, n_cons: int) -> float:
+    """emergent's sender-activity netinput factor (WtScaleSpec::SLayActScale): 1 / expected active senders.
+
+    Full connectivity (``n_cons == sender_n``): 1/round(avg_act·sender_n) (at least 1); partial:
+    1/min(round(avg_act·n_cons), round(avg_act·sender_n)) (each at least 1).
+    """
+    n_cons = max(int(n_cons), 1)
+    slay_act_n = max(int(sender_avg_act * sender_n + 0.5), 1)
+    if n_cons == sender_n:
+        return 1.0 / slay_act_n
+    r_avg_act_n = max(int(sender_avg_act * n_cons + 0.5), 1)
+    return 1.0 / min(r_avg_act_n, slay_act_n, n_cons)
+
+
+class Projection:
+    """Weights from ``sender`` to ``receiver``: ``wt[receiver, sender]`` with a connection mask.
+
+    ``pattern``: ``"full"`` or ``"one_to_one"``; ``weights``: a scalar (every connection) or a
+    ``(receiver.n, sender.n)`` matrix (NaN = no connection). ``wt_abs``/``wt_rel``: emergent's
+    wt_scale (the relative scales into a receiver are normalised to sum 1).
+    """
+
+    def __init__(self, sender: Layer, receiver: Layer, weights: Any = 0.5, *, pattern: str = "full",
+                 wt_abs: float = 1.0, wt_rel: float = 1.0, xcal: XCALParams | None = None):
+        self.sender, self.receiver = sender, receiver
+        shape = (receiver.n, sender.n)
+        if pattern == "full":
+            mask = np.ones(shape, dtype=bool)
+        elif pattern == "one_to_one":
+            if receiver.n != sender.n:
+                raise InputError(f"one_to_one needs layers of equal size, got {sender.n} -> {receiver.n}")
+            mask = np.eye(receiver.n, dtype=bool)
+        else:
+            raise InputError(f"pattern must be 'full' or 'one_to_one', got {pattern!r}")
+        w = np.broadcast_to(np.asarray(weights, dtype=np.float64), shape).copy()
+        mask &= ~np.isnan(w)
+        self.mask = mask
+        self.wt = np.where(mask, w, 0.0)
+        self.xcal = xcal if xcal is not None else XCALParams(learn=False)
+        self.lin = np.where(mask, lin_weight(self.wt, self.xcal.wt_sig_gain, self.xcal.wt_sig_off), 0.0)
+        self.wt_abs, self.wt_rel = float(wt_abs), float(wt_rel)
+        self.scale = 1.0
+        self.n_cons = int(mask.sum(axis=1).max()) if mask.any() else 0
+
+    def __repr__(self) -> str:
+        return f"Projection({self.sender.name!r} -> {self.receiver.name!r}, scale={self.scale:g})"
+
+    def learn(self) -> None:
+        """XCAL weight change from the current running averages, then soft bounding and contrast enhancement."""
+        x = self.xcal
+        if not x.learn:
+            return
+        su, ru = self.sender.state, self.receiver.state
+        sending = (su.avg_s >= x.xcal_lrn_thr) | (su.avg_m >= x.xcal_lrn_thr)
+        srs = ru.avg_s_eff[:, None] * su.avg_s_eff[None, :]
+        srm = ru.avg_m[:, None] * su.avg_m[None, :]
+        l_lrn = np.full(self.receiver.n, x.l_lrn) if x.set_l_lrn else ru.avg_l_lrn
+        dwt = x.lrate * (x.m_lrn * xcal(srs, srm, x.d_rev, x.d_thr)
+                         + l_lrn[:, None] * xcal(srs, ru.avg_l[:, None], x.d_rev, x.d_thr))
+        dwt = np.where(self.mask & sending[None, :], dwt, 0.0)
+        if x.soft_bound:
+            dwt = np.where(dwt > 0.0, dwt * (1.0 - self.lin), dwt * self.lin)
+        self.lin = np.where(self.mask, self.lin + dwt, 0.0)
+        self.wt = np.where(self.mask, sig_weight(self.lin, x.wt_sig_gain, x.wt_sig_off), 0.0)
+
+
+@dataclass
+class TrialRecord:
+    """Per-cycle traces of a trial: ``cycles[layer][variable]`` has shape (cycles, units)."""
+
+    cycles: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    act_m: dict[str, np.ndarray] = field(default_factory=dict)
+    act_p: dict[str, np.ndarray] = field(default_factory=dict)
+    sse: float = 0.0
+
+
+class Network:
+    """Layers and projections run with emergent's cycle, quarter and trial structure.
+
+    One cycle: every unclamped layer integrates its net input from the senders' activations of the
+    previous cycle, computes FFFB inhibition, then v_m, act, spike and adaptation; every layer then
+    updates its running averages. One trial: state decay, ``quarters`` quarters of
+    ``cycles_per_quarter`` cycles (the last quarter is the plus phase, where target layers are
+    clamped), then XCAL learning. avg_l is updated at the start of every trial after the first.
+    """
+
+    def __init__(self, layers: Sequence[Layer], projections: Sequence[Projection], *,
+                 cycles_per_quarter: int = 25, quarters: int = 4):
+        self.layers = {layer.name: layer for layer in layers}
+        self.projections = list(projections)
+        self.cycles_per_quarter = int(cycles_per_quarter)
+        self.quarters = int(quarters)
+        self.trials_done = 0
+        self.compute_netin_scales()
+
+    def layer(self, name: str) -> Layer:
+        try:
+            return self.layers[name]
+        except KeyError:
+            raise InputError(f"no layer {name!r}; layers: {', '.join(self.layers)}") from None
+
+    def compute_netin_scales(self) -> None:
+        """abs · rel/Σrel · sender-activity factor, per projection (emergent's Compute_NetinScale)."""
+        for layer in self.layers.values():
+            incoming = [p for p in self.projections if p.receiver is layer]
+            total_rel = sum(p.wt_rel for p in incoming)
+            for prj in incoming:
+                factor = netin_scale_factor(prj.sender.avg_act, prj.sender.n, prj.n_cons)
+                prj.scale = prj.wt_abs * factor * (prj.wt_rel / total_rel if total_rel > 0 else 1.0)
+
+    def _sent_act(self, layer: Layer) -> np.ndarray:
+        act = layer.state.act
+        return np.where(act > layer.unit.send_thr, act, 0.0)
+
+    def cycle(self) -> None:
+        """One cycle of every layer (synchronous: all inputs come from the previous cycle's acts)."""
+        sent = {name: self._sent_act(layer) for name, layer in self.layers.items()}
+        net_raw = {name: np.zeros(layer.n) for name, layer in self.layers.items()}
+        for prj in self.projections:
+            net_raw[prj.receiver.name] += prj.scale * (prj.wt @ sent[prj.sender.name])
+        for name, layer in self.layers.items():
+            if not layer.clamped:
+                integrate_netin(layer.state, layer.unit, net_raw[name])
+                layer.compute_inhib()
+                update_act(layer.state, layer.unit, layer.gc_i, form=layer.form)
+        for layer in self.layers.values():
+            update_averages(layer.state, layer.unit)
+            layer.acts_avg = float(np.mean(layer.state.act))
+
+    def trial(self, inputs: Mapping[str, Any] | None = None, targets: Mapping[str, Any] | None = None, *,
+              learn: bool = True, record: Sequence[str] = (), variables: Sequence[str] = TRACE_VARIABLES) -> TrialRecord:
+        """Run one trial; ``inputs``/``targets`` map layer names to patterns.
+
+        Returns a :class:`TrialRecord` with per-cycle traces of the layers named in ``record``,
+        the minus/plus phase activations and the sum squared error of the target layers
+        (target − act_m)².
+        """
+        inputs = dict(inputs or {})
+        targets = dict(targets or {})
+        for name in list(inputs) + list(targets):
+            self.layer(name)
+        n_cycles = self.quarters * self.cycles_per_quarter
+        rec = TrialRecord(cycles={name: {v: np.zeros((n_cycles, self.layers[name].n)) for v in variables} for name in record})
+        # trial init: avg_l (not before the first trial), decay
+        for layer in self.layers.values():
+            if self.trials_done > 0:
+                update_avg_l(layer.state, layer.unit, hidden=layer.kind == "hidden")
+            elif layer.kind != "hidden":
+                layer.state.avg_l_lrn[:] = 0.0
+            decay_state(layer.state, layer.unit, layer.decay_trial)
+            layer.fbi -= layer.decay_trial * layer.fbi
+            layer.gc_i -= layer.decay_trial * layer.gc_i
+            layer.clamped = False
+        c = 0
+        for q in range(self.quarters):
+            plus = q == self.quarters - 1
+            for name, layer in self.layers.items():
+                pattern = None
+                if layer.kind == "input":
+                    pattern = inputs.get(name, np.zeros(layer.n))
+                elif layer.kind == "target" and plus and name in targets:
+                    pattern = targets[name]
+                if pattern is not None:
+                    hard_clamp(layer.state, layer.unit, np.asarray(pattern, dtype=np.float64))
+                    layer.clamped = True
+            for _ in range(self.cycles_per_quarter):
+                self.cycle()
+                for name in record:
+                    layer = self.layers[name]
+                    for v in variables:
+                        if v == "gc_i":
+                            rec.cycles[name][v][c] = layer.gc_i
+                        else:
+                            rec.cycles[name][v][c] = getattr(layer.state, v)
+                c += 1
+            if q == self.quarters - 2:
+                for name, layer in self.layers.items():
+                    layer.act_m = layer.state.act_nd.copy()
+            if plus:
+                for name, layer in self.layers.items():
+                    layer.act_p = layer.state.act_nd.copy()
+        rec.act_m = {name: layer.act_m.copy() for name, layer in self.layers.items()}
+        rec.act_p = {name: layer.act_p.copy() for name, layer in self.layers.items()}
+        rec.sse = 0.0
+        for name, target in targets.items():
+            err = np.asarray(target, dtype=np.float64) - self.layers[name].act_m
+            rec.sse += float(np.sum(np.where(np.abs(err) >= self.layers[name].unit.sse_tol, err * err, 0.0)))
+        if learn:
+            for prj in self.projections:
+                prj.learn()
+        self.trials_done += 1
+        return rec
+
+
+# ----------------------------------------------------------------------------------------------
+# the networks of emergent's reference projects (benureau/leabra tests/emergent_projects)
+
+#: neuron_pair.proj's event: input 0.95, target 0.95.
+NEURON_PAIR_EVENT = {"inputs": {"Input": [0.95]}, "targets": {"Output": [0.95]}}
+#: netin.proj's event: two input layers, no target.
+NETIN_EVENT = {"inputs": {"Input0": [0.5, 0.95, 0.0, 0.25], "Input1": [0.0, 0.5, 0.95, 0.75]}, "targets": {}}
+#: LeabraStd4.proj's event "checks".
+STD4_EVENT = {"inputs": {"Input": [0.95, 0.95, 0.0, 0.0]}, "targets": {"Output": [0.0, 0.0, 0.95, 0.95]}}
+
+
+def neuron_pair_network(inhib: bool = False) -> Network:
+    """neuron_pair.proj: Input (1 unit) → Output (1 unit, target), weight 0.5, XCAL on.
+
+    ``inhib`` turns FFFB inhibition (gi 1.8) on in the Output layer (the ``_inhib`` logs).
+    """
+    inp = Layer("Input", 1, NEURON_PAIR_PROJ, kind="input")
+    out = Layer("Output", 1, NEURON_PAIR_PROJ, kind="target", avg_act=0.5,
+                inhib=NEURON_PAIR_INHIB if inhib else FFFBParams(on=False))
+    return Network([inp, out], [Projection(inp, out, 0.5, xcal=XCALParams())])
+
+
+def netin_network() -> Network:
+    """netin.proj: Input0, Input1 (4 units each) → Output (4), one-to-one weights 0.5, wt_scale abs 1 and 2.
+
+    Only the abs-2 projection (Input1 → Output) learns, as the log's ~1e-6 trial-2 changes require.
+    """
+    in0 = Layer("Input0", 4, NETIN_PROJ, kind="input")
+    in1 = Layer("Input1", 4, NETIN_PROJ, kind="input")
+    out = Layer("Output", 4, NETIN_PROJ, kind="output")
+    return Network([in0, in1, out], [
+        Projection(in0, out, 0.5, pattern="one_to_one", wt_abs=1.0, xcal=XCALParams(learn=False)),
+        Projection(in1, out, 0.5, pattern="one_to_one", wt_abs=2.0, xcal=XCALParams()),
+    ])
+
+
+def std4_network(weights: Mapping[str, Any]) -> Network:
+    """LeabraStd4.proj: Input → Hidden → Output (4 units each), full projections, XCAL, no inhibition.
+
+    ``weights``: what :func:`neuromod.models.emergent_io.read_weights` returns for
+    ``leabra_std4.wts`` (``weights["Hidden"].projections["Input"]`` is W[hidden, input]).
+    """
+    inp = Layer("Input", 4, STD4_PROJ, kind="input", avg_act=0.2)
+    hid = Layer("Hidden", 4, STD4_PROJ, kind="hidden", avg_act=0.2)
+    out = Layer("Output", 4, STD4_PROJ, kind="target", avg_act=0.2)
+    return Network([inp, hid, out], [
+        Projection(inp, hid, weights["Hidden"].projections["Input"], xcal=XCALParams()),
+        Projection(hid, out, weights["Output"].projections["Hidden"], xcal=XCALParams()),
+    ])
