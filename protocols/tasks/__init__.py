@@ -1,1 +1,49 @@
-"""Behavioural tasks for the rate twin (and later the spiking twin): one task, one class."""
+"""Behavioural tasks for the rate twin (and later the spiking twin): one task, one class.
+
+=====================  ===========================================  =================  ==========
+name                   class                                        kind               metric
+=====================  ===========================================  =================  ==========
+``card-sort``          :class:`~.card_sort.CardSort`                reinforcement      accuracy on trials 5+ of a block
+``associative-recall`` :class:`~.associative_recall.AssociativeRecall` supervised      accuracy
+``bandit``             :class:`~.bandit.Bandit`                     reinforcement      share rewarded
+``seq-digits``         :class:`~.seq_digits.SeqDigits`              supervised         accuracy
+``char-model``         :class:`~.char_model.CharModel`              supervised (TBPTT) bits per character
+``meta-timeseries``    :class:`~.meta_timeseries.MetaTimeseries`    supervised         NMSE after the examples
+=====================  ===========================================  =================  ==========
+
+Conventions (fixation at index 0, timing dicts, spaces, seeding) are in :mod:`.base`. Classes are
+imported on first use, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from neuromod.errors import InputError
+
+__all__ = ["TASK_CLASSES", "task_class", "make_task"]
+
+#: task name -> "module:Class"
+TASK_CLASSES: dict[str, str] = {
+    "card-sort": "neuromod.protocols.tasks.card_sort:CardSort",
+    "associative-recall": "neuromod.protocols.tasks.associative_recall:AssociativeRecall",
+    "bandit": "neuromod.protocols.tasks.bandit:Bandit",
+    "seq-digits": "neuromod.protocols.tasks.seq_digits:SeqDigits",
+    "char-model": "neuromod.protocols.tasks.char_model:CharModel",
+    "meta-timeseries": "neuromod.protocols.tasks.meta_timeseries:MetaTimeseries",
+}
+
+
+def task_class(name: str) -> type:
+    """The class of task ``name``; :class:`InputError` listing the known names otherwise."""
+    try:
+        module_name, class_name = TASK_CLASSES[name].split(":")
+    except KeyError:
+        raise InputError(f"unknown task {name!r}; known: {', '.join(sorted(TASK_CLASSES))}") from None
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def make_task(name: str, seed: int = 0, **params: Any):
+    """An instance of task ``name`` with constructor keywords ``params``."""
+    return task_class(name)(seed, **params)

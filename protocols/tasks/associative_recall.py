@@ -1,0 +1,104 @@
+"""Associative recall with glyphs: study K (glyph, label) pairs, then name the label of a query glyph.
+
+One episode (one step per pair; every period length is in :attr:`timing`)::
+
+    fixation | study: glyph_1+label_1, ..., glyph_K+label_K | delay | query: glyph_q | response
+    fix=1      fix=1                                          fix=1   fix=1            fix=0
+
+The labels are a fresh random assignment of ``0 .. K-1`` to the K characters in every episode,
+and the query shows a *different drawing* of one studied character, so the only way to answer is
+to bind glyph and label within the episode: the one-shot binding that fast Hebbian weights are
+meant for (Miconi, Clune & Stanley 2018, "Differentiable plasticity", ICML, used Omniglot the same
+way). Chance is 1/K.
+
+Observation: ``[fixation, glyph pixels (size*size), label one-hot (K)]``; action space
+``Discrete(K + 1)``: 0 = keep fixating, ``1 + label`` = answer. Glyphs come from the procedural
+alphabet by default or from a local Omniglot folder (:mod:`neuromod.protocols.tasks.glyphs`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuromod.protocols.tasks.base import Box, Discrete, SupervisedTask, TaskBatch, check_positive_int, make_rng
+from neuromod.protocols.tasks.glyphs import GlyphSource, OmniglotGlyphs, ProceduralGlyphs
+
+__all__ = ["AssociativeRecall"]
+
+
+class AssociativeRecall(SupervisedTask):
+    """K glyph-label pairs, then a query glyph; answer its label.
+
+    Parameters: ``k`` pairs per episode; ``glyph_size`` (pixels per side); ``delay_steps`` between
+    study and query; ``response_steps`` (answer scored on each); ``fixation_weight`` (loss weight of
+    the steps that must hold fixation, relative to 1 for response steps); ``omniglot``: path of a
+    local Omniglot folder ("" = procedural glyphs); ``split``: Omniglot split
+    (``"background"`` / ``"evaluation"``).
+    """
+
+    name = "associative-recall"
+    metric = "accuracy"
+
+    def __init__(self, seed: int = 0, *, k: int = 5, glyph_size: int = 10, delay_steps: int = 1, response_steps: int = 1,
+                 fixation_weight: float = 0.2, omniglot: str = "", split: str = "background",
+                 glyphs: GlyphSource | None = None):
+        super().__init__(seed)
+        self.k = check_positive_int("k", k, minimum=2)
+        self.glyph_size = check_positive_int("glyph_size", glyph_size, minimum=4)
+        self.delay_steps = check_positive_int("delay_steps", delay_steps, minimum=0)
+        self.response_steps = check_positive_int("response_steps", response_steps)
+        self.fixation_weight = float(fixation_weight)
+        self.omniglot = str(omniglot)
+        self.split = split
+        if glyphs is not None:
+            self.glyphs = glyphs
+        elif self.omniglot:
+            self.glyphs = OmniglotGlyphs(self.omniglot, self.glyph_size, split=split)
+        else:
+            self.glyphs = ProceduralGlyphs(self.glyph_size)
+        self.timing = {"fixation": 1, "study": self.k, "delay": self.delay_steps, "query": 1,
+                       "response": self.response_steps}
+        n_pix = self.glyph_size**2
+        self.observation_space = Box(0.0, 1.0, (1 + n_pix + self.k,),
+                                     ("fixation", *[f"pixel_{i}" for i in range(n_pix)], *[f"label_{i}" for i in range(self.k)]))
+        self.action_space = Discrete(self.k + 1)
+
+    @property
+    def chance(self) -> float:
+        return 1.0 / self.k
+
+    def config(self) -> dict[str, Any]:
+        return {"k": self.k, "glyph_size": self.glyph_size, "delay_steps": self.delay_steps,
+                "response_steps": self.response_steps, "fixation_weight": self.fixation_weight,
+                "omniglot": self.omniglot, "split": self.split}
+
+    def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None) -> TaskBatch:
+        rng = make_rng(seed, self.rng)
+        k, n_pix = self.k, self.glyph_size**2
+        n_steps = sum(self.timing.values())
+        x = np.zeros((batch_size, n_steps, self.n_inputs), dtype=np.float32)
+        y = np.zeros((batch_size, n_steps), dtype=np.int64)
+        labels = np.zeros((batch_size, k), dtype=np.int64)
+        query = np.zeros(batch_size, dtype=np.int64)
+        t_study = self.timing["fixation"]
+        t_query = t_study + k + self.delay_steps
+        t_resp = t_query + 1
+        x[:, :t_resp, 0] = 1.0  # fixation cue until the response period
+        for b in range(batch_size):
+            drawings = self.glyphs.episode(k, rng).reshape(k, 2, n_pix)
+            labels[b] = rng.permutation(k)
+            for i in range(k):
+                x[b, t_study + i, 1:1 + n_pix] = drawings[i, 0]
+                x[b, t_study + i, 1 + n_pix + labels[b, i]] = 1.0
+            q = int(rng.integers(k))
+            query[b] = q
+            x[b, t_query:, 1:1 + n_pix] = drawings[q, 1]
+            y[b, t_resp:] = 1 + labels[b, q]
+        response = np.zeros((batch_size, n_steps), dtype=bool)
+        response[:, t_resp:] = True
+        mask = np.where(response, 1.0, self.fixation_weight).astype(np.float32)
+        return TaskBatch(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask), torch.from_numpy(response),
+                         {"labels": labels, "query": query, "answer": labels[np.arange(batch_size), query]})

@@ -1,0 +1,377 @@
+"""What a behavioural task is: spaces, timing, seeded episodes, batches of torch tensors.
+
+Conventions (NeuroGym / gymnasium, DESIGN.md "Examples to follow"):
+
+- one task, one class; its parameters are constructor keywords with defaults;
+- ``timing``: a dict of named periods, each a number of time steps (one step = one network update;
+  the tasks here are abstract, so no physical ``dt`` is implied);
+- ``observation_space`` and ``action_space`` are declared up front (:class:`Box`, :class:`Discrete`;
+  small stand-ins for gymnasium's spaces, so that gymnasium is not a dependency);
+- **fixation at index 0**: input channel 0 is the fixation cue (1 = hold fixation, 0 = respond) and
+  output 0 is the fixation output (action 0 = "keep fixating" for discrete outputs; for continuous
+  outputs, channel 0 is a fixation unit whose target is the fixation cue);
+- everything is seeded: ``task.batch(batch_size, seed=s)`` returns the same episodes for the same
+  ``s``; without ``seed`` the task draws from its own generator, seeded by the constructor.
+
+Two kinds of task:
+
+- **supervised** tasks (:class:`SupervisedTask`) return a whole :class:`TaskBatch` of inputs,
+  targets and loss masks at once (trained with backpropagation through time);
+- **reinforcement** tasks (:class:`ReinforcementTask`) are batched environments: the next
+  observation depends on the agent's action (reset / step, trained with actor-critic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuromod.errors import InputError
+
+__all__ = [
+    "Box",
+    "Discrete",
+    "TaskBatch",
+    "Task",
+    "SupervisedTask",
+    "ReinforcementTask",
+    "TrialTask",
+    "discrete_metrics",
+    "EpisodeRecord",
+    "make_rng",
+    "check_positive_int",
+    "check_probability",
+]
+
+
+@dataclass(frozen=True)
+class Discrete:
+    """``n`` actions ``0 .. n-1`` (gymnasium's ``Discrete``); action 0 is "keep fixating"."""
+
+    n: int
+
+    def contains(self, x: Any) -> bool:
+        arr = np.asarray(x)
+        return bool(np.all((arr >= 0) & (arr < self.n)) and np.issubdtype(arr.dtype, np.integer))
+
+    def sample(self, rng: np.random.Generator) -> int:
+        return int(rng.integers(self.n))
+
+
+@dataclass(frozen=True)
+class Box:
+    """Real vectors of ``shape`` within ``[low, high]`` (gymnasium's ``Box``).
+
+    ``names`` optionally labels the channels; index 0 is always ``"fixation"``.
+    """
+
+    low: float
+    high: float
+    shape: tuple[int, ...]
+    names: tuple[str, ...] = ()
+
+    def contains(self, x: Any) -> bool:
+        arr = np.asarray(x)
+        return arr.shape[-len(self.shape):] == self.shape and bool(np.all((arr >= self.low) & (arr <= self.high)))
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@dataclass
+class TaskBatch:
+    """A batch of supervised episodes as torch tensors.
+
+    ``inputs`` (B, T, obs) float32; ``targets`` (B, T) int64 class indices (0 = fixate) for
+    discrete tasks, or (B, T, out) float32 for continuous ones; ``mask`` (B, T) float32, the weight
+    of each step in the loss (0 = not scored); ``response`` (B, T) bool, the steps where the task's
+    answer is scored (the metric uses only these); ``info``: per-episode extras (labels, the
+    drawn transformation, ...), numpy arrays with a leading batch axis.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    mask: torch.Tensor
+    response: torch.Tensor
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.inputs.shape[1])
+
+    def to(self, device: torch.device | str) -> "TaskBatch":
+        return TaskBatch(self.inputs.to(device), self.targets.to(device), self.mask.to(device), self.response.to(device), self.info)
+
+
+def make_rng(seed: int | np.random.Generator | None, fallback: np.random.Generator) -> np.random.Generator:
+    """A generator for one batch: ``seed`` (int or generator) if given, else ``fallback``."""
+    if seed is None:
+        return fallback
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum``; :class:`InputError` otherwise."""
+    if isinstance(value, bool) or not float(value).is_integer() or int(value) < minimum:
+        raise InputError(f"task parameter {name!r} needs a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_probability(name: str, value: Any) -> float:
+    """``value`` as a float in [0, 1]; :class:`InputError` otherwise."""
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"task parameter {name!r} needs a value in [0, 1], got {value!r}")
+    return value
+
+
+class Task:
+    """Base of every task: name, timing, spaces, seeding, chance level of the metric.
+
+    Subclasses set ``name``, ``kind`` (``"supervised"`` or ``"reinforcement"``), ``metric``
+    (the name of the headline figure in :meth:`metrics`), ``chance`` (its value for a random
+    policy) and ``higher_is_better``, and fill ``timing``, ``observation_space`` and
+    ``action_space`` in ``__init__``.
+    """
+
+    name: str = "task"
+    kind: str = "supervised"
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+
+    def __init__(self, seed: int = 0):
+        self.seed_value = int(seed)
+        self.rng = np.random.default_rng(self.seed_value)
+        self.timing: dict[str, int] = {}
+        self.observation_space: Box
+        self.action_space: Discrete | Box
+
+    def seed(self, seed: int) -> None:
+        """Reset the task's own generator (the one used when ``batch`` gets no ``seed``)."""
+        self.seed_value = int(seed)
+        self.rng = np.random.default_rng(self.seed_value)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.observation_space.size
+
+    @property
+    def n_outputs(self) -> int:
+        space = self.action_space
+        return space.n if isinstance(space, Discrete) else space.size
+
+    @property
+    def discrete(self) -> bool:
+        return isinstance(self.action_space, Discrete)
+
+    @property
+    def chance(self) -> float:
+        """Value of :attr:`metric` for a policy that answers at random."""
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """The task's parameters (constructor keywords), for config.json and checkpoints."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SupervisedTask(Task):
+    """A task whose whole episode is known in advance: :meth:`batch` returns inputs and targets."""
+
+    kind = "supervised"
+
+    def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None) -> TaskBatch:
+        raise NotImplementedError
+
+    def loss(self, outputs: torch.Tensor, batch: TaskBatch) -> torch.Tensor:
+        """Training loss of ``outputs`` (B, T, n_outputs) on ``batch``.
+
+        Default for discrete tasks: cross-entropy per step, weighted by ``batch.mask`` and
+        normalised by the total weight (NeuroGym's supervised loss, with fixation steps down-weighted).
+        """
+        ce = torch.nn.functional.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), batch.targets.reshape(-1),
+                                               reduction="none").reshape(batch.targets.shape)
+        return (ce * batch.mask).sum() / batch.mask.sum().clamp(min=1e-8)
+
+    def metrics(self, outputs: torch.Tensor, batch: TaskBatch) -> dict[str, float]:
+        """Figures for network ``outputs`` (B, T, n_outputs) on ``batch``; includes :attr:`metric`.
+
+        Default for discrete tasks: ``accuracy`` (arg-max equals the target on response steps)
+        and ``fixation_accuracy`` (arg-max is 0 on the steps with the fixation cue on).
+        """
+        return discrete_metrics(outputs, batch)
+
+
+def discrete_metrics(outputs: torch.Tensor, batch: TaskBatch) -> dict[str, float]:
+    """Response accuracy and fixation accuracy of logits ``outputs`` (B, T, n_actions)."""
+    choice = outputs.argmax(-1)
+    response = batch.response
+    fixating = batch.inputs[..., 0] > 0.5
+    correct = (choice == batch.targets) & response
+    acc = correct.sum().item() / max(1, int(response.sum().item()))
+    fix = ((choice == 0) & fixating).sum().item() / max(1, int(fixating.sum().item()))
+    return {"accuracy": float(acc), "fixation_accuracy": float(fix)}
+
+
+@dataclass
+class EpisodeRecord:
+    """What happened in a batch of reinforcement episodes (numpy arrays, batch axis first).
+
+    ``actions`` (B, T), ``rewards`` (B, T), ``observations`` (B, T, obs), and task-specific
+    arrays in ``info`` (hidden rule, correct action, ...), all indexed by time step.
+    """
+
+    actions: np.ndarray
+    rewards: np.ndarray
+    observations: np.ndarray
+    info: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class ReinforcementTask(Task):
+    """A batched environment: ``reset`` then ``step`` for :attr:`n_steps` steps.
+
+    Each step returns the observation for the *next* step and the reward for the action just
+    taken. Episodes have a fixed length, so a batch stays aligned in time. After the episode,
+    :meth:`record` returns an :class:`EpisodeRecord` and :meth:`metrics` the task's figures.
+    """
+
+    kind = "reinforcement"
+
+    @property
+    def n_steps(self) -> int:
+        raise NotImplementedError
+
+    def reset(self, batch_size: int, *, seed: int | np.random.Generator | None = None) -> np.ndarray:
+        """Start ``batch_size`` episodes; returns the first observations (B, obs)."""
+        raise NotImplementedError
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Apply ``actions`` (B,) int; returns (next observations (B, obs), rewards (B,))."""
+        raise NotImplementedError
+
+    def record(self) -> EpisodeRecord:
+        raise NotImplementedError
+
+    def metrics(self, record: EpisodeRecord) -> dict[str, float]:
+        raise NotImplementedError
+
+    def fixation_metrics(self, record: EpisodeRecord) -> dict[str, float]:
+        """``fixation_accuracy``: share of fixation-cue steps on which the agent chose action 0."""
+        fixating = record.observations[..., 0] > 0.5
+        held = (record.actions == 0) & fixating
+        return {"fixation_accuracy": float(held.sum() / max(1, fixating.sum()))}
+
+
+class TrialTask(ReinforcementTask):
+    """Reinforcement episodes made of trials of two steps: fixation, then decision.
+
+    ``timing = {"fixation": 1, "decision": 1}`` per trial, ``n_trials`` trials per episode.
+    Observation: ``[fixation, stimulus (task-specific), previous choice one-hot, previous reward]``;
+    action 0 keeps fixating, ``1 .. n_choices`` choose. Breaking fixation on a fixation step costs
+    ``fixation_penalty``; keeping fixation on a decision step is "no choice" (reward 0). The
+    previous trial's choice and reward stay visible during the whole next trial (the feedback of
+    meta-reinforcement learning: Wang et al. 2018, Nat. Neurosci. 21:860).
+
+    Subclasses define ``n_choices``, ``stimulus_size``, ``_start(batch_size, rng)``,
+    ``_stimulus(trial) -> (B, stimulus_size)``, ``_outcome(trial, choices) -> rewards`` and
+    ``_trial_info() -> dict`` of (B, n_trials) arrays.
+    """
+
+    n_choices: int = 2
+    stimulus_size: int = 0
+
+    def __init__(self, seed: int = 0, *, n_trials: int = 100, fixation_penalty: float = 0.2):
+        super().__init__(seed)
+        self.n_trials = check_positive_int("n_trials", n_trials)
+        self.fixation_penalty = float(fixation_penalty)
+        if self.fixation_penalty < 0:
+            raise InputError(f"fixation_penalty must be >= 0, got {fixation_penalty}")
+        self.timing = {"fixation": 1, "decision": 1}
+        self.action_space = Discrete(self.n_choices + 1)
+        self._t = 0
+
+    def _declare_observation(self, stimulus_names: list[str]) -> None:
+        names = ("fixation", *stimulus_names, *[f"previous_choice_{i + 1}" for i in range(self.n_choices)], "previous_reward")
+        self.observation_space = Box(-np.inf, np.inf, (len(names),), names)
+
+    @property
+    def n_steps(self) -> int:
+        return 2 * self.n_trials
+
+    def _start(self, batch_size: int, rng: np.random.Generator) -> None:
+        raise NotImplementedError
+
+    def _stimulus(self, trial: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _outcome(self, trial: int, choices: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _trial_info(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def reset(self, batch_size: int, *, seed: int | np.random.Generator | None = None) -> np.ndarray:
+        rng = make_rng(seed, self.rng)
+        self.batch_size = int(batch_size)
+        self._start(self.batch_size, rng)
+        self._t = 0
+        self._prev_choice = np.zeros(self.batch_size, dtype=np.int64)
+        self._prev_reward = np.zeros(self.batch_size, dtype=np.float32)
+        self._observations: list[np.ndarray] = []
+        self._actions: list[np.ndarray] = []
+        self._rewards: list[np.ndarray] = []
+        return self._observe()
+
+    def _observe(self) -> np.ndarray:
+        trial, phase = divmod(self._t, 2)
+        obs = np.zeros((self.batch_size, self.n_inputs), dtype=np.float32)
+        obs[:, 0] = 1.0 if phase == 0 else 0.0
+        s = self.stimulus_size
+        if s:
+            obs[:, 1:1 + s] = self._stimulus(trial)
+        chosen = self._prev_choice > 0
+        obs[np.flatnonzero(chosen), 1 + s + self._prev_choice[chosen] - 1] = 1.0
+        obs[:, -1] = self._prev_reward
+        self._observations.append(obs)
+        return obs
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._t >= self.n_steps:
+            raise RuntimeError("episode is over; call reset()")
+        actions = np.asarray(actions, dtype=np.int64).reshape(self.batch_size)
+        trial, phase = divmod(self._t, 2)
+        if phase == 0:
+            rewards = np.where(actions != 0, -self.fixation_penalty, 0.0).astype(np.float32)
+        else:
+            rewards = self._outcome(trial, actions).astype(np.float32)
+            self._prev_choice = actions.copy()
+            self._prev_reward = rewards.copy()
+        self._actions.append(actions)
+        self._rewards.append(rewards)
+        self._t += 1
+        if self._t < self.n_steps:
+            obs = self._observe()
+        else:
+            obs = np.zeros((self.batch_size, self.n_inputs), dtype=np.float32)
+        return obs, rewards
+
+    def record(self) -> EpisodeRecord:
+        return EpisodeRecord(np.stack(self._actions, 1), np.stack(self._rewards, 1),
+                             np.stack(self._observations[: len(self._actions)], 1), self._trial_info())
+
+    def choices(self, record: EpisodeRecord) -> np.ndarray:
+        """Choice of every trial (B, n_trials): 0 = none, ``1..n_choices``."""
+        return record.actions[:, 1::2]

@@ -1,0 +1,117 @@
+"""Wisconsin card sorting: sort cards by a hidden rule that changes without warning.
+
+Each card has three dimensions (colour, shape, number), each with four values. Four reference
+cards lie on the table; reference card ``j`` has value ``j`` in every dimension (one red triangle,
+two green stars, three yellow crosses, four blue circles: Grant & Berg 1948; Milner 1963). The
+agent sorts each card onto one reference card and is rewarded when the card and the reference
+share the value of the *rule* dimension. The rule is hidden and changes to another dimension every
+``block_trials`` trials (the "shift"), so the agent must infer it from reward alone and switch
+quickly; staying with the old rule after a shift is a *perseverative error*.
+
+Trials have a fixation step and a decision step (:class:`~neuromod.protocols.tasks.base.TrialTask`).
+Observation ``[fixation, card (3 dimensions x 4 values, one-hot), previous choice (4), previous
+reward]``; actions ``Discrete(5)``: 0 = keep fixating, ``1 + j`` = reference card ``j``. Reward 1
+for a correct sort, 0 otherwise. Chance is 1/4.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from neuromod.protocols.tasks.base import EpisodeRecord, TrialTask, check_positive_int
+
+__all__ = ["CardSort", "N_DIMENSIONS", "N_VALUES", "DIMENSION_NAMES"]
+
+N_DIMENSIONS = 3
+N_VALUES = 4
+DIMENSION_NAMES = ("colour", "shape", "number")
+
+
+class CardSort(TrialTask):
+    """Wisconsin card sorting with a rule shift every ``block_trials`` trials.
+
+    Parameters: ``n_trials`` per episode; ``block_trials`` (trials per rule block);
+    ``block_jitter`` (each block lasts ``block_trials`` +- up to this many trials, drawn uniformly;
+    0 = fixed blocks); ``fixation_penalty``. The first rule is random; every later rule is one of the
+    two other dimensions.
+    """
+
+    name = "card-sort"
+    metric = "accuracy_late"
+    n_choices = N_VALUES
+    stimulus_size = N_DIMENSIONS * N_VALUES
+
+    def __init__(self, seed: int = 0, *, n_trials: int = 120, block_trials: int = 15, block_jitter: int = 0,
+                 fixation_penalty: float = 0.2):
+        super().__init__(seed, n_trials=n_trials, fixation_penalty=fixation_penalty)
+        self.block_trials = check_positive_int("block_trials", block_trials, minimum=2)
+        self.block_jitter = check_positive_int("block_jitter", block_jitter, minimum=0)
+        if self.block_jitter >= self.block_trials:
+            from neuromod.errors import InputError
+
+            raise InputError(f"block_jitter ({block_jitter}) must be smaller than block_trials ({block_trials})")
+        self._declare_observation([f"{DIMENSION_NAMES[d]}_{v}" for d in range(N_DIMENSIONS) for v in range(N_VALUES)])
+
+    @property
+    def chance(self) -> float:
+        return 1.0 / N_VALUES
+
+    def config(self) -> dict[str, Any]:
+        return {"n_trials": self.n_trials, "block_trials": self.block_trials, "block_jitter": self.block_jitter,
+                "fixation_penalty": self.fixation_penalty}
+
+    def _start(self, batch_size: int, rng: np.random.Generator) -> None:
+        n = self.n_trials
+        self.cards = rng.integers(N_VALUES, size=(batch_size, n, N_DIMENSIONS))
+        self.rule = np.zeros((batch_size, n), dtype=np.int64)
+        self.block_position = np.zeros((batch_size, n), dtype=np.int64)
+        self.previous_rule = np.full((batch_size, n), -1, dtype=np.int64)
+        for b in range(batch_size):
+            t, rule, old = 0, int(rng.integers(N_DIMENSIONS)), -1
+            while t < n:
+                length = self.block_trials + (int(rng.integers(-self.block_jitter, self.block_jitter + 1)) if self.block_jitter else 0)
+                end = min(n, t + length)
+                self.rule[b, t:end] = rule
+                self.previous_rule[b, t:end] = old
+                self.block_position[b, t:end] = np.arange(end - t)
+                old, rule = rule, int((rule + rng.integers(1, N_DIMENSIONS)) % N_DIMENSIONS)
+                t = end
+        self.correct = 1 + np.take_along_axis(self.cards, self.rule[..., None], axis=2)[..., 0]
+
+    def _stimulus(self, trial: int) -> np.ndarray:
+        card = self.cards[:, trial]  # (B, 3)
+        out = np.zeros((card.shape[0], N_DIMENSIONS * N_VALUES), dtype=np.float32)
+        out[np.arange(card.shape[0])[:, None], np.arange(N_DIMENSIONS)[None, :] * N_VALUES + card] = 1.0
+        return out
+
+    def _outcome(self, trial: int, choices: np.ndarray) -> np.ndarray:
+        return (choices == self.correct[:, trial]).astype(np.float32)
+
+    def _trial_info(self) -> dict[str, np.ndarray]:
+        old = np.clip(self.previous_rule, 0, None)
+        old_answer = 1 + np.take_along_axis(self.cards, old[..., None], axis=2)[..., 0]
+        old_answer[self.previous_rule < 0] = -1
+        return {"cards": self.cards, "rule": self.rule, "correct": self.correct, "block_position": self.block_position,
+                "previous_rule": self.previous_rule, "old_rule_answer": old_answer}
+
+    def metrics(self, record: EpisodeRecord) -> dict[str, float]:
+        """``accuracy`` (all trials); ``accuracy_late``: trials 5+ of every block (position >= 4);
+        ``perseverative_errors_per_switch``: errors that follow the previous block's rule, per rule
+        shift; ``rewarded``; ``fixation_accuracy``."""
+        info = record.info
+        choice = self.choices(record)
+        correct = choice == info["correct"]
+        late = info["block_position"] >= 4
+        shifted = info["previous_rule"] >= 0
+        perseverative = (~correct) & shifted & (choice == info["old_rule_answer"])
+        n_switches = int(((info["block_position"] == 0) & shifted).sum())
+        return {
+            "accuracy": float(correct.mean()),
+            "accuracy_late": float(correct[late].mean()) if late.any() else float("nan"),
+            "accuracy_first4": float(correct[~late].mean()),
+            "perseverative_errors_per_switch": float(perseverative.sum() / max(1, n_switches)),
+            "rewarded": float(correct.mean()),
+            **self.fixation_metrics(record),
+        }

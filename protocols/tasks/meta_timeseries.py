@@ -1,0 +1,154 @@
+"""Time-series meta-learning: every episode a new transformation, a few examples, then predictions.
+
+One episode::
+
+    fixation | examples: (x_1, y_1), ..., (x_n, y_n) | query: x_{n+1}, ..., x_{n+q}  -> predict y
+    fix=1      fix=1 (output holds fixation)           fix=0
+
+Transformation families (``family``):
+
+- ``"linear"``: ``y = A x`` with a new random matrix ``A`` (D x D, entries N(0, 1/D)) per episode
+  and inputs ``x ~ N(0, I)``, one pair per step: a regression that must be learned in-context.
+- ``"sine"``: a phase and amplitude change of a time series. The input is ``x(t) = sin(w t + p)``
+  and the output ``y(t) = a sin(w t + p + d)``, with a new frequency ``w``, phase ``p``, gain
+  ``a`` and phase shift ``d`` per episode; the query continues the same sinusoid.
+
+Each episode shows between ``min_examples`` and ``max_examples`` examples (fewer examples leave
+the first steps of the example period blank, so a batch keeps one length), which is what lets the
+evaluation compare the error *before* any example with the error *after* ``max_examples`` of them.
+
+Observation ``[fixation, x (D), y (D)]`` (``y`` only during examples); output ``Box(1 + D)``:
+channel 0 is the fixation unit (target = the fixation cue), channels ``1..D`` the prediction of
+``y``. Errors are normalised mean squared errors (NMSE: 1 = predicting zero, the best guess with
+no example).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuromod.errors import InputError
+from neuromod.protocols.tasks.base import Box, SupervisedTask, TaskBatch, check_positive_int, make_rng
+
+__all__ = ["MetaTimeseries"]
+
+#: range of the per-episode parameters of the "sine" family: angular frequency (rad/step), gain
+_SINE_OMEGA = (0.3, 0.8)
+_SINE_GAIN = (0.5, 1.5)
+
+
+class MetaTimeseries(SupervisedTask):
+    """In-context learning of a new transformation per episode (see the module docstring).
+
+    Parameters: ``family`` (``"linear"`` or ``"sine"``); ``dim`` (D, for ``"linear"``; ``"sine"``
+    is one-dimensional); ``min_examples``, ``max_examples``; ``query_steps``; ``fixation_weight``.
+    """
+
+    name = "meta-timeseries"
+    metric = "nmse_after"
+    higher_is_better = False
+
+    def __init__(self, seed: int = 0, *, family: str = "linear", dim: int = 2, min_examples: int = 0,
+                 max_examples: int = 6, query_steps: int = 4, fixation_weight: float = 0.2):
+        super().__init__(seed)
+        if family not in ("linear", "sine"):
+            raise InputError(f"meta-timeseries family must be 'linear' or 'sine', got {family!r}")
+        self.family = family
+        self.dim = check_positive_int("dim", dim) if family == "linear" else 1
+        self.min_examples = check_positive_int("min_examples", min_examples, minimum=0)
+        self.max_examples = check_positive_int("max_examples", max_examples)
+        if self.min_examples > self.max_examples:
+            raise InputError(f"min_examples ({min_examples}) must not exceed max_examples ({max_examples})")
+        self.query_steps = check_positive_int("query_steps", query_steps)
+        self.fixation_weight = float(fixation_weight)
+        self.timing = {"fixation": 1, "examples": self.max_examples, "query": self.query_steps}
+        d = self.dim
+        self.observation_space = Box(-np.inf, np.inf, (1 + 2 * d,),
+                                     ("fixation", *[f"x_{i}" for i in range(d)], *[f"y_{i}" for i in range(d)]))
+        self.action_space = Box(-np.inf, np.inf, (1 + d,), ("fixation", *[f"y_hat_{i}" for i in range(d)]))
+
+    @property
+    def chance(self) -> float:
+        return 1.0  # NMSE of predicting zero, what a network that ignores the examples can do best
+
+    def config(self) -> dict[str, Any]:
+        return {"family": self.family, "dim": self.dim, "min_examples": self.min_examples,
+                "max_examples": self.max_examples, "query_steps": self.query_steps,
+                "fixation_weight": self.fixation_weight}
+
+    def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None,
+              n_examples: int | None = None) -> TaskBatch:
+        """A batch; ``n_examples`` fixes the number of examples of every episode (else drawn)."""
+        rng = make_rng(seed, self.rng)
+        d, kmax = self.dim, self.max_examples
+        t_ex = self.timing["fixation"]
+        t_query = t_ex + kmax
+        n_steps = t_query + self.query_steps
+        if n_examples is None:
+            shown = rng.integers(self.min_examples, kmax + 1, size=batch_size)
+        else:
+            if not 0 <= n_examples <= kmax:
+                raise InputError(f"n_examples must be in [0, {kmax}], got {n_examples}")
+            shown = np.full(batch_size, n_examples)
+        if self.family == "linear":
+            a = rng.normal(0.0, 1.0 / np.sqrt(d), size=(batch_size, d, d))
+            xs = rng.normal(0.0, 1.0, size=(batch_size, n_steps, d))
+            ys = np.einsum("bij,btj->bti", a, xs)
+            params = {"matrix": a}
+        else:
+            omega = rng.uniform(*_SINE_OMEGA, size=(batch_size, 1))
+            phase = rng.uniform(0, 2 * np.pi, size=(batch_size, 1))
+            gain = rng.uniform(*_SINE_GAIN, size=(batch_size, 1))
+            shift = rng.uniform(-np.pi, np.pi, size=(batch_size, 1))
+            t = np.arange(n_steps)[None, :]
+            xs = np.sin(omega * t + phase)[..., None]
+            ys = (gain * np.sin(omega * t + phase + shift))[..., None]
+            params = {"omega": omega[:, 0], "phase": phase[:, 0], "gain": gain[:, 0], "shift": shift[:, 0]}
+        x = np.zeros((batch_size, n_steps, 1 + 2 * d), dtype=np.float32)
+        x[:, :t_query, 0] = 1.0
+        steps = np.arange(n_steps)[None, :]
+        example = (steps >= t_query - shown[:, None]) & (steps < t_query)
+        query = np.broadcast_to(steps >= t_query, (batch_size, n_steps)).copy()
+        visible_x = example | query
+        x[..., 1:1 + d] = np.where(visible_x[..., None], xs, 0.0)
+        x[..., 1 + d:] = np.where(example[..., None], ys, 0.0)
+        target = np.zeros((batch_size, n_steps, 1 + d), dtype=np.float32)
+        target[..., 0] = x[..., 0]
+        target[..., 1:] = np.where(query[..., None], ys, 0.0)
+        mask = np.where(query, 1.0, self.fixation_weight).astype(np.float32)
+        return TaskBatch(torch.from_numpy(x), torch.from_numpy(target), torch.from_numpy(mask), torch.from_numpy(query),
+                         {"n_examples": shown, **params})
+
+    def loss(self, outputs: torch.Tensor, batch: TaskBatch) -> torch.Tensor:
+        """Fixation unit: squared error on every step (weight ``fixation_weight``); prediction:
+        squared error on query steps (weight 1)."""
+        err = (outputs - batch.targets) ** 2
+        fix = err[..., 0].mean()
+        query = batch.response.float()
+        pred = (err[..., 1:].mean(-1) * query).sum() / query.sum().clamp(min=1)
+        return pred + self.fixation_weight * fix
+
+    def metrics(self, outputs: torch.Tensor, batch: TaskBatch) -> dict[str, float]:
+        """``nmse`` over all query steps; ``nmse_before`` / ``nmse_after``: episodes with no
+        example / with ``max_examples`` examples (NaN when the batch has none);
+        ``fixation_accuracy``: fixation unit on the right side of 0.5 on every step."""
+        with torch.no_grad():
+            query = batch.response
+            y, y_hat = batch.targets[..., 1:], outputs[..., 1:]
+            sq = ((y_hat - y) ** 2).sum(-1)
+            power = (y**2).sum(-1)
+            shown = torch.as_tensor(batch.info["n_examples"])
+
+            def nmse(select: torch.Tensor) -> float:
+                sel = query & select[:, None]
+                den = power[sel].sum().item()
+                return float(sq[sel].sum().item() / den) if den > 0 else float("nan")
+
+            everyone = torch.ones_like(shown, dtype=torch.bool)
+            fixating = batch.inputs[..., 0] > 0.5
+            fix_ok = ((outputs[..., 0] > 0.5) == fixating).float().mean().item()
+            return {"nmse": nmse(everyone), "nmse_before": nmse(shown == 0),
+                    "nmse_after": nmse(shown == self.max_examples), "fixation_accuracy": float(fix_ok)}

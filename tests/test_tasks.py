@@ -1,0 +1,368 @@
+"""The behavioural tasks: spaces, timing, fixation conventions, seeding, metrics, data loaders."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from neuromod.errors import InputError
+from neuromod.protocols.tasks import TASK_CLASSES, make_task, task_class
+from neuromod.protocols.tasks.base import Box, Discrete
+from neuromod.protocols.tasks.card_sort import CardSort
+from neuromod.protocols.tasks.char_model import CharModel, grammar_corpus, read_text_file
+from neuromod.protocols.tasks.glyphs import OmniglotGlyphs, ProceduralGlyphs
+from neuromod.protocols.tasks.meta_timeseries import MetaTimeseries
+from neuromod.protocols.tasks.seq_digits import SeqDigits, load_mnist, read_idx
+
+SUPERVISED = ["associative-recall", "seq-digits", "char-model", "meta-timeseries"]
+REINFORCEMENT = ["card-sort", "bandit"]
+SMALL = {"char-model": {"corpus_chars": 20_000, "seq_len": 16}, "card-sort": {"n_trials": 40},
+         "bandit": {"n_trials": 60}}
+
+
+def small(name: str, seed: int = 0, **extra):
+    return make_task(name, seed, **{**SMALL.get(name, {}), **extra})
+
+
+def play(task, batch_size: int, seed: int, policy):
+    """Run a reinforcement task with ``policy(obs, t) -> actions``; returns the record."""
+    obs = task.reset(batch_size, seed=seed)
+    for t in range(task.n_steps):
+        obs, _ = task.step(policy(obs, t))
+    return task.record()
+
+
+def test_registry_lists_six_tasks_and_rejects_unknown_names():
+    assert set(TASK_CLASSES) == set(SUPERVISED) | set(REINFORCEMENT)
+    with pytest.raises(InputError, match="unknown task 'nope'.*card-sort"):
+        task_class("nope")
+
+
+@pytest.mark.parametrize("name", sorted(TASK_CLASSES))
+def test_spaces_are_declared_and_fixation_is_channel_zero(name):
+    task = small(name)
+    assert isinstance(task.observation_space, Box)
+    assert task.observation_space.names[0] == "fixation"
+    assert isinstance(task.action_space, (Discrete, Box))
+    if isinstance(task.action_space, Box):
+        assert task.action_space.names[0] == "fixation"
+    assert task.timing and all(isinstance(v, int) and v >= 0 for v in task.timing.values())
+    assert task.kind == ("supervised" if name in SUPERVISED else "reinforcement")
+    assert math.isfinite(task.chance)
+
+
+@pytest.mark.parametrize("name", SUPERVISED)
+def test_supervised_batches_follow_the_timing_and_the_fixation_convention(name):
+    task = small(name)
+    batch = task.batch(8, seed=5)
+    b, t, n_obs = batch.inputs.shape
+    assert (b, n_obs) == (8, task.n_inputs)
+    assert batch.inputs.dtype == torch.float32 and batch.mask.shape == (b, t) and batch.response.dtype == torch.bool
+    assert t == sum(task.timing.values())
+    fixation_cue = batch.inputs[..., 0]
+    # the cue is on exactly until the response period, and never during it
+    assert torch.equal(fixation_cue > 0.5, ~batch.response)
+    if task.discrete:
+        assert batch.targets.dtype == torch.int64
+        assert torch.all(batch.targets[~batch.response] == 0), "target must be 'fixate' (0) while the cue is on"
+        assert torch.all(batch.targets[batch.response] >= 1)
+        assert int(batch.targets.max()) < task.n_outputs
+    else:
+        assert torch.equal(batch.targets[..., 0], fixation_cue), "fixation unit target = fixation cue"
+    assert torch.all(batch.mask[batch.response] == 1.0)
+
+
+@pytest.mark.parametrize("name", SUPERVISED)
+def test_a_seed_reproduces_every_episode(name):
+    a, b = small(name, seed=1), small(name, seed=99)
+    first, again, other = a.batch(4, seed=7), b.batch(4, seed=7), a.batch(4, seed=8)
+    assert torch.equal(first.inputs, again.inputs) and torch.equal(first.targets, again.targets)
+    assert not torch.equal(first.inputs, other.inputs)
+    # without an explicit seed the task's own generator, seeded by the constructor, is used
+    c, d = small(name, seed=3), small(name, seed=3)
+    assert torch.equal(c.batch(4).inputs, d.batch(4).inputs)
+
+
+@pytest.mark.parametrize("name", REINFORCEMENT)
+def test_reinforcement_episodes_are_reproducible_and_fixation_is_penalised(name):
+    task = small(name)
+    rng_policy = lambda seed: (lambda obs, t, r=np.random.default_rng(seed): r.integers(task.n_outputs, size=len(obs)))  # noqa: E731
+    rec1 = play(task, 4, 11, rng_policy(0))
+    rec2 = play(small(name, seed=42), 4, 11, rng_policy(0))
+    assert np.array_equal(rec1.observations, rec2.observations) and np.array_equal(rec1.rewards, rec2.rewards)
+    assert rec1.actions.shape == (4, task.n_steps) and rec1.observations.shape == (4, task.n_steps, task.n_inputs)
+    # fixation cue on every even step (the fixation step of a trial), off on decision steps
+    assert np.all(rec1.observations[:, 0::2, 0] == 1) and np.all(rec1.observations[:, 1::2, 0] == 0)
+    broke = (rec1.actions[:, 0::2] != 0)
+    assert np.allclose(rec1.rewards[:, 0::2][broke], -task.fixation_penalty)
+    assert np.all(rec1.rewards[:, 0::2][~broke] == 0)
+
+
+def test_card_sort_rule_blocks_and_an_oracle_is_perfect():
+    task = CardSort(0, n_trials=60, block_trials=15)
+    obs = task.reset(3, seed=2)
+    rule = task.rule
+    assert np.all(rule[:, :15] == rule[:, :1]) and np.all(rule[:, 15] != rule[:, 14])
+    assert np.array_equal(task.block_position[0, :16], np.r_[np.arange(15), 0])
+    # the card one-hot in the observation matches the drawn card
+    card = obs[:, 1:13].reshape(3, 3, 4).argmax(-1)
+    assert np.array_equal(card, task.cards[:, 0])
+    oracle = play(task, 3, 2, lambda o, t: np.zeros(3, int) if t % 2 == 0 else task.correct[:, t // 2])
+    m = task.metrics(oracle)
+    assert m["accuracy_late"] == 1.0 and m["perseverative_errors_per_switch"] == 0.0 and m["fixation_accuracy"] == 1.0
+    # previous choice and reward are shown on the next trial
+    assert np.all(oracle.observations[:, 2, -1] == 1.0)
+
+
+def test_card_sort_counts_perseverative_errors():
+    task = CardSort(0, n_trials=45, block_trials=15)
+    task.reset(2, seed=4)
+
+    def stubborn(obs, t):  # follows the first rule for ever
+        if t % 2 == 0:
+            return np.zeros(2, int)
+        return 1 + task.cards[np.arange(2), t // 2, task.rule[:, 0]]
+
+    record = play(task, 2, 4, stubborn)
+    m = task.metrics(record)
+    # after each of the two shifts, every error of the stubborn agent in the next block is
+    # perseverative (in block 3 its choice is that of the rule two blocks back, which counts
+    # only when it coincides with the previous rule's answer)
+    assert m["perseverative_errors_per_switch"] > 3
+    assert m["accuracy"] < 0.8
+
+
+def test_bandit_oracle_and_random_players():
+    task = make_task("bandit", 0, n_trials=400)
+    oracle = play(task, 8, 3, lambda o, t: np.zeros(8, int) if t % 2 == 0 else task.better[:, t // 2])
+    random_rec = play(task, 8, 3, lambda o, t, r=np.random.default_rng(1): r.integers(1, 3, size=8))
+    assert task.metrics(oracle)["rewarded"] == pytest.approx(0.85, abs=0.03)
+    assert task.metrics(oracle)["better_arm"] == 1.0
+    assert task.metrics(random_rec)["rewarded"] == pytest.approx(0.5, abs=0.04)
+    blocks = np.diff(task.better[0]) != 0
+    lengths = np.diff(np.flatnonzero(np.r_[True, blocks, True]))[1:-1]
+    assert lengths.min() >= 10 and lengths.max() <= 20
+
+
+class _PixelGlyphs:
+    """Glyph source whose character c (drawn at random from 0..size*size-1) lights pixel c only."""
+
+    size = 4
+
+    def episode(self, k, rng):
+        chars = rng.choice(16, size=k, replace=False)
+        out = np.zeros((k, 2, 16), np.float32)
+        out[np.arange(k), :, chars] = 1.0
+        return out.reshape(k, 2, 4, 4)
+
+
+def test_associative_recall_answer_is_the_label_studied_with_the_query_character():
+    task = task_class("associative-recall")(0, k=4, glyph_size=4, glyphs=_PixelGlyphs())
+    batch = task.batch(16, seed=3)
+    t0 = task.timing["fixation"]
+    for b in range(16):
+        study_chars = batch.inputs[b, t0:t0 + 4, 1:17].argmax(-1)
+        study_labels = batch.inputs[b, t0:t0 + 4, 17:].argmax(-1)
+        query_char = batch.inputs[b, -1, 1:17].argmax()
+        studied_with = study_labels[study_chars == query_char]
+        assert len(studied_with) == 1 and int(batch.targets[b, -1]) == 1 + int(studied_with[0])
+        assert sorted(study_labels.tolist()) == [0, 1, 2, 3], "each label used once"
+    assert task.chance == 0.25
+    # the procedural default: images of the declared size
+    assert make_task("associative-recall", 0, glyph_size=12).batch(2, seed=0).inputs.shape == (2, 9, 1 + 144 + 5)
+
+
+def test_procedural_glyphs_two_drawings_of_a_character_look_alike():
+    glyphs = ProceduralGlyphs(12).episode(20, np.random.default_rng(0))
+    assert glyphs.shape == (20, 2, 12, 12) and set(np.unique(glyphs)) <= {0.0, 1.0}
+    flat = glyphs.reshape(20, 2, -1)
+
+    def iou(a, b):
+        return (a * b).sum() / max(1, np.maximum(a, b).sum())
+
+    same = np.mean([iou(flat[i, 0], flat[i, 1]) for i in range(20)])
+    different = np.mean([iou(flat[i, 0], flat[j, 1]) for i in range(20) for j in range(20) if i != j])
+    assert same > 2 * different
+    assert flat.sum(-1).min() >= 5, "every glyph has some ink"
+
+
+@pytest.fixture(scope="module")
+def omniglot_folder(tmp_path_factory):
+    """A tiny Omniglot-layout folder: 2 alphabets x 2 characters x 3 drawings of 105 x 105 PNGs."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("omniglot")
+    rng = np.random.default_rng(0)
+    for split in ("images_background", "images_evaluation"):
+        for a in range(2):
+            for c in range(2):
+                folder = root / split / f"Alphabet_{a}" / f"character{c + 1:02d}"
+                folder.mkdir(parents=True)
+                row = 10 + 40 * a + 20 * c
+                for d in range(3):
+                    img = np.full((105, 105), 255, np.uint8)
+                    img[row + d: row + d + 12, 10:95] = 0  # a thick black bar, a little shifted per drawing
+                    img[rng.integers(0, 105), rng.integers(0, 105)] = 0
+                    Image.fromarray(img).save(folder / f"{c}_{d:02d}.png")
+    return root
+
+
+def test_omniglot_loader_reads_the_official_layout(omniglot_folder):
+    glyphs = OmniglotGlyphs(omniglot_folder, size=10)
+    assert glyphs.n_characters == 4 and glyphs.names[0] == "Alphabet_0/character01"
+    ep = glyphs.episode(3, np.random.default_rng(1))
+    assert ep.shape == (3, 2, 10, 10) and ep.max() == 1.0
+    # ink is where the black bar was, at the character's own height
+    assert glyphs.characters[0][0][:, 3:8].sum() > 10
+    task = make_task("associative-recall", 0, k=3, omniglot=str(omniglot_folder), split="evaluation")
+    assert task.batch(2, seed=0).inputs.shape == (2, 7, 1 + 100 + 3)
+
+
+def test_omniglot_loader_errors(tmp_path, omniglot_folder):
+    with pytest.raises(InputError, match="does not exist"):
+        OmniglotGlyphs(tmp_path / "missing")
+    with pytest.raises(InputError, match="no images_background"):
+        OmniglotGlyphs(tmp_path)
+    (tmp_path / "images_background" / "A" / "c").mkdir(parents=True)
+    with pytest.raises(InputError, match="0 character"):
+        OmniglotGlyphs(tmp_path)
+    with pytest.raises(InputError, match="5 distinct characters"):
+        OmniglotGlyphs(omniglot_folder).episode(5, np.random.default_rng(0))
+
+
+def test_seq_digits_rows_delay_noise_and_held_out_split():
+    task = SeqDigits(0, delay_steps=3, delay_noise=0.5)
+    test_task = SeqDigits(0, split="test")
+    assert len(task.labels) + len(test_task.labels) == 1797
+    batch = task.batch(32, seed=1)
+    idx = batch.info["image_index"]
+    assert torch.allclose(batch.inputs[:, 1:9, 1:], torch.from_numpy(task.images[idx]))
+    delay = batch.inputs[:, 9:12, 1:]
+    assert 0.4 < float(delay.std()) < 0.6 and torch.all(batch.inputs[:, 9:12, 0] == 1)
+    assert torch.equal(batch.targets[:, -1], torch.from_numpy(1 + task.labels[idx]))
+
+
+def _write_idx(path, array, *, gz=False, magic=None):
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", s) for s in array.shape)
+    data = (magic if magic is not None else header) + array.tobytes()
+    (gzip.open if gz else open)(path, "wb").write(data)
+
+
+@pytest.fixture(scope="module")
+def mnist_folder(tmp_path_factory):
+    """Tiny MNIST idx files: 6 training and 4 test images of 28 x 28 (training files gzipped)."""
+    root = tmp_path_factory.mktemp("mnist")
+    rng = np.random.default_rng(0)
+    for prefix, n, gz in (("train", 6, True), ("t10k", 4, False)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 256, size=(n, 28, 28))
+        suffix = ".gz" if gz else ""
+        _write_idx(root / f"{prefix}-images-idx3-ubyte{suffix}", images, gz=gz)
+        _write_idx(root / f"{prefix}-labels-idx1-ubyte{suffix}", labels, gz=gz)
+    return root
+
+
+def test_mnist_loader_reads_idx_files(mnist_folder):
+    images, labels = load_mnist(mnist_folder, "train")
+    assert images.shape == (6, 28, 28) and labels.tolist() == [0, 1, 2, 3, 4, 5]
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    raw = read_idx(mnist_folder / "t10k-images-idx3-ubyte")
+    assert raw.shape == (4, 28, 28) and raw.dtype == np.uint8
+    task = SeqDigits(0, mnist=str(mnist_folder), split="test", delay_steps=2)
+    assert task.timing["stimulus"] == 28 and task.batch(3, seed=0).inputs.shape == (3, 1 + 28 + 2 + 1, 29)
+
+
+def test_mnist_loader_errors(tmp_path, mnist_folder):
+    with pytest.raises(InputError, match="does not exist"):
+        load_mnist(tmp_path / "nope")
+    with pytest.raises(InputError, match="lacks train-images-idx3-ubyte"):
+        load_mnist(tmp_path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    _write_idx(bad / "train-images-idx3-ubyte", np.zeros((1, 2, 2)), magic=b"\x12\x34\x56\x78")
+    _write_idx(bad / "train-labels-idx1-ubyte", np.zeros(1))
+    with pytest.raises(InputError, match="not an idx file"):
+        load_mnist(bad)
+
+
+def test_char_model_corpus_is_deterministic_and_streams_continue():
+    assert grammar_corpus(5000) == grammar_corpus(5000)
+    task = CharModel(0, corpus_chars=20_000, seq_len=16)
+    assert task.chance == pytest.approx(math.log2(len(task.vocab)))
+    offsets = task.stream_offsets(4, seed=1)
+    first, second = task.stream_batch(offsets, 0), task.stream_batch(offsets, 1)
+    # chunk 1 starts with the character chunk 0 predicted last
+    assert torch.equal(second.inputs[:, 0, 1:].argmax(-1) + 1, first.targets[:, -1])
+    # the next-character target is the next input
+    assert torch.equal(first.inputs[:, 1:, 1:].argmax(-1) + 1, first.targets[:, :-1])
+    assert torch.all(first.inputs[..., 0] == 0) and torch.all(first.response)
+    perfect = torch.nn.functional.one_hot(first.targets, task.n_outputs).float() * 50
+    assert task.metrics(perfect, first)["bpc"] < 1e-6
+    uniform = torch.zeros(*first.targets.shape, task.n_outputs)
+    assert task.metrics(uniform, first)["bpc"] == pytest.approx(math.log2(task.n_outputs))
+
+
+def test_char_model_text_file_and_its_errors(tmp_path):
+    good = tmp_path / "poem.txt"
+    good.write_text("the quick brown fox jumps over the lazy dog. " * 30, encoding="utf-8")
+    task = CharModel(0, text=str(good), seq_len=8)
+    assert task.vocab == "".join(sorted(set("the quick brown fox jumps over the lazy dog. ")))
+    with pytest.raises(InputError, match="does not exist"):
+        read_text_file(tmp_path / "missing.txt")
+    (tmp_path / "empty.txt").write_text("  \n")
+    with pytest.raises(InputError, match="is empty"):
+        CharModel(0, text=str(tmp_path / "empty.txt"))
+    (tmp_path / "blob.bin").write_bytes(bytes(range(256)))
+    with pytest.raises(InputError, match="not a text file"):
+        CharModel(0, text=str(tmp_path / "blob.bin"))
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 ".encode("latin-1") * 100)
+    with pytest.raises(InputError, match="not UTF-8"):
+        CharModel(0, text=str(tmp_path / "latin1.txt"))
+    (tmp_path / "short.txt").write_text("abc")
+    with pytest.raises(InputError, match="too short"):
+        CharModel(0, text=str(tmp_path / "short.txt"), seq_len=8)
+
+
+@pytest.mark.parametrize("family", ["linear", "sine"])
+def test_meta_timeseries_examples_queries_and_error_measure(family):
+    task = MetaTimeseries(0, family=family, max_examples=4, query_steps=3)
+    batch = task.batch(64, seed=2)
+    d = task.dim
+    shown = batch.info["n_examples"]
+    assert shown.min() >= 0 and shown.max() <= 4 and len(np.unique(shown)) > 1
+    # examples carry y in the input; queries do not
+    has_y = (batch.inputs[..., 1 + d:] != 0).any(-1)
+    assert torch.equal(has_y.sum(1), torch.from_numpy(shown))
+    assert not has_y[batch.response].any()
+    if family == "linear":
+        x, y = batch.inputs[..., 1:1 + d], batch.targets[..., 1:]
+        a = torch.from_numpy(batch.info["matrix"]).float()
+        expected = torch.einsum("bij,btj->bti", a, x)
+        assert torch.allclose(y[batch.response], expected[batch.response], atol=1e-5)
+    perfect = batch.targets.clone()
+    assert task.metrics(perfect, batch)["nmse"] == 0.0
+    zero = torch.zeros_like(batch.targets)
+    zero[..., 0] = batch.targets[..., 0]
+    m = task.metrics(zero, batch)
+    assert m["nmse"] == pytest.approx(1.0) and m["fixation_accuracy"] == 1.0
+    fixed = task.batch(8, seed=3, n_examples=0)
+    assert np.all(fixed.info["n_examples"] == 0) and math.isnan(task.metrics(zero[:8], fixed)["nmse_after"])
+
+
+@pytest.mark.parametrize("name,bad,match", [
+    ("associative-recall", {"k": 1}, "'k' needs a whole number >= 2"),
+    ("seq-digits", {"delay_noise": -1.0}, "noise levels must be >= 0"),
+    ("bandit", {"p_high": 1.5}, r"'p_high' needs a value in \[0, 1\]"),
+    ("card-sort", {"block_trials": 5, "block_jitter": 5}, "block_jitter"),
+    ("meta-timeseries", {"family": "cubic"}, "family must be"),
+    ("char-model", {"valid_fraction": 0.9}, "valid_fraction"),
+])
+def test_bad_task_parameters_raise_input_errors(name, bad, match):
+    with pytest.raises(InputError, match=match):
+        make_task(name, 0, **bad)
