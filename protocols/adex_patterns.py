@@ -154,6 +154,8 @@ def firing_features(spike_times_ms: Sequence[float] | np.ndarray, step_ms: float
     - ``adaptation_index``: mean of (ISI[i+1] - ISI[i]) / (ISI[i+1] + ISI[i]) over consecutive
       ISIs, the normalised ISI change used by Naud et al. (2008) to separate adapting (> 0),
       tonic (~ 0) and accelerating (< 0) firing; here averaged over all ISIs;
+    - ``isi_increase_fraction``: fraction of consecutive ISI pairs where the ISI grows (1 for
+      steady adaptation, 0 for steady acceleration, about 1/2 for irregular firing);
     - burst measures: ``isi_gap_ratio`` (largest ratio between neighbours of the sorted ISIs: high
       for bimodal ISI distributions), and, where it reaches :data:`BURST_GAP_RATIO`,
       ``burst_isi_threshold_ms`` (geometric mean of the ISIs on either side of that gap),
@@ -177,6 +179,7 @@ def firing_features(spike_times_ms: Sequence[float] | np.ndarray, step_ms: float
         "isi_cv": float(isi.std() / isi.mean()) if isi.size >= 2 else None,
         "isi_ratio_last_first": float(isi[-1] / isi[0]) if isi.size >= 2 else None,
         "adaptation_index": float(np.mean(np.diff(isi) / (isi[1:] + isi[:-1]))) if isi.size >= 2 else None,
+        "isi_increase_fraction": float(np.mean(np.diff(isi) > 0)) if isi.size >= 2 else None,
         "isi_gap_ratio": None,
         "burst_isi_threshold_ms": None,
         "n_bursts": 0,
@@ -270,7 +273,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         record: dict[str, Any] = {
             "pattern": pattern,
             "step_ms": step_ms,
-            "I_step_pA": float(p.I / pA) * scale,
+            "I_step_pA": round(float(p.I / pA) * scale, 9),
             "spike_times_ms": [float(x) for x in train],
         }
         record.update(firing_features(train, step_ms))
