@@ -1,0 +1,527 @@
+"""Leabra point neuron of emergent (rate code and spiking) as Brian2 code, and its parameter sets.
+
+This module is the one place for the Leabra unit's parameters (:class:`LeabraUnitParams`, the
+layer inhibition :class:`FFFBParams`, XCAL learning :class:`XCALParams`, and the settings of the
+emergent reference projects such as :data:`NEURON_PROJ`) and for emergent's noisy-XX1 lookup table
+(:func:`nxx1_table`). :func:`leabra_unit` returns the unit as a
+:class:`~neuromod.equations.base.NeuronModel` for Brian2; the numpy twin (and the network, FFFB
+and XCAL) is :mod:`neuromod.models.leabra`, which imports everything here.
+
+How the unit runs in Brian2
+---------------------------
+emergent's unit is a discrete map, one *cycle* per step, with a fixed order of sub-steps (net input
+first, then v_m by the midpoint rule, act from the *new* vm_eq, the spike reset, then adaptation
+from the post-reset v_m, then the running averages). An ODE solver cannot reproduce that order, so
+the state is declared as plain variables (``v_m : 1`` ...) and the cycle is Brian2 abstract code run
+once per time step by ``run_regularly``:
+
+* ``when="groups"``: net input, inhibitory conductance, v_m (midpoint) and vm_eq (Euler), clipping,
+  the rate-code act (NXX1 of vm_eq − thr or of net − g_e_thr);
+* Brian2's threshold ``v_m > spike_thr`` and reset (``v_m = vm_r``, ``I_net = 0``, ``spike = 1``):
+  real Brian2 spikes, so a ``SpikeMonitor`` records them;
+* ``when="after_resets"``: the spiking form's act and act_eq, adaptation, the running averages.
+
+One Brian2 time step is one emergent cycle (``dt`` of the group, 1 ms by default; the equations
+are in cycles and do not depend on its value). The variables are dimensionless, in emergent's
+normalised units.
+
+The NXX1 lookup table is a ``brian2.TimedArray`` (``nxx1_y``) used as a plain table: its "time"
+step is 1 s and entry ``k`` is read as ``nxx1_y(k*second)`` for an integer ``k``; the code
+interpolates linearly between entries ``k`` and ``k+1`` itself. TimedArrays are supported by
+every device (runtime numpy/cython, cpp_standalone, cuda_standalone), so the rate code runs
+unchanged on all of them. Parameters are ``(shared, constant)`` variables of the group (set from
+the parameter set by :meth:`LeabraNeuronModel.group`), so a standalone binary can be re-run with
+other values via ``Simulation.rerun``; only ``gain``, ``nvar`` and ``x_res`` (the table) are fixed
+when the model is built.
+
+Deviations from the mission notebook: see :mod:`neuromod.models.leabra` (its docstring lists them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuromod.equations.base import NeuronModel
+from neuromod.errors import InputError
+from neuromod.parameters import ParameterSet
+
+__all__ = [
+    "EMERGENT_CITATION",
+    "LeabraUnitParams",
+    "FFFBParams",
+    "XCALParams",
+    "EMERGENT_UNIT",
+    "NEURON_PROJ",
+    "NEURON_ADAPT_PROJ",
+    "LAYER_FFFB_PROJ",
+    "NEURON_PAIR_PROJ",
+    "NETIN_PROJ",
+    "STD4_PROJ",
+    "NEURON_PROJ_INPUT",
+    "LAYER_FFFB_INHIB",
+    "LAYER_FFFB_INPUT",
+    "NEURON_PAIR_INHIB",
+    "FORMS",
+    "xx1",
+    "nxx1_table",
+    "LeabraNeuronModel",
+    "leabra_unit",
+    "SHARED_PARAMETERS",
+    "STATE_VARIABLES",
+]
+
+EMERGENT_CITATION = (
+    "emergent 8.1.1 (svn r11060) LeabraUnitSpec / LeabraConSpec / LeabraLayerSpec defaults; "
+    "O'Reilly, Munakata, Frank, Hazy & contributors, Computational Cognitive Neuroscience (CCN book, "
+    "Leabra point neuron, NXX1, XCAL), https://github.com/emer/emergent"
+)
+
+
+@dataclass(frozen=True)
+class LeabraUnitParams(ParameterSet):
+    """Parameters of the Leabra point neuron (emergent 8.1 ``LeabraUnitSpec``), normalised units.
+
+    Potentials and reversal potentials in emergent's 0–2 range, conductances relative to their
+    maxima, time constants in cycles (one cycle ≈ 1 ms).
+    """
+
+    thr: float = 0.5
+    """act.thr: firing threshold Θ of v_m (rate code and spike without the exponential term)."""
+    gain: float = 100.0
+    """act.gain γ of x/(x+1)."""
+    nvar: float = 0.005
+    """act.nvar: width of the Gaussian kernel exp(−z²/nvar²) convolved with x/(x+1)."""
+    x_res: float = 0.001
+    """Resolution of emergent's NXX1 lookup table (x step)."""
+    g_bar_e: float = 1.0
+    """Maximal excitatory conductance."""
+    g_bar_l: float = 0.1
+    """Leak conductance."""
+    g_bar_i: float = 1.0
+    """Maximal inhibitory conductance."""
+    e_rev_e: float = 1.0
+    """Excitatory reversal potential E_e."""
+    e_rev_l: float = 0.3
+    """Leak reversal potential E_l."""
+    e_rev_i: float = 0.25
+    """Inhibitory reversal potential E_i."""
+    dt_integ: float = 1.0
+    """dt.integ: global integration rate multiplier (1 = one cycle per ms)."""
+    vm_tau: float = 3.3
+    """Membrane (and rate-code act) time constant in cycles."""
+    net_tau: float = 1.4
+    """Net input integration time constant in cycles."""
+    vm_init: float = 0.4
+    """Initial (and decayed-to) v_m."""
+    act_init: float = 0.0
+    """Initial activation."""
+    vm_min: float = 0.0
+    """Lower end of the v_m range."""
+    vm_max: float = 2.0
+    """Upper end of the v_m range."""
+    act_max: float = 1.0
+    """Upper end of the activation range."""
+    clamp_max: float = 0.95
+    """Largest hard-clamped activation (clamp_range.max)."""
+    spike_exp: bool = False
+    """spike_misc.ex: add the AdEx exponential current (spike threshold becomes spk_thr)."""
+    exp_slope: float = 0.02
+    """Slope of the exponential current (2 mV in normalised units)."""
+    spk_thr: float = 1.2
+    """Spike threshold with the exponential term on."""
+    vm_r: float = 0.3
+    """v_m after a spike (rate-code 'spike' as well)."""
+    t_r: int = 3
+    """Refractory period in cycles: v_m is not updated for t_r cycles after a spike."""
+    eq_gain: float = 8.0
+    """Spiking form: act_eq = eq_gain × running spike rate."""
+    eq_tau: float = 50.0
+    """Spiking form: time constant of the running spike rate (cycles)."""
+    adapt_on: bool = False
+    """Spike-rate adaptation on/off."""
+    adapt_tau: float = 144.0
+    """Adaptation time constant (cycles)."""
+    adapt_vm_gain: float = 0.04
+    """Adaptation gain on v_m − E_l."""
+    adapt_spike_gain: float = 0.00805
+    """Adaptation increment per spike."""
+    ss_tau: float = 2.0
+    """Time constant of avg_ss (cycles)."""
+    s_tau: float = 2.0
+    """Time constant of avg_s (cycles)."""
+    m_tau: float = 10.0
+    """Time constant of avg_m (cycles)."""
+    m_in_s: float = 0.1
+    """Share of avg_m in avg_s_eff."""
+    avg_init: float = 0.15
+    """Initial avg_ss, avg_s, avg_m."""
+    avg_l_init: float = 0.4
+    """Initial avg_l."""
+    avg_l_gain: float = 2.5
+    """avg_l moves towards avg_l_gain × avg_m."""
+    avg_l_min: float = 0.2
+    """Floor of avg_l."""
+    avg_l_tau: float = 10.0
+    """Time constant of avg_l, in trials."""
+    avg_l_lrn_max: float = 0.5
+    """avg_l_lrn at avg_l = avg_l_gain."""
+    avg_l_lrn_min: float = 0.0001
+    """avg_l_lrn at avg_l = avg_l_min."""
+    send_thr: float = 0.1
+    """opt_thresh.send: activations at or below this value are not sent to receivers."""
+    sse_tol: float = 0.5
+    """Errors |target − act_m| below this count 0 in the sum squared error."""
+
+    @property
+    def vm_dt(self) -> float:
+        return 1.0 / self.vm_tau
+
+    @property
+    def net_dt(self) -> float:
+        return 1.0 / self.net_tau
+
+    @property
+    def adapt_dt(self) -> float:
+        return 1.0 / self.adapt_tau
+
+    @property
+    def eq_dt(self) -> float:
+        return 1.0 / self.eq_tau if self.eq_tau > 0 else 0.0
+
+    @property
+    def spike_threshold(self) -> float:
+        """emergent's eff_spk_thr: spk_thr with the exponential term, thr without."""
+        return self.spk_thr if self.spike_exp else self.thr
+
+    @property
+    def avg_l_lrn_fact(self) -> float:
+        return (self.avg_l_lrn_max - self.avg_l_lrn_min) / (self.avg_l_gain - self.avg_l_min)
+
+
+@dataclass(frozen=True)
+class FFFBParams(ParameterSet):
+    """Feedforward–feedback layer inhibition (emergent 8 ``LeabraLayerSpec.inhib``, FF_FB)."""
+
+    on: bool = True
+    gi: float = 1.8
+    """Overall inhibition gain."""
+    ff: float = 1.0
+    """Feedforward gain on the layer's mean net input."""
+    fb: float = 1.0
+    """Feedback gain on the layer's mean activity."""
+    fb_tau: float = 1.4
+    """Feedback integration time constant (cycles)."""
+    ff0: float = 0.1
+    """Feedforward offset: mean net input below this gives no feedforward inhibition."""
+    citation: str = EMERGENT_CITATION
+
+    @property
+    def fb_dt(self) -> float:
+        return 1.0 / self.fb_tau
+
+
+@dataclass(frozen=True)
+class XCALParams(ParameterSet):
+    """XCAL learning of one projection (emergent 8.1 ``LeabraConSpec``)."""
+
+    learn: bool = True
+    lrate: float = 0.04
+    """Learning rate."""
+    m_lrn: float = 1.0
+    """Weight of the error-driven term xcal(srs, srm)."""
+    set_l_lrn: bool = False
+    """Use l_lrn instead of the receiver's avg_l_lrn for the Hebbian (BCM) term."""
+    l_lrn: float = 1.0
+    """Fixed Hebbian weight when set_l_lrn is on."""
+    d_rev: float = 0.1
+    """Reversal point of the check-mark, as a fraction of the threshold."""
+    d_thr: float = 0.0001
+    """Below this sender-receiver product the check-mark is 0."""
+    wt_sig_gain: float = 6.0
+    """Gain of the sigmoidal contrast enhancement."""
+    wt_sig_off: float = 1.0
+    """Offset of the sigmoidal contrast enhancement."""
+    soft_bound: bool = True
+    """Soft weight bounding on the linear weight."""
+    xcal_lrn_thr: float = 0.01
+    """opt_thresh.xcal_lrn: no learning from a sender whose avg_s and avg_m are both below this."""
+    citation: str = EMERGENT_CITATION
+
+
+#: emergent 8.1 defaults (act thr 0.5, gain 100, nvar 0.005; g_bar 1/0.1/1; e_rev 1/0.3/0.25; ...).
+EMERGENT_UNIT = LeabraUnitParams(citation=EMERGENT_CITATION)
+#: ``neuron.proj`` (neuron.dat): gain 40, nvar 0.01, g_bar_e 0.3, g_bar_l 0.3, t_r 0, adapt off.
+NEURON_PROJ = EMERGENT_UNIT.replace(gain=40.0, nvar=0.01, g_bar_e=0.3, g_bar_l=0.3, t_r=0,
+                                    citation="emergent 8.1.1 neuron.proj (benureau/leabra tests), " + EMERGENT_CITATION)
+#: ``neuron.proj`` with the SetAdapt program (neuron_adapt.dat): adaptation on.
+NEURON_ADAPT_PROJ = NEURON_PROJ.replace(adapt_on=True)
+#: ``layer_fffb.proj`` (layer_fffb.dat): the neuron.proj unit with adaptation on.
+LAYER_FFFB_PROJ = NEURON_ADAPT_PROJ
+#: ``neuron_pair.proj``: emergent defaults with t_r 0; its sse counts every error (sse_tol 0, as
+#: neuron_pair.dat's sse 0.000757718 = (0.95 − 0.977527)² requires).
+NEURON_PAIR_PROJ = EMERGENT_UNIT.replace(t_r=0, sse_tol=0.0, citation="emergent 8.1.1 neuron_pair.proj, " + EMERGENT_CITATION)
+#: ``netin.proj``: emergent defaults (t_r 3).
+NETIN_PROJ = EMERGENT_UNIT.replace(citation="emergent 8.1.1 netin.proj, " + EMERGENT_CITATION)
+#: ``LeabraStd4.proj``: emergent defaults with t_r 0; activations are sent without the 0.1 threshold
+#: (the log's Output net on cycle 2 includes Hidden unit 0's act of 0.002 from cycle 1).
+STD4_PROJ = EMERGENT_UNIT.replace(t_r=0, send_thr=0.0, citation="emergent 8.1.1 LeabraStd4.proj, " + EMERGENT_CITATION)
+#: neuron.proj's input: 0 on cycles 1–10, 1 on 11–160, 0 on 161–200 (sender act × weight 1).
+NEURON_PROJ_INPUT = np.concatenate([np.zeros(10), np.ones(150), np.zeros(40)])
+#: ``layer_fffb.proj``'s receiver inhibition: FFFB gi 0.4, ff 1, fb 0.5 (fb_tau 1.4, ff0 0.1).
+LAYER_FFFB_INHIB = FFFBParams(gi=0.4, ff=1.0, fb=0.5, citation="emergent 8.1.1 layer_fffb.proj, " + EMERGENT_CITATION)
+#: ``layer_fffb.proj``'s drive: units 0, 2, 4, 6, 8 get 1 on cycles 11–160, the odd units nothing.
+LAYER_FFFB_INPUT = np.outer(NEURON_PROJ_INPUT, (np.arange(10) % 2 == 0).astype(float))
+#: ``neuron_pair.proj``'s Output-layer inhibition (``_inhib`` files): FFFB gi 1.8, ff 1, fb 1.
+NEURON_PAIR_INHIB = FFFBParams(gi=1.8, ff=1.0, fb=1.0, citation="emergent 8.1.1 neuron_pair.proj, " + EMERGENT_CITATION)
+
+
+FORMS = ("rate", "spiking")
+
+
+def xx1(x: Any, gain: float = 100.0) -> np.ndarray:
+    """x/(x+1) of the gain-scaled positive part: ``γ·max(x,0)/(γ·max(x,0) + 1)``."""
+    gx = gain * np.maximum(np.asarray(x, dtype=np.float64), 0.0)
+    return gx / (gx + 1.0)
+
+
+def _n_steps(span: float, res: float) -> int:
+    return int(round(span / res)) + 1
+
+
+_TABLES: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def nxx1_table(gain: float = 100.0, nvar: float = 0.005, x_res: float = 0.001) -> tuple[np.ndarray, np.ndarray]:
+    """emergent's noisy-XX1 lookup table ``(x, y)`` (emergent 8.1 ``LeabraUnitSpec::CreateNXX1Fun``).
+
+    x/(x+1) (gain ``gain``) sampled every ``x_res`` over the table range padded by the kernel's
+    half-width, convolved with the kernel exp(−z²/nvar²) over |z| ≤ 3·nvar (normalised to sum 1;
+    note nvar² without a factor 2), kept for x in [−3·nvar, 1] (the half-width is at least
+    ``x_res``). For gain 40, nvar 0.01 this is the table emergent dumped in ``convolve_nxx1.txt``.
+    The arrays are read-only and cached.
+    """
+    if gain <= 0 or nvar < 0 or x_res <= 0:
+        raise InputError(f"nxx1 needs gain > 0, nvar >= 0 and x_res > 0, got gain={gain}, nvar={nvar}, x_res={x_res}")
+    key = (float(gain), float(nvar), float(x_res))
+    if key not in _TABLES:
+        ns_rng = max(3.0 * nvar, x_res)
+        eff_nvar = max(nvar, 1.0e-6)
+        n_kernel = _n_steps(2 * ns_rng, x_res)
+        z = -ns_rng + x_res * np.arange(n_kernel)
+        kernel = np.exp(-(z * z) / (eff_nvar * eff_nvar))
+        kernel /= kernel.sum()
+        n_table = _n_steps(1.0 + ns_rng, x_res)
+        x = -ns_rng + x_res * np.arange(n_table)
+        x_src = -2.0 * ns_rng + x_res * np.arange(n_table + n_kernel - 1)
+        y = np.convolve(xx1(x_src, gain), kernel[::-1], mode="valid")
+        x.setflags(write=False)
+        y.setflags(write=False)
+        _TABLES[key] = (x, y)
+    return _TABLES[key]
+
+
+# ----------------------------------------------------------------------------------------------
+# Brian2
+
+#: Parameters held as ``(shared, constant)`` group variables (name in the code -> parameter field
+#: or derived property of :class:`LeabraUnitParams`).
+SHARED_PARAMETERS: dict[str, str] = {
+    "thr": "thr", "gain_act": "gain", "g_bar_e": "g_bar_e", "g_bar_l": "g_bar_l", "g_bar_i": "g_bar_i",
+    "e_rev_e": "e_rev_e", "e_rev_l": "e_rev_l", "e_rev_i": "e_rev_i", "dt_integ": "dt_integ",
+    "vm_tau": "vm_tau", "net_tau": "net_tau", "vm_min": "vm_min", "vm_max": "vm_max", "act_max": "act_max",
+    "exp_slope": "exp_slope", "spike_thr": "spike_threshold", "vm_r": "vm_r", "t_r": "t_r",
+    "eq_gain": "eq_gain", "eq_tau": "eq_tau", "adapt_on": "adapt_on", "adapt_tau": "adapt_tau",
+    "adapt_vm_gain": "adapt_vm_gain", "adapt_spike_gain": "adapt_spike_gain",
+    "ss_tau": "ss_tau", "s_tau": "s_tau", "m_tau": "m_tau", "m_in_s": "m_in_s",
+}
+
+#: Per-neuron state variables, named as emergent names them (``ge``: g_e before g_bar_e;
+#: ``net_raw``: this cycle's raw excitatory input; ``gc_i``: inhibitory conductance before g_bar_i).
+STATE_VARIABLES = ("net_raw", "ge", "net", "gc_i", "I_net", "v_m", "vm_eq", "act", "act_eq", "spike",
+                   "adapt", "avg_ss", "avg_s", "avg_m", "avg_s_eff", "avg_l", "since_spike")
+
+_STATE_DECLARATIONS = """
+ge : 1
+net : 1
+I_net : 1
+v_m : 1
+vm_eq : 1
+act : 1
+act_eq : 1
+spike : 1
+adapt : 1
+avg_ss : 1
+avg_s : 1
+avg_m : 1
+avg_s_eff : 1
+avg_l : 1
+since_spike : 1
+"""
+
+# Step A (when="groups"): steps 1 and 3-4 of neuromod.models.leabra. upd = 0 during the t_r
+# refractory cycles; "below" selects NXX1(vm_eq - thr) below threshold, NXX1(net - g_e_thr) above.
+_CYCLE_VM = """
+ge += dt_integ/net_tau*(net_raw - ge)
+net = g_bar_e*ge
+since_spike += 1
+upd = int(since_spike > t_r)
+gi_eff = g_bar_i*gc_i
+v_half = v_m + 0.5*(dt_integ/vm_tau)*(net*(e_rev_e - v_m) + g_bar_l*(e_rev_l - v_m) + gi_eff*(e_rev_i - v_m) - adapt)
+i_half = net*(e_rev_e - v_half) + g_bar_l*(e_rev_l - v_half) + gi_eff*(e_rev_i - v_half) - adapt{exp_term}
+v_m = clip(v_m + upd*(dt_integ/vm_tau)*i_half, vm_min, vm_max)
+I_net = upd*i_half + (1 - upd)*I_net
+vm_eq = clip(vm_eq + (dt_integ/vm_tau)*(net*(e_rev_e - vm_eq) + g_bar_l*(e_rev_l - vm_eq) + gi_eff*(e_rev_i - vm_eq) - adapt), vm_min, vm_max)
+spike = 0
+"""
+
+_EXP_TERM = " + g_bar_l*exp_slope*exp(clip((v_half - thr)/exp_slope, -700, 700))"
+
+_CYCLE_RATE_ACT = """
+g_e_thr = (gi_eff*(e_rev_i - thr) + g_bar_l*(e_rev_l - thr) - adapt)/(thr - e_rev_e)
+below = int(vm_eq <= thr)
+x_act = below*(vm_eq - thr) + (1 - below)*(net - g_e_thr)
+pos = clip((x_act - nxx1_x0)/nxx1_res, 0, nxx1_n - 1)
+k_lo = clip(floor(pos), 0, nxx1_n - 2)
+frac = pos - k_lo
+y_table = (1 - frac)*nxx1_y(k_lo*second) + frac*nxx1_y((k_lo + 1)*second)
+gx = gain_act*clip(x_act, 0, 1e30)
+y_high = gx/(gx + 1)
+act_target = int(x_act > nxx1_x0)*(int(x_act >= nxx1_x1)*y_high + int(x_act < nxx1_x1)*y_table)
+act = clip(act + (dt_integ/vm_tau)*(act_target - act), 0, act_max)
+act_eq = act
+"""
+
+# Step B (when="after_resets"): spiking act/act_eq, adaptation from the post-reset v_m, averages.
+_CYCLE_SPIKING_ACT = """
+act = spike
+rate = act_eq/eq_gain
+rate = rate + (dt_integ/eq_tau)*(act - rate)
+act_eq = clip(eq_gain*rate, 0, act_max)
+"""
+
+_CYCLE_AFTER = """
+adapt = adapt_on*(adapt + dt_integ*((1/adapt_tau)*(adapt_vm_gain*(v_m - e_rev_l) - adapt) + adapt_spike_gain*spike))
+avg_ss += (dt_integ/ss_tau)*(act_eq - avg_ss)
+avg_s += (dt_integ/s_tau)*(avg_ss - avg_s)
+avg_m += (dt_integ/m_tau)*(avg_s - avg_m)
+avg_s_eff = (1 - m_in_s)*avg_s + m_in_s*avg_m
+"""
+
+
+@dataclass(frozen=True)
+class LeabraNeuronModel(NeuronModel):
+    """A :class:`NeuronModel` whose dynamics are per-cycle code blocks (``run_regularly``).
+
+    ``cycle_code`` maps a Brian2 schedule slot (``"groups"``, ``"after_resets"``) to the abstract
+    code run there once per time step; ``values`` holds the initial values of the shared parameters
+    and of the state (set by :meth:`group`); ``form`` is ``"rate"`` or ``"spiking"``.
+    """
+
+    cycle_code: dict[str, str] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)
+    form: str = "rate"
+
+    def group(self, n: int, *, name: str | None = None, dt: Any = None, **kwargs: Any):
+        """A ``NeuronGroup`` of ``n`` Leabra units with their per-cycle code attached and initialised.
+
+        The ``run_regularly`` operations are named ``<group>_cycle_groups`` and
+        ``<group>_cycle_after_resets`` and belong to the group (a ``Network`` containing the group
+        contains them).
+        """
+        group = super().group(n, name=name, dt=dt, **kwargs)
+        for when, code in self.cycle_code.items():
+            group.run_regularly(code, when=when, order=group.order, name=f"{group.name}_cycle_{when}")
+        for key, value in self.values.items():
+            setattr(group, key, value)
+        return group
+
+
+def leabra_unit(
+    params: LeabraUnitParams = EMERGENT_UNIT,
+    *,
+    form: str = "rate",
+    drive: Any = None,
+    inhibition: Any = None,
+) -> LeabraNeuronModel:
+    """emergent's Leabra unit as Brian2 code: rate code (NXX1) or spiking (threshold, reset, t_r).
+
+    Parameters
+    ----------
+    params : LeabraUnitParams
+        Unit parameters (emergent 8.1 defaults in :data:`EMERGENT_UNIT`; ``replace(...)`` for others).
+        ``gain``, ``nvar``, ``x_res`` build the NXX1 table; the others become shared constants.
+    form : {"rate", "spiking"}
+        ``"rate"``: act follows NXX1 (emergent's NOISY_XX1; v_m still resets at thr, as emergent's
+        rate code does). ``"spiking"``: act is 1 on a spike cycle, act_eq the running spike-rate
+        estimate (emergent's SPIKE); with ``params.spike_exp`` the AdEx exponential current is on and
+        the spike threshold is ``spk_thr``.
+    drive : None, str or brian2.TimedArray
+        The raw excitatory input ``net_raw`` (before g_bar_e): ``None`` makes it a per-neuron
+        variable that the caller (or a summed synaptic variable) sets; a string is an expression
+        (e.g. ``"0.3*int(t > 10*ms)"``); a ``TimedArray`` ``ta`` becomes ``net_raw = ta(t)`` (one value
+        per cycle: entry k is used on cycle k+1).
+    inhibition : None, str or brian2.TimedArray
+        The inhibitory conductance ``gc_i`` (before g_bar_i), same forms; ``None``: a per-neuron
+        variable (0 unless set).
+
+    Returns
+    -------
+    LeabraNeuronModel
+        Variables :data:`STATE_VARIABLES` (dimensionless), threshold ``v_m > spike_thr``, reset
+        ``v_m = vm_r; I_net = 0; spike = 1; since_spike = 0``; ``group(n)`` builds and initialises
+        the ``NeuronGroup`` with its per-cycle code.
+    """
+    from brian2 import TimedArray
+
+    if form not in FORMS:
+        raise InputError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+    if not isinstance(params, LeabraUnitParams):
+        raise InputError(f"leabra_unit() needs LeabraUnitParams, got {type(params).__name__}")
+    namespace: dict[str, Any] = {}
+    lines = [_STATE_DECLARATIONS.strip()]
+    for var, source in (("net_raw", drive), ("gc_i", inhibition)):
+        if source is None:
+            lines.append(f"{var} : 1")
+        elif isinstance(source, TimedArray):
+            namespace[f"{var}_input"] = source
+            lines.append(f"{var} = {var}_input(t) : 1")
+        elif isinstance(source, str):
+            lines.append(f"{var} = {source} : 1")
+        else:
+            raise InputError(f"{var} source must be None, an expression or a TimedArray, got {type(source).__name__}")
+    lines.extend(f"{name} : 1 (shared, constant)" for name in SHARED_PARAMETERS)
+    cycle_a = _CYCLE_VM.format(exp_term=_EXP_TERM if params.spike_exp else "").strip()
+    if form == "rate":
+        from brian2 import second
+
+        table_x, table_y = nxx1_table(params.gain, params.nvar, params.x_res)
+        namespace.update(
+            nxx1_y=TimedArray(np.asarray(table_y, dtype=np.float64), dt=1 * second, name="nxx1_y"),
+            nxx1_x0=float(table_x[0]), nxx1_x1=float(table_x[-1]), nxx1_res=float(params.x_res),
+            nxx1_n=float(len(table_x)),
+        )
+        cycle_a += "\n" + _CYCLE_RATE_ACT.strip()
+        cycle_b = _CYCLE_AFTER.strip()
+    else:
+        cycle_b = _CYCLE_SPIKING_ACT.strip() + "\n" + _CYCLE_AFTER.strip()
+    values: dict[str, float] = {name: float(getattr(params, field_name)) for name, field_name in SHARED_PARAMETERS.items()}
+    values.update(
+        v_m=params.vm_init, vm_eq=params.vm_init, act=params.act_init, act_eq=params.act_init,
+        avg_ss=params.avg_init, avg_s=params.avg_init, avg_m=params.avg_init, avg_s_eff=params.avg_init,
+        avg_l=params.avg_l_init, since_spike=1e9,
+    )
+    return LeabraNeuronModel(
+        model="\n".join(lines) + "\n",
+        threshold="v_m > spike_thr",
+        reset="v_m = vm_r\nI_net = 0\nspike = 1\nsince_spike = 0",
+        refractory=False,
+        method="euler",
+        namespace=namespace,
+        citation=params.citation or EMERGENT_CITATION,
+        cycle_code={"groups": cycle_a, "after_resets": cycle_b},
+        values=values,
+        form=form,
+    )
