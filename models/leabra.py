@@ -551,8 +551,9 @@ class Projection:
         dwt = np.where(self.mask & sending[None, :], dwt, 0.0)
         if x.soft_bound:
             dwt = np.where(dwt > 0.0, dwt * (1.0 - self.lin), dwt * self.lin)
-        self.lin = np.where(self.mask, self.lin + dwt, 0.0)
-        self.wt = np.where(self.mask, sig_weight(self.lin, x.wt_sig_gain, x.wt_sig_off), 0.0)
+        changed = dwt != 0.0
+        self.lin = np.where(changed, self.lin + dwt, self.lin)
+        self.wt = np.where(changed, sig_weight(self.lin, x.wt_sig_gain, x.wt_sig_off), self.wt)
 
 
 @dataclass
