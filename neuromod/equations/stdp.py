@@ -1,0 +1,530 @@
+"""Pair and triplet spike-timing-dependent plasticity (STDP) as Brian2 synapse models.
+
+Two rules, each in two spike-interaction variants, all with event-driven traces:
+
+* **Pair STDP** (Bi & Poo 1998; trace formulation of Song, Miller & Abbott 2000 and
+  Morrison, Diesmann & Gerstner 2008). A presynaptic trace ``apre`` (time constant ``tau_plus``)
+  and a postsynaptic trace ``apost`` (``tau_minus``). A post spike potentiates by
+  ``A_plus * apre``, a pre spike depresses by ``A_minus * apost``. Weight dependence:
+
+  - ``"additive"``: ``dw = +A_plus*apre`` / ``-A_minus*apost``, hard bounds ``[w_min, w_max]``
+    when given (van Rossum, Bi & Turrigiano 2000 call this additive);
+  - ``"multiplicative"`` (soft bounds): ``dw = +A_plus*(w_max - w)*apre`` /
+    ``-A_minus*(w - w_min)*apost`` (Rubin, Lee & Sompolinsky 2001; Gütig et al. 2003 with mu = 1).
+
+  An isolated pair with ``dt = t_post - t_pre`` changes an additive weight by
+  ``A_plus*exp(-dt/tau_plus)`` for ``dt > 0`` and ``-A_minus*exp(dt/tau_minus)`` for ``dt < 0``.
+
+* **Triplet STDP** (Pfister & Gerstner 2006, J Neurosci 26:9673). Presynaptic traces ``r1``
+  (``tau_plus``) and ``r2`` (``tau_x``), postsynaptic traces ``o1`` (``tau_minus``) and ``o2``
+  (``tau_y``). At a pre spike ``w -= o1*(A2_minus + A3_minus*r2)``, at a post spike
+  ``w += r1*(A2_plus + A3_plus*o2)``. The slow trace inside the triplet term is its value
+  *just before* the current spike's own increment: the weight is updated first, then the traces
+  (incrementing first is a known mistake that breaks the fitted amplitudes). The *minimal* model
+  has ``A3_minus = 0`` (no ``r2`` at all; ``tau_x`` is then ``None``); the visual-cortex minimal
+  fit also has ``A2_plus = 0``.
+
+Spike interaction, for both rules (Morrison et al. 2008, Fig. 7):
+
+* ``"all_to_all"``: a spike adds 1 to its traces (every pre spike pairs with every post spike);
+* ``"nearest"``: a spike sets its traces to 1 (each spike pairs only with the nearest preceding
+  spike of the other side; Pfister & Gerstner's "nearest-spike" model).
+
+Units: the weight ``w`` is dimensionless. Pfister & Gerstner's amplitudes are fitted to the
+*relative* weight change of experiments, so they give ``w`` in units of the initial weight: with
+``w0 = 1`` and additive updates, ``w - 1`` is the relative change ``dw/w0`` that experiments report
+(Sjöström 2001: ``dw/w``). The protocols call this ``dw_rel = (w_end - w0)/w0`` and use ``w0 = 1``.
+
+Building blocks for other synapses (e.g. the neuromodulated three-factor rule, which sends the
+coincidence terms into an eligibility trace instead of the weight):
+:func:`pair_coincidence_terms` and :func:`triplet_coincidence_terms` return the trace equations,
+the increment at each spike and the trace updates as separate strings, with every name settable.
+:func:`pair_stdp_final_weight` and :func:`triplet_stdp_final_weight` evaluate the same rules
+spike by spike in plain Python (exact, continuous time): the reference the Brian2 models are
+tested against.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from brian2 import Quantity, ms, second
+
+from neuromod.equations.base import SynapseModel
+from neuromod.errors import InputError
+from neuromod.parameters import ParameterSet
+
+__all__ = [
+    "INTERACTIONS",
+    "WEIGHT_DEPENDENCES",
+    "PairSTDPParameters",
+    "TripletSTDPParameters",
+    "CoincidenceTerms",
+    "pair_coincidence_terms",
+    "triplet_coincidence_terms",
+    "pair_stdp",
+    "triplet_stdp",
+    "pair_stdp_final_weight",
+    "triplet_stdp_final_weight",
+    "isolated_pair_dw",
+]
+
+#: Spike-interaction variants: traces add 1 per spike, or are set to 1 by each spike.
+INTERACTIONS = ("all_to_all", "nearest")
+#: Weight dependences of the pair rule.
+WEIGHT_DEPENDENCES = ("additive", "multiplicative")
+
+
+def _check_choice(kind: str, value: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise InputError(f"unknown {kind} {value!r}; expected one of {', '.join(allowed)}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairSTDPParameters(ParameterSet):
+    """Parameters of the pair rule.
+
+    Amplitudes are per spike pair, in units of the weight (of the initial weight when ``w0 = 1``).
+    """
+
+    #: presynaptic trace time constant: width of the potentiation side of the window
+    tau_plus: Quantity
+    #: postsynaptic trace time constant: width of the depression side of the window
+    tau_minus: Quantity
+    #: potentiation per pair at dt -> 0+ (additive) or per unit of (w_max - w) (multiplicative)
+    A_plus: float = 0.0
+    #: depression per pair at dt -> 0- (additive) or per unit of (w - w_min) (multiplicative)
+    A_minus: float = 0.0
+    #: spike interaction the amplitudes were chosen for: "all_to_all" or "nearest"
+    interaction: str = "all_to_all"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TripletSTDPParameters(ParameterSet):
+    """Parameters of the triplet rule of Pfister & Gerstner 2006 (their Table 4 notation).
+
+    ``tau_x`` is ``None`` for the minimal models (no presynaptic triplet term, ``A3_minus = 0``).
+    """
+
+    #: fast presynaptic trace r1 (pair potentiation window)
+    tau_plus: Quantity
+    #: fast postsynaptic trace o1 (pair depression window)
+    tau_minus: Quantity
+    #: slow presynaptic trace r2 (pre-post-pre depression triplets); None in minimal models
+    tau_x: Quantity | None
+    #: slow postsynaptic trace o2 (post-pre-post potentiation triplets)
+    tau_y: Quantity
+    #: pair potentiation amplitude
+    A2_plus: float = 0.0
+    #: triplet potentiation amplitude (multiplies o2)
+    A3_plus: float = 0.0
+    #: pair depression amplitude
+    A2_minus: float = 0.0
+    #: triplet depression amplitude (multiplies r2)
+    A3_minus: float = 0.0
+    #: "all_to_all" or "nearest": the interaction the set was fitted with
+    interaction: str = "all_to_all"
+    #: "full" or "minimal"
+    model: str = "full"
+
+    @property
+    def has_pre_triplet(self) -> bool:
+        """Whether the rule needs the slow presynaptic trace r2 (full models)."""
+        return self.tau_x is not None
+
+
+@dataclass(frozen=True)
+class CoincidenceTerms:
+    """The pieces of an STDP rule, to be assembled into a synapse.
+
+    ``traces``: event-driven trace equations (one per line). ``at_pre`` / ``at_post``: Brian2
+    expressions for the change of the plastic variable at a pre / post spike (``at_pre`` is
+    <= 0, ``at_post`` >= 0), evaluated with the traces *before* this spike's increment.
+    ``pre_trace_update`` / ``post_trace_update``: statements to run *after* the plastic variable
+    has been changed. ``names``: the constants the strings refer to.
+    """
+
+    traces: str
+    at_pre: str
+    at_post: str
+    pre_trace_update: str
+    post_trace_update: str
+    names: tuple[str, ...]
+
+
+def _p(expr: str) -> str:
+    """``expr`` in parentheses unless it is a plain name."""
+    return expr if expr.isidentifier() else f"({expr})"
+
+
+def _trace_update(trace: str, interaction: str) -> str:
+    return f"{trace} += 1" if interaction == "all_to_all" else f"{trace} = 1"
+
+
+def pair_coincidence_terms(
+    interaction: str = "all_to_all",
+    *,
+    pre_trace: str = "apre",
+    post_trace: str = "apost",
+    tau_plus: str = "tau_plus",
+    tau_minus: str = "tau_minus",
+    A_plus: str = "A_plus",
+    A_minus: str = "A_minus",
+) -> CoincidenceTerms:
+    """Traces and coincidence terms of the pair rule (see the module docstring).
+
+    Parameters
+    ----------
+    interaction : "all_to_all" or "nearest"
+    pre_trace, post_trace : str
+        Names of the presynaptic and postsynaptic traces (dimensionless).
+    tau_plus, tau_minus, A_plus, A_minus : str
+        Names (or Brian2 expressions) of the time constants and amplitudes.
+
+    Returns
+    -------
+    CoincidenceTerms
+        ``at_post = "A_plus*apre"``, ``at_pre = "-A_minus*apost"`` with the default names.
+
+    Example
+    -------
+    An eligibility trace ``c`` driven by pair STDP::
+
+        terms = pair_coincidence_terms("all_to_all")
+        model = "dc/dt = -c/tau_c : 1 (clock-driven)\\n" + terms.traces
+        on_pre = f"c += {terms.at_pre}\\n{terms.pre_trace_update}"
+        on_post = f"c += {terms.at_post}\\n{terms.post_trace_update}"
+    """
+    _check_choice("interaction", interaction, INTERACTIONS)
+    traces = (
+        f"d{pre_trace}/dt = -{pre_trace}/{_p(tau_plus)} : 1 (event-driven)\n"
+        f"d{post_trace}/dt = -{post_trace}/{_p(tau_minus)} : 1 (event-driven)"
+    )
+    return CoincidenceTerms(
+        traces=traces,
+        at_pre=f"-{_p(A_minus)}*{post_trace}",
+        at_post=f"{_p(A_plus)}*{pre_trace}",
+        pre_trace_update=_trace_update(pre_trace, interaction),
+        post_trace_update=_trace_update(post_trace, interaction),
+        names=(tau_plus, tau_minus, A_plus, A_minus),
+    )
+
+
+def triplet_coincidence_terms(
+    interaction: str = "all_to_all",
+    *,
+    pre_triplet: bool = True,
+    r1: str = "r1",
+    r2: str = "r2",
+    o1: str = "o1",
+    o2: str = "o2",
+    tau_plus: str = "tau_plus",
+    tau_minus: str = "tau_minus",
+    tau_x: str = "tau_x",
+    tau_y: str = "tau_y",
+    A2_plus: str = "A2_plus",
+    A3_plus: str = "A3_plus",
+    A2_minus: str = "A2_minus",
+    A3_minus: str = "A3_minus",
+) -> CoincidenceTerms:
+    """Traces and coincidence terms of the triplet rule (Pfister & Gerstner 2006).
+
+    ``at_pre = -o1*(A2_minus + A3_minus*r2)`` and ``at_post = r1*(A2_plus + A3_plus*o2)``; the
+    trace updates come after, so ``r2`` and ``o2`` enter with their values just before the
+    current spike. ``pre_triplet=False`` gives the minimal model's terms (no ``r2``, no
+    ``A3_minus``).
+    """
+    _check_choice("interaction", interaction, INTERACTIONS)
+    lines = [
+        f"d{r1}/dt = -{r1}/{_p(tau_plus)} : 1 (event-driven)",
+        f"d{o1}/dt = -{o1}/{_p(tau_minus)} : 1 (event-driven)",
+        f"d{o2}/dt = -{o2}/{_p(tau_y)} : 1 (event-driven)",
+    ]
+    names = [tau_plus, tau_minus, tau_y, A2_plus, A3_plus, A2_minus]
+    pre_updates = [_trace_update(r1, interaction)]
+    if pre_triplet:
+        lines.insert(1, f"d{r2}/dt = -{r2}/{_p(tau_x)} : 1 (event-driven)")
+        at_pre = f"-{o1}*({A2_minus} + {_p(A3_minus)}*{r2})"
+        pre_updates.append(_trace_update(r2, interaction))
+        names += [tau_x, A3_minus]
+    else:
+        at_pre = f"-{o1}*{_p(A2_minus)}"
+    return CoincidenceTerms(
+        traces="\n".join(lines),
+        at_pre=at_pre,
+        at_post=f"{r1}*({A2_plus} + {_p(A3_plus)}*{o2})",
+        pre_trace_update="\n".join(pre_updates),
+        post_trace_update="\n".join([_trace_update(o1, interaction), _trace_update(o2, interaction)]),
+        names=tuple(names),
+    )
+
+
+def _weight_update(increment: str, w_min: float | None, w_max: float | None) -> str:
+    if w_min is None and w_max is None:
+        return f"w += {increment}"
+    low = "-inf" if w_min is None else "w_min"
+    high = "inf" if w_max is None else "w_max"
+    return f"w = clip(w + {increment}, {low}, {high})"
+
+
+def _check_bounds(w_min: float | None, w_max: float | None) -> None:
+    if w_min is not None and w_max is not None and not w_min < w_max:
+        raise InputError(f"weight bounds need w_min < w_max, got w_min={w_min}, w_max={w_max}")
+
+
+def _join(*parts: str) -> str:
+    return "\n".join(p for p in parts if p)
+
+
+def pair_stdp(
+    params: PairSTDPParameters,
+    *,
+    interaction: str | None = None,
+    weight_dependence: str = "additive",
+    w_min: float | None = 0.0,
+    w_max: float | None = None,
+    transmit: str = "",
+) -> SynapseModel:
+    """A pair-STDP synapse with event-driven traces.
+
+    Parameters
+    ----------
+    params : PairSTDPParameters
+        Time constants and amplitudes (``neuromod.equations.stdp_params.PAIR_STDP``).
+    interaction : "all_to_all" or "nearest", optional
+        Overrides ``params.interaction``.
+    weight_dependence : "additive" or "multiplicative"
+        Additive updates with hard bounds (``None`` = unbounded on that side), or soft bounds
+        (multiplicative; needs both ``w_min`` and ``w_max``).
+    w_min, w_max : float or None
+        Weight bounds (dimensionless, like ``w``).
+    transmit : str
+        Statement run at each pre spike before the plasticity update, e.g. ``"g_post += w*nS"``
+        (empty: the synapse only learns, as in pairing protocols with imposed spikes).
+
+    Returns
+    -------
+    SynapseModel
+        Variables ``w`` (weight), ``apre``, ``apost`` (traces); namespace ``tau_plus``,
+        ``tau_minus``, ``A_plus``, ``A_minus`` and the bounds in use.
+    """
+    interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
+    _check_choice("weight dependence", weight_dependence, WEIGHT_DEPENDENCES)
+    _check_bounds(w_min, w_max)
+    terms = pair_coincidence_terms(interaction)
+    namespace: dict[str, Any] = {
+        "tau_plus": params.tau_plus,
+        "tau_minus": params.tau_minus,
+        "A_plus": float(params.A_plus),
+        "A_minus": float(params.A_minus),
+    }
+    if weight_dependence == "additive":
+        depress = _weight_update(terms.at_pre, w_min, w_max)
+        potentiate = _weight_update(terms.at_post, w_min, w_max)
+        bounds = {"w_min": w_min, "w_max": w_max}
+    else:
+        if w_min is None or w_max is None:
+            raise InputError("multiplicative (soft-bound) pair STDP needs both w_min and w_max")
+        depress = f"w += (w - w_min)*{terms.at_pre}"
+        potentiate = f"w += (w_max - w)*{terms.at_post}"
+        bounds = {"w_min": w_min, "w_max": w_max}
+    namespace.update({k: float(v) for k, v in bounds.items() if v is not None})
+    return SynapseModel(
+        model=_join("w : 1", terms.traces),
+        on_pre=_join(transmit, depress, terms.pre_trace_update),
+        on_post=_join(potentiate, terms.post_trace_update),
+        method="exact",
+        namespace=namespace,
+        citation=(
+            "pair STDP: Bi & Poo 1998 J Neurosci 18:10464; traces: Song, Miller & Abbott 2000 Nat Neurosci 3:919, "
+            "Morrison, Diesmann & Gerstner 2008 Biol Cybern 98:459"
+            + ("; soft bounds: Rubin, Lee & Sompolinsky 2001 PRL 86:364" if weight_dependence == "multiplicative" else "")
+        ),
+    )
+
+
+def triplet_stdp(
+    params: TripletSTDPParameters,
+    *,
+    interaction: str | None = None,
+    w_min: float | None = None,
+    w_max: float | None = None,
+    transmit: str = "",
+) -> SynapseModel:
+    """A triplet-STDP synapse (Pfister & Gerstner 2006), additive, with event-driven traces.
+
+    Parameters
+    ----------
+    params : TripletSTDPParameters
+        A fitted set, e.g. ``PFISTER2006["visual_cortex_all_to_all_full"]``; its ``interaction``
+        and ``tau_x`` (``None`` = minimal model) choose the variant.
+    interaction : optional
+        Overrides ``params.interaction`` (the amplitudes were fitted for one interaction only).
+    w_min, w_max : float or None
+        Optional hard bounds (Pfister & Gerstner's fits use none; default: unbounded).
+    transmit : str
+        Statement run at each pre spike before the plasticity update (see :func:`pair_stdp`).
+
+    Returns
+    -------
+    SynapseModel
+        Variables ``w``, ``r1``, ``r2`` (full models only), ``o1``, ``o2``.
+    """
+    interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
+    _check_bounds(w_min, w_max)
+    full = params.has_pre_triplet
+    if not full and params.A3_minus != 0:
+        raise InputError(f"a triplet set without tau_x (minimal model) needs A3_minus = 0, got {params.A3_minus}")
+    terms = triplet_coincidence_terms(interaction, pre_triplet=full)
+    namespace: dict[str, Any] = {
+        "tau_plus": params.tau_plus,
+        "tau_minus": params.tau_minus,
+        "tau_y": params.tau_y,
+        "A2_plus": float(params.A2_plus),
+        "A3_plus": float(params.A3_plus),
+        "A2_minus": float(params.A2_minus),
+    }
+    if full:
+        namespace.update(tau_x=params.tau_x, A3_minus=float(params.A3_minus))
+    if w_min is not None:
+        namespace["w_min"] = float(w_min)
+    if w_max is not None:
+        namespace["w_max"] = float(w_max)
+    return SynapseModel(
+        model=_join("w : 1", terms.traces),
+        on_pre=_join(transmit, _weight_update(terms.at_pre, w_min, w_max), terms.pre_trace_update),
+        on_post=_join(_weight_update(terms.at_post, w_min, w_max), terms.post_trace_update),
+        method="exact",
+        namespace=namespace,
+        citation="triplet STDP: Pfister & Gerstner 2006 J Neurosci 26:9673" + (f"; {params.citation}" if params.citation else ""),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Exact spike-by-spike evaluation (continuous time), the reference for the Brian2 models.
+# --------------------------------------------------------------------------------------------
+
+
+def _seconds(times: Any) -> np.ndarray:
+    """Spike times as float seconds (Quantities with time units, or plain numbers in seconds)."""
+    if isinstance(times, Quantity):
+        return np.asarray(times / second, dtype=float).ravel()
+    return np.asarray(times, dtype=float).ravel()
+
+
+def _events(pre_times: Any, post_times: Any) -> list[tuple[float, int]]:
+    """(time, kind) with kind 0 = pre, 1 = post; at equal times pre comes first, as in Brian2
+    (a synapse's ``pre`` pathway runs before its ``post`` pathway within a time step)."""
+    pre = [(t, 0) for t in _seconds(pre_times)]
+    post = [(t, 1) for t in _seconds(post_times)]
+    return sorted(pre + post)
+
+
+def _clip(w: float, w_min: float | None, w_max: float | None) -> float:
+    if w_min is not None:
+        w = max(w, w_min)
+    if w_max is not None:
+        w = min(w, w_max)
+    return w
+
+
+def pair_stdp_final_weight(
+    pre_times: Any,
+    post_times: Any,
+    params: PairSTDPParameters,
+    *,
+    w0: float = 1.0,
+    interaction: str | None = None,
+    weight_dependence: str = "additive",
+    w_min: float | None = 0.0,
+    w_max: float | None = None,
+) -> float:
+    """The weight after the spike trains, computed spike by spike in continuous time.
+
+    Same rule and conventions as :func:`pair_stdp` (times as Quantities or in seconds).
+    """
+    interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
+    _check_choice("weight dependence", weight_dependence, WEIGHT_DEPENDENCES)
+    tau_p, tau_m = float(params.tau_plus / second), float(params.tau_minus / second)
+    apre = apost = 0.0
+    last = -math.inf
+    w = float(w0)
+    for t, kind in _events(pre_times, post_times):
+        if last > -math.inf:
+            apre *= math.exp(-(t - last) / tau_p)
+            apost *= math.exp(-(t - last) / tau_m)
+        last = t
+        if kind == 0:
+            if weight_dependence == "additive":
+                w = _clip(w - params.A_minus * apost, w_min, w_max)
+            else:
+                w += -(w - w_min) * params.A_minus * apost
+            apre = apre + 1 if interaction == "all_to_all" else 1.0
+        else:
+            if weight_dependence == "additive":
+                w = _clip(w + params.A_plus * apre, w_min, w_max)
+            else:
+                w += (w_max - w) * params.A_plus * apre
+            apost = apost + 1 if interaction == "all_to_all" else 1.0
+    return w
+
+
+def triplet_stdp_final_weight(
+    pre_times: Any,
+    post_times: Any,
+    params: TripletSTDPParameters,
+    *,
+    w0: float = 1.0,
+    interaction: str | None = None,
+    w_min: float | None = None,
+    w_max: float | None = None,
+) -> float:
+    """The weight after the spike trains under the triplet rule, spike by spike, continuous time.
+
+    Same rule and conventions as :func:`triplet_stdp`: at each spike the weight is changed with
+    the traces as they were just before it, then the spike's own traces are updated.
+    """
+    interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
+    taus = [params.tau_plus, params.tau_x if params.tau_x is not None else 1 * second, params.tau_minus, params.tau_y]
+    tau_r1, tau_r2, tau_o1, tau_o2 = (float(t / second) for t in taus)
+    a3_minus = params.A3_minus if params.has_pre_triplet else 0.0
+    r1 = r2 = o1 = o2 = 0.0
+    last = -math.inf
+    w = float(w0)
+    add = interaction == "all_to_all"
+    for t, kind in _events(pre_times, post_times):
+        if last > -math.inf:
+            gap = t - last
+            r1 *= math.exp(-gap / tau_r1)
+            r2 *= math.exp(-gap / tau_r2)
+            o1 *= math.exp(-gap / tau_o1)
+            o2 *= math.exp(-gap / tau_o2)
+        last = t
+        if kind == 0:
+            w = _clip(w - o1 * (params.A2_minus + a3_minus * r2), w_min, w_max)
+            r1, r2 = (r1 + 1, r2 + 1) if add else (1.0, 1.0)
+        else:
+            w = _clip(w + r1 * (params.A2_plus + params.A3_plus * o2), w_min, w_max)
+            o1, o2 = (o1 + 1, o2 + 1) if add else (1.0, 1.0)
+    return w
+
+
+def isolated_pair_dw(dt: Quantity, params: PairSTDPParameters) -> float:
+    """Additive weight change of one isolated pre/post pair, ``dt = t_post - t_pre``.
+
+    ``A_plus*exp(-dt/tau_plus)`` for ``dt > 0``, ``-A_minus*exp(dt/tau_minus)`` for ``dt < 0``.
+    For ``dt = 0`` Brian2 runs the pre spike first (see :func:`_events`), so the pair potentiates
+    by ``A_plus``.
+    """
+    x = float(dt / ms)
+    if x > 0:
+        return float(params.A_plus * math.exp(-x / float(params.tau_plus / ms)))
+    if x < 0:
+        return float(-params.A_minus * math.exp(x / float(params.tau_minus / ms)))
+    return float(params.A_plus)
+
