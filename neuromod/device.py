@@ -207,6 +207,7 @@ def _configure_cuda(prefs: Any) -> CudaToolchain:
     else:  # code generation and compilation only: say which GPU generation to compile for
         backend.detect_gpus = False
         backend.compute_capability = float(os.environ.get("NEUROMOD_CUDA_CC", "9.0"))
+        backend.gpu_id = 0  # brian2cuda requires a GPU id whenever detection is off
     nvcc_args = list(backend.extra_compile_args_nvcc)
     if "-std=c++17" not in nvcc_args:
         nvcc_args.append("-std=c++17")
