@@ -36,6 +36,7 @@ from brian2 import Quantity, mV, ms, pA, second
 from neuromod.device import use_device
 from neuromod.equations.neurons import NAUD2008, NAUD2008_PATTERNS, AdExParameters, adex, adex_values
 from neuromod.errors import InputError
+from neuromod.parameters import format_value
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 
 __all__ = [
@@ -230,17 +231,21 @@ def validate(params: dict[str, Any]) -> None:
         raise InputError(f"patterns must not repeat, got {', '.join(patterns)}")
     dt = float(params["dt"] / second)
     if not (0 < dt <= 1e-3):
-        raise InputError(f"dt must be > 0 and at most 1 ms, got {params['dt']}")
+        raise InputError(f"dt must be > 0 and at most 1 ms, got {format_value(params['dt'])}")
     step = float(params["step_ms"] / second)
     if not math.isfinite(step) or step < 10 * dt:
-        raise InputError(f"step_ms must be a duration of at least 10 time steps ({10 * params['dt']}), got {params['step_ms']}")
+        raise InputError(
+            f"step_ms must be a duration of at least 10 time steps ({format_value(10 * params['dt'])}), got {format_value(params['step_ms'])}"
+        )
     baseline = float(params["baseline_ms"] / second)
     if not math.isfinite(baseline) or baseline < 0:
-        raise InputError(f"baseline_ms must be a duration >= 0, got {params['baseline_ms']}")
+        raise InputError(f"baseline_ms must be a duration >= 0, got {format_value(params['baseline_ms'])}")
     record_dt = float(params["record_dt"] / second)
     ratio = record_dt / dt
     if not (record_dt > 0 and abs(ratio - round(ratio)) < 1e-6 and round(ratio) >= 1):
-        raise InputError(f"record_dt must be a whole multiple of dt ({params['dt']}), got {params['record_dt']}")
+        raise InputError(
+            f"record_dt must be a whole multiple of dt ({format_value(params['dt'])}), got {format_value(params['record_dt'])}"
+        )
     scale = float(params["current_scale"])
     if not math.isfinite(scale) or scale < 0:
         raise InputError(f"current_scale must be a finite number >= 0, got {params['current_scale']}")

@@ -26,7 +26,7 @@ integrate-and-fire model. Biol Cybern 99:335-347.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
