@@ -28,6 +28,7 @@ from the ``nvidia-curand`` wheel when the CUDA toolkit lacks them.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import shutil
 import subprocess
@@ -362,14 +363,19 @@ def use_device(
         Standalone devices: generate and compile the project, never run it (code generation and
         compile checks, e.g. ``cuda_standalone`` without a GPU). Ignored on ``runtime``.
 
-    Objects created inside the block belong to that device; on leaving it, Brian2 is reset to the
-    runtime device with its default preferences, so the next block starts clean.
+    Objects created inside the block belong to that device. Read monitors inside the block: on
+    leaving it, Brian2 is reset to the runtime device and the preferences are put back as they
+    were on entry (settings made inside the block, such as those of ``cuda_standalone``, do not
+    leak into later runs).
     """
     import brian2
     from brian2 import prefs
 
     check_device_name(device)
     _reset_brian2()
+    # the caller's preferences, put back on leaving (the block may change them, and
+    # cuda_standalone sets C++17 and curand folders that must not leak into later runs)
+    saved_prefs = {key: copy.copy(value) for key, value in prefs.prefs.items()}
     build_path: Path | None = None
     try:
         if device == "runtime":
@@ -390,5 +396,6 @@ def use_device(
         yield Simulation(device, build_path, seed, compile_only=compile_only and device != "runtime")
     finally:
         _reset_brian2()
+        prefs.prefs.update(saved_prefs)
         if os.environ.get("NEUROMOD_DEBUG"):
             print(f"[neuromod.device] left {device} (build folder {build_path})", file=sys.stderr)

@@ -38,6 +38,7 @@ _UNIT_NAMESPACE: dict[str, Any] = {
     for name, value in vars(module).items()
     if isinstance(value, Quantity) and not name.startswith("_")
 }
+_UNIT_NAMESPACE.setdefault("s", _brian2_units.second)  # Brian2 prints seconds as "s" but names them "second"
 _NUMBER_THEN_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z][\w]*(?:\s*[/*]\s*\w+|\s*\*\*\s*\d+)*)\s*$")
 
 

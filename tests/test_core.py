@@ -150,3 +150,35 @@ def test_cli_doctor_reports_devices():
     result = CliRunner().invoke(app, ["doctor"])
     assert result.exit_code == 0
     assert "device runtime" in result.output and "cpp_standalone" in result.output
+
+
+def test_seconds_written_to_config_parse_back():
+    from brian2 import second
+
+    assert format_value(0.5 * second) == "0.5*s"
+    assert parse_value("duration", format_value(0.5 * second), 1 * ms) == 0.5 * second
+
+
+def test_use_device_restores_default_preferences(tmp_path):
+    from brian2 import prefs
+
+    from neuromod.device import use_device
+
+    default_args = list(prefs.codegen.cpp.extra_compile_args_gcc)
+    with use_device("cpp_standalone", build_dir=tmp_path / "b"):
+        prefs.codegen.cpp.extra_compile_args_gcc = ["-O0"]
+    assert list(prefs.codegen.cpp.extra_compile_args_gcc) == default_args
+
+
+def test_use_device_keeps_the_callers_preferences(tmp_path):
+    from brian2 import prefs
+
+    from neuromod.device import use_device
+
+    prefs.devices.cpp_standalone.openmp_threads = 3
+    try:
+        with use_device("cpp_standalone", build_dir=tmp_path / "b"):
+            assert prefs.devices.cpp_standalone.openmp_threads == 3
+        assert prefs.devices.cpp_standalone.openmp_threads == 3
+    finally:
+        prefs.devices.cpp_standalone.openmp_threads = 0
