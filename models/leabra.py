@@ -95,7 +95,9 @@ from neuromod.equations.leabra import (
     NEURON_PROJ_INPUT,
     STD4_PROJ,
     XCALParams,
+    linear_weight,
     nxx1_table,
+    sigmoidal_weight,
     xx1,
 )
 from neuromod.errors import InputError
@@ -183,22 +185,10 @@ def xcal(x: Any, th: Any, d_rev: float = 0.1, d_thr: float = 0.0001) -> np.ndarr
     return np.where(x < d_thr, 0.0, np.where(x > th * d_rev, x - th, -x * (1.0 - d_rev) / d_rev))
 
 
-def sig_weight(lin: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
-    """Sigmoidal contrast enhancement of a linear weight: ``1/(1 + (off·(1 − w)/w)^gain)`` (0 at 0, 1 at 1)."""
-    w = np.asarray(lin, dtype=np.float64)
-    inner = np.clip(w, 1e-300, 1.0)
-    with np.errstate(divide="ignore", over="ignore"):
-        out = 1.0 / (1.0 + (off * (1.0 - inner) / inner) ** gain)
-    return np.where(w <= 0.0, 0.0, np.where(w >= 1.0, 1.0, out))
-
-
-def lin_weight(sig: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
-    """Inverse of :func:`sig_weight`: ``1/(1 + ((1 − s)/s)^(1/gain)/off)``."""
-    s = np.asarray(sig, dtype=np.float64)
-    inner = np.clip(s, 1e-300, 1.0)
-    with np.errstate(divide="ignore", over="ignore"):
-        out = 1.0 / (1.0 + ((1.0 - inner) / inner) ** (1.0 / gain) / off)
-    return np.where(s <= 0.0, 0.0, np.where(s >= 1.0, 1.0, out))
+#: Sigmoidal contrast enhancement of a linear weight (:func:`neuromod.equations.leabra.sigmoidal_weight`).
+sig_weight = sigmoidal_weight
+#: Its inverse (:func:`neuromod.equations.leabra.linear_weight`).
+lin_weight = linear_weight
 
 
 def avg_l_lrn(avg_l: Any, p: LeabraUnitParams = EMERGENT_UNIT) -> np.ndarray:

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from neuromod.equations.base import NeuronModel
+from neuromod.equations.base import NeuronModel, SynapseModel
 from neuromod.errors import InputError
 from neuromod.parameters import ParameterSet
 
@@ -70,7 +70,14 @@ __all__ = [
     "LeabraNeuronModel",
     "leabra_unit",
     "SHARED_PARAMETERS",
+    "TRIAL_PARAMETERS",
     "STATE_VARIABLES",
+    "leabra_clamped_unit",
+    "LeabraSynapseModel",
+    "XCAL_PARAMETERS",
+    "xcal_synapse",
+    "linear_weight",
+    "sigmoidal_weight",
 ]
 
 EMERGENT_CITATION = (
@@ -341,7 +348,13 @@ SHARED_PARAMETERS: dict[str, str] = {
 #: Per-neuron state variables, named as emergent names them (``ge``: g_e before g_bar_e;
 #: ``net_raw``: this cycle's raw excitatory input; ``gc_i``: inhibitory conductance before g_bar_i).
 STATE_VARIABLES = ("net_raw", "ge", "net", "gc_i", "I_net", "v_m", "vm_eq", "act", "act_eq", "spike",
-                   "adapt", "avg_ss", "avg_s", "avg_m", "avg_s_eff", "avg_l", "since_spike")
+                   "adapt", "avg_ss", "avg_s", "avg_m", "avg_s_eff", "avg_l", "avg_l_lrn", "since_spike")
+
+#: Shared parameters added when the unit runs in trials (``trial_cycles``).
+TRIAL_PARAMETERS: dict[str, str] = {
+    "vm_init": "vm_init", "act_init": "act_init", "avg_l_gain": "avg_l_gain", "avg_l_min": "avg_l_min",
+    "avg_l_tau": "avg_l_tau", "avg_l_lrn_min": "avg_l_lrn_min", "avg_l_lrn_fact": "avg_l_lrn_fact",
+}
 
 _STATE_DECLARATIONS = """
 ge : 1
@@ -358,6 +371,7 @@ avg_s : 1
 avg_m : 1
 avg_s_eff : 1
 avg_l : 1
+avg_l_lrn : 1
 since_spike : 1
 """
 
@@ -411,6 +425,25 @@ avg_s_eff = (1 - m_in_s)*avg_s + m_in_s*avg_m
 """
 
 
+# Trial start (when="start", on the first cycle of every trial): avg_l from avg_m (not before the
+# first trial), avg_l_lrn (times lrn_on: 0 outside hidden layers), full decay of the activation state.
+_TRIAL_START = """
+step_in_trial = timestep(t, dt) % trial_cycles
+new_trial = int(step_in_trial == 0)
+later_trial = new_trial*int(timestep(t, dt) > 0)
+avg_l = (1 - later_trial)*avg_l + later_trial*clip(avg_l + (1/avg_l_tau)*(avg_l_gain*avg_m - avg_l), avg_l_min, 1e30)
+avg_l_lrn = lrn_on*(avg_l_lrn_min + avg_l_lrn_fact*(avg_l - avg_l_min))
+act = (1 - new_trial)*act + new_trial*act_init
+act_eq = (1 - new_trial)*act_eq + new_trial*act_init
+ge = (1 - new_trial)*ge
+net = (1 - new_trial)*net
+v_m = (1 - new_trial)*v_m + new_trial*vm_init
+vm_eq = (1 - new_trial)*vm_eq + new_trial*vm_init
+adapt = (1 - new_trial)*adapt
+I_net = (1 - new_trial)*I_net
+"""
+
+
 @dataclass(frozen=True)
 class LeabraNeuronModel(NeuronModel):
     """A :class:`NeuronModel` whose dynamics are per-cycle code blocks (``run_regularly``).
@@ -445,6 +478,8 @@ def leabra_unit(
     form: str = "rate",
     drive: Any = None,
     inhibition: Any = None,
+    trial_cycles: int | None = None,
+    hidden: bool = True,
 ) -> LeabraNeuronModel:
     """emergent's Leabra unit as Brian2 code: rate code (NXX1) or spiking (threshold, reset, t_r).
 
@@ -466,6 +501,12 @@ def leabra_unit(
     inhibition : None, str or brian2.TimedArray
         The inhibitory conductance ``gc_i`` (before g_bar_i), same forms; ``None``: a per-neuron
         variable (0 unless set).
+    trial_cycles : int, optional
+        Run in trials of this many cycles: on the first cycle of every trial the activation state
+        decays fully to its initial values and, from the second trial on, avg_l moves towards
+        avg_l_gain·avg_m (emergent's Trial_Init). Without it avg_l stays at its initial value.
+    hidden : bool
+        avg_l_lrn (the Hebbian share of XCAL) is 0 for non-hidden units (inputs, targets, outputs).
 
     Returns
     -------
@@ -492,7 +533,14 @@ def leabra_unit(
             lines.append(f"{var} = {source} : 1")
         else:
             raise InputError(f"{var} source must be None, an expression or a TimedArray, got {type(source).__name__}")
-    lines.extend(f"{name} : 1 (shared, constant)" for name in SHARED_PARAMETERS)
+    if trial_cycles is not None and int(trial_cycles) < 1:
+        raise InputError(f"trial_cycles must be a whole number >= 1, got {trial_cycles}")
+    shared = dict(SHARED_PARAMETERS)
+    if trial_cycles is not None:
+        shared.update(TRIAL_PARAMETERS)
+        namespace["trial_cycles"] = int(trial_cycles)
+    lines.extend(f"{name} : 1 (shared, constant)" for name in shared)
+    lines.append("lrn_on : 1 (shared, constant)")
     cycle_a = _CYCLE_VM.format(exp_term=_EXP_TERM if params.spike_exp else "").strip()
     if form == "rate":
         from brian2 import second
@@ -507,8 +555,10 @@ def leabra_unit(
         cycle_b = _CYCLE_AFTER.strip()
     else:
         cycle_b = _CYCLE_SPIKING_ACT.strip() + "\n" + _CYCLE_AFTER.strip()
-    values: dict[str, float] = {name: float(getattr(params, field_name)) for name, field_name in SHARED_PARAMETERS.items()}
+    values: dict[str, float] = {name: float(getattr(params, field_name)) for name, field_name in shared.items()}
+    values["lrn_on"] = 1.0 if hidden else 0.0
     values.update(
+        avg_l_lrn=(params.avg_l_lrn_min + params.avg_l_lrn_fact * (params.avg_l_init - params.avg_l_min)) if hidden else 0.0,
         v_m=params.vm_init, vm_eq=params.vm_init, act=params.act_init, act_eq=params.act_init,
         avg_ss=params.avg_init, avg_s=params.avg_init, avg_m=params.avg_init, avg_s_eff=params.avg_init,
         avg_l=params.avg_l_init, since_spike=1e9,
@@ -521,7 +571,145 @@ def leabra_unit(
         method="euler",
         namespace=namespace,
         citation=params.citation or EMERGENT_CITATION,
-        cycle_code={"groups": cycle_a, "after_resets": cycle_b},
+        cycle_code=({"start": _TRIAL_START.strip()} if trial_cycles is not None else {}) | {"groups": cycle_a, "after_resets": cycle_b},
         values=values,
         form=form,
+    )
+
+
+_CLAMPED_AVERAGES = """
+avg_ss += (dt_integ/ss_tau)*(act - avg_ss)
+avg_s += (dt_integ/s_tau)*(avg_ss - avg_s)
+avg_m += (dt_integ/m_tau)*(avg_s - avg_m)
+avg_s_eff = (1 - m_in_s)*avg_s + m_in_s*avg_m
+"""
+
+
+def leabra_clamped_unit(params: LeabraUnitParams = EMERGENT_UNIT, *, drive: Any) -> LeabraNeuronModel:
+    """A hard-clamped Leabra unit (an input): ``act`` follows ``drive``, clipped to [0, clamp_max].
+
+    emergent's Compute_HardClamp: the activation is the external value (at most clamp_max = 0.95),
+    set at the start of every cycle (``when="start"``, before any receiver reads it), v_m = thr +
+    act/gain (E_l for act 0); the running averages avg_ss, avg_s, avg_m, avg_s_eff keep
+    integrating act every cycle (``when="after_resets"``), so it can be the sender of an XCAL synapse.
+    ``drive``: an expression or a ``TimedArray`` (one value per cycle), as in :func:`leabra_unit`.
+    """
+    from brian2 import TimedArray
+
+    namespace: dict[str, Any] = {"clamp_max": float(params.clamp_max), "thr": float(params.thr), "gain_act": float(params.gain),
+                                 "e_rev_l": float(params.e_rev_l)}
+    if isinstance(drive, TimedArray):
+        namespace["act_input"] = drive
+        expression = "act_input(t)"
+    elif isinstance(drive, str):
+        expression = drive
+    else:
+        raise InputError(f"a clamped unit needs its input as an expression or a TimedArray, got {type(drive).__name__}")
+    model = "\n".join([
+        "act : 1", "v_m : 1", "avg_ss : 1", "avg_s : 1", "avg_m : 1", "avg_s_eff : 1",
+        "dt_integ : 1 (shared, constant)", "ss_tau : 1 (shared, constant)", "s_tau : 1 (shared, constant)",
+        "m_tau : 1 (shared, constant)", "m_in_s : 1 (shared, constant)",
+    ]) + "\n"
+    clamp = (f"act = clip({expression}, 0, clamp_max)\n"
+             "v_m = int(act > 0)*(thr + act/gain_act) + int(act <= 0)*e_rev_l")
+    values = {"dt_integ": params.dt_integ, "ss_tau": params.ss_tau, "s_tau": params.s_tau, "m_tau": params.m_tau,
+              "m_in_s": params.m_in_s, "avg_ss": params.avg_init, "avg_s": params.avg_init, "avg_m": params.avg_init,
+              "avg_s_eff": params.avg_init}
+    return LeabraNeuronModel(model=model, threshold=None, reset=None, namespace=namespace,
+                             citation=params.citation or EMERGENT_CITATION,
+                             cycle_code={"start": clamp, "after_resets": _CLAMPED_AVERAGES.strip()},
+                             values={k: float(v) for k, v in values.items()}, form="clamped")
+
+
+# XCAL at the end of every trial (when="end" of its last cycle): check-mark of srs against srm
+# (error-driven, weight m_lrn) and against the receiver's avg_l (Hebbian, weight avg_l_lrn), soft
+# bounding on the linear weight, sigmoidal contrast enhancement of the linear weight.
+_XCAL_TRIAL_END = """
+trial_end = int(timestep(t, dt) % trial_cycles == trial_cycles - 1)*learn_on
+srs = avg_s_eff_post*avg_s_eff_pre
+srm = avg_m_post*avg_m_pre
+err_term = int(srs >= d_thr)*(int(srs > srm*d_rev)*(srs - srm) - int(srs <= srm*d_rev)*srs*(1 - d_rev)/d_rev)
+bcm_term = int(srs >= d_thr)*(int(srs > avg_l_post*d_rev)*(srs - avg_l_post) - int(srs <= avg_l_post*d_rev)*srs*(1 - d_rev)/d_rev)
+sending = int(avg_s_pre >= xcal_lrn_thr or avg_m_pre >= xcal_lrn_thr)
+dwt = trial_end*sending*lrate*(m_lrn*err_term + avg_l_lrn_post*bcm_term)
+dwt = int(soft_bound > 0.5)*(int(dwt > 0)*dwt*(1 - lin) + int(dwt <= 0)*dwt*lin) + int(soft_bound <= 0.5)*dwt
+lin = lin + dwt
+lin_safe = clip(lin, 1e-12, 1 - 1e-12)
+w = int(dwt != 0)*int(lin > 0)*(int(lin >= 1) + int(lin < 1)/(1 + (wt_sig_off*(1 - lin_safe)/lin_safe)**wt_sig_gain)) + int(dwt == 0)*w
+"""
+
+#: Shared constants of the XCAL synapse (name in the code -> XCALParams field).
+XCAL_PARAMETERS = {"lrate": "lrate", "m_lrn": "m_lrn", "d_rev": "d_rev", "d_thr": "d_thr", "wt_sig_gain": "wt_sig_gain",
+                   "wt_sig_off": "wt_sig_off", "soft_bound": "soft_bound", "xcal_lrn_thr": "xcal_lrn_thr", "learn_on": "learn"}
+
+
+@dataclass(frozen=True)
+class LeabraSynapseModel(SynapseModel):
+    """A :class:`SynapseModel` with per-cycle code (``run_regularly``) and initial values.
+
+    ``connect(source, target)`` builds the ``Synapses`` and attaches the code; call its
+    ``.connect(...)``, then :meth:`initialise` with the initial weights.
+    """
+
+    cycle_code: dict[str, str] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)
+
+    def connect(self, source: Any, target: Any, *, name: str | None = None, **kwargs: Any):
+        """``Synapses`` from ``source`` to ``target`` on the target's clock (one step = one cycle)."""
+        if "dt" not in kwargs and "clock" not in kwargs:
+            kwargs["dt"] = target.clock.dt
+        synapses = super().connect(source, target, name=name, **kwargs)
+        for when, code in self.cycle_code.items():
+            synapses.run_regularly(code, when=when, name=f"{synapses.name}_cycle_{when}")
+        return synapses
+
+    def initialise(self, synapses: Any, weight: Any) -> None:
+        """Set the shared constants and the weights (``w``; ``lin`` = its linear weight)."""
+        for key, value in self.values.items():
+            setattr(synapses, key, value)
+        w = np.broadcast_to(np.asarray(weight, dtype=np.float64), (len(synapses),))
+        synapses.w = w
+        synapses.lin = linear_weight(w, self.values["wt_sig_gain"], self.values["wt_sig_off"])
+
+
+def linear_weight(sig: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
+    """Inverse of the sigmoidal contrast enhancement: ``1/(1 + ((1 − s)/s)^(1/gain)/off)``."""
+    s = np.asarray(sig, dtype=np.float64)
+    inner = np.clip(s, 1e-300, 1.0)
+    with np.errstate(divide="ignore", over="ignore"):
+        out = 1.0 / (1.0 + ((1.0 - inner) / inner) ** (1.0 / gain) / off)
+    return np.where(s <= 0.0, 0.0, np.where(s >= 1.0, 1.0, out))
+
+
+def sigmoidal_weight(lin: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
+    """Sigmoidal contrast enhancement of a linear weight: ``1/(1 + (off·(1 − w)/w)^gain)`` (0 at 0, 1 at 1)."""
+    w = np.asarray(lin, dtype=np.float64)
+    inner = np.clip(w, 1e-300, 1.0)
+    with np.errstate(divide="ignore", over="ignore"):
+        out = 1.0 / (1.0 + (off * (1.0 - inner) / inner) ** gain)
+    return np.where(w <= 0.0, 0.0, np.where(w >= 1.0, 1.0, out))
+
+
+def xcal_synapse(xcal: XCALParams = XCALParams(), *, trial_cycles: int, scale: float = 1.0,
+                 send_thr: float = EMERGENT_UNIT.send_thr) -> LeabraSynapseModel:
+    """An XCAL-learning Leabra connection: rate-code input ``scale·w·act_pre`` into the receiver's ``net_raw``.
+
+    The presynaptic group needs ``act``, ``avg_s``, ``avg_m``, ``avg_s_eff`` (a Leabra unit or
+    :func:`leabra_clamped_unit`), the postsynaptic one ``net_raw`` as a plain variable (``drive=None``)
+    and ``avg_s_eff``, ``avg_m``, ``avg_l``, ``avg_l_lrn``. Senders with act ≤ ``send_thr`` send
+    nothing (emergent's opt_thresh.send). Learning happens once per trial, at the end of its last
+    cycle (``trial_cycles``), as in :meth:`neuromod.models.leabra.Projection.learn`.
+    """
+    if int(trial_cycles) < 1:
+        raise InputError(f"trial_cycles must be a whole number >= 1, got {trial_cycles}")
+    model = "\n".join(
+        ["w : 1", "lin : 1", "net_raw_post = netin_scale*w*act_pre*int(act_pre > send_thr) : 1 (summed)"]
+        + [f"{name} : 1 (shared, constant)" for name in XCAL_PARAMETERS]
+    ) + "\n"
+    values = {name: float(getattr(xcal, field_name)) for name, field_name in XCAL_PARAMETERS.items()}
+    return LeabraSynapseModel(
+        model=model, method="euler",
+        namespace={"trial_cycles": int(trial_cycles), "netin_scale": float(scale), "send_thr": float(send_thr)},
+        citation=xcal.citation or EMERGENT_CITATION,
+        cycle_code={"end": _XCAL_TRIAL_END.strip()}, values=values,
     )
