@@ -18,6 +18,7 @@ __all__ = ["PROTOCOL_MODULES", "get_protocol", "list_protocols", "run_protocol",
 PROTOCOL_MODULES: dict[str, str] = {
     "adex-patterns": "neuromod.protocols.adex_patterns",
     "leabra-unit": "neuromod.protocols.leabra_unit",
+    "leabra-xcal": "neuromod.protocols.leabra_xcal",
     "stdp-window": "neuromod.protocols.stdp_window",
     "pairing-frequency": "neuromod.protocols.pairing_frequency",
     "triplets": "neuromod.protocols.triplets",
