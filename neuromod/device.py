@@ -372,10 +372,11 @@ def use_device(
     from brian2 import prefs
 
     check_device_name(device)
-    _reset_brian2()
-    # the caller's preferences, put back on leaving (the block may change them, and
-    # cuda_standalone sets C++17 and curand folders that must not leak into later runs)
+    # the caller's preferences: Brian2's reset below restores its initial ones, and the block may
+    # change them (cuda_standalone sets C++17 and curand folders that must not leak into later runs)
     saved_prefs = {key: copy.copy(value) for key, value in prefs.prefs.items()}
+    _reset_brian2()
+    prefs.prefs.update(saved_prefs)
     build_path: Path | None = None
     try:
         if device == "runtime":
