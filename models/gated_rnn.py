@@ -633,7 +633,7 @@ class _Chunk:
         n, P, lam_pow = self.n, self.P, self.lam_pow
         detach = self.sw.freeze_fast_weights
         if self.sw.rule == "plain":
-            out = lam_pow[k] * y
+            out = (lam_pow[k].detach() if detach else lam_pow[k]) * y
             if k == 0:
                 return out
             H, EP, EM = buf["h"], buf["ep"], buf["em"]
@@ -1156,6 +1156,9 @@ class GatedPlasticRNNCell(nn.Module):
             raise TypeError(f"state must be a TwinState, got {type(state).__name__}")
         n, rule = self.config.hidden_size, self.config.rule
         wanted = _STATE_KEYS[rule] + (("dU",) if rule == "plain" else ("dU", "E"))
+        foreign = [name for name, value in zip(TwinState._fields, state) if name not in wanted and value is not None]
+        if foreign:
+            raise InputError(f"state fields {foreign} belong to the other rule; the {rule} rule uses {list(wanted)}")
         for name, value in zip(TwinState._fields, state):
             if name in wanted:
                 if not isinstance(value, Tensor):
@@ -1167,8 +1170,6 @@ class GatedPlasticRNNCell(nn.Module):
                 if value.dtype != self.weight_hh.dtype:
                     raise TypeError(f"state.{name} has dtype {value.dtype}; expected {self.weight_hh.dtype} "
                                     f"(the model's parameters)")
-            elif value is not None:
-                raise InputError(f"state.{name} belongs to the other rule; the {rule} rule uses {wanted}")
         return state
 
     def _check_x(self, x: Tensor, ndim: int, layout: str) -> None:
