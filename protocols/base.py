@@ -95,6 +95,7 @@ def write_protocol_run(
     """Run ``protocol`` and write its files into ``folder`` (which the caller makes atomic)."""
     from neuromod.results import write_json_atomic
 
+    folder.mkdir(parents=True, exist_ok=True)
     build_dir = folder / "build"
     ctx = RunContext(device=device, seed=seed, folder=folder, build_dir=build_dir, progress=progress)
     config = {
