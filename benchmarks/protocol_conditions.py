@@ -1,0 +1,182 @@
+"""Benchmark: K conditions of a plasticity protocol in ONE network against one condition, and
+against building and running the K conditions one by one.
+
+    python benchmarks/protocol_conditions.py [--quick] --out FILE.json [--device cpp_standalone]
+
+Protocol: ``stdp-window`` (60 pairings at 1 Hz, additive pair rule ``pair:song2000``, the
+protocol's default time step), with K intervals Δt evenly spaced over [-100, +100] ms.
+
+Figures, each the median of ``--repeats`` runs after one warm-up build (every run gets a fresh
+build folder, so every build compiles from scratch, as a user's separate runs would):
+
+1. ``run_ratio``: simulation time (the compiled binary's run, as Brian2 times it) of the K-condition
+   network over that of a 1-condition network. Goal <= 1.5.
+2. ``build_ratio``: wall time of building and running the K conditions one by one (K networks
+   of one condition: code generation, compilation and run each) over that of building and running
+   the one K-condition network. Goal >= 10. With ``--quick`` (K = 8) every one-by-one build is
+   measured; otherwise ``--baseline-builds`` of them (evenly spaced Δt) are measured and their mean
+   is multiplied by K -- the JSON says which (``baseline.extrapolated``).
+
+The JSON also holds the sizes, the device, the machine's load and the versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from brian2 import ms
+
+from neuromod.protocols.base import RunContext
+from neuromod.protocols.stdp_window import PROTOCOL
+from neuromod.results import environment_versions
+
+RULE = "pair:song2000"
+
+
+def dt_values(k: int) -> list:
+    """K intervals evenly spaced over [-100, 100] ms, never 0 (rounded to 0.1 ms)."""
+    if k == 1:
+        return [10 * ms]
+    values = np.round(np.linspace(-100, 100, k), 1)
+    values = [v if abs(v) >= 1 else (1.0 if v >= 0 else -1.0) for v in values]
+    return [float(v) * ms for v in values]
+
+
+def run_once(dts: list, device: str, scratch: Path, time_step) -> dict[str, float]:
+    """Build and run ``stdp-window`` with these intervals in one network; wall and run times."""
+    params = PROTOCOL.parameters({"dt": dts, "rules": [RULE], "time_step": time_step})
+    build_dir = Path(tempfile.mkdtemp(prefix="build-", dir=scratch))
+    try:
+        started = time.perf_counter()
+        result = PROTOCOL.run(params, RunContext(device=device, seed=1, build_dir=build_dir))
+        wall = time.perf_counter() - started
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)
+    timings = result.metrics["timings_s"]
+    return {"wall_s": wall, "run_s": float(timings.get("run_s", float("nan"))), "n_steps": result.metrics["n_steps"]}
+
+
+def median_of(samples: list[dict[str, float]], key: str) -> float:
+    return float(statistics.median(s[key] for s in samples))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="K = 8, every one-by-one build measured (about a minute or two)")
+    parser.add_argument("--out", required=True, type=Path, help="JSON file to write")
+    parser.add_argument("--device", default="cpp_standalone", choices=["cpp_standalone", "cuda_standalone"])
+    parser.add_argument("--k", type=int, default=None, help="number of conditions (default 64, --quick 8)")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats of each one-network measurement (default 3, --quick 2)")
+    parser.add_argument("--baseline-builds", type=int, default=None,
+                        help="one-by-one builds to measure (default: all K with --quick, 8 otherwise); the rest is extrapolated")
+    parser.add_argument("--time-step", type=float, default=None, help="time step in ms (default: the protocol's)")
+    args = parser.parse_args(argv)
+
+    k = args.k or (8 if args.quick else 64)
+    repeats = args.repeats or (2 if args.quick else 3)
+    n_baseline = min(k, args.baseline_builds or (k if args.quick else 8))
+    time_step = args.time_step * ms if args.time_step else PROTOCOL.defaults["time_step"]
+    dts = dt_values(k)
+    scratch = Path(tempfile.mkdtemp(prefix="neuromod-bench-"))
+    load_before = os.getloadavg()
+    try:
+        print(f"[bench] {args.device}: warm-up build", file=sys.stderr)
+        run_once([10 * ms], args.device, scratch, time_step)
+        single, many = [], []
+        for r in range(repeats):
+            print(f"[bench] repeat {r + 1}/{repeats}: 1 condition, then {k} conditions in one network", file=sys.stderr)
+            single.append(run_once([10 * ms], args.device, scratch, time_step))
+            many.append(run_once(dts, args.device, scratch, time_step))
+        chosen = np.unique(np.round(np.linspace(0, k - 1, n_baseline)).astype(int))
+        baseline = []
+        for n, index in enumerate(chosen):
+            print(f"[bench] one-by-one build {n + 1}/{len(chosen)} (dt = {dts[index]})", file=sys.stderr)
+            baseline.append(run_once([dts[index]], args.device, scratch, time_step))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    load_after = os.getloadavg()
+
+    one_network_wall = median_of(many, "wall_s")
+    measured_sum = float(sum(b["wall_s"] for b in baseline))
+    extrapolated = len(baseline) < k
+    baseline_total = measured_sum / len(baseline) * k if extrapolated else measured_sum
+    run_single, run_many = median_of(single, "run_s"), median_of(many, "run_s")
+    report = {
+        "benchmark": "protocol_conditions",
+        "protocol": "stdp-window",
+        "rule": RULE,
+        "quick": bool(args.quick),
+        "device": args.device,
+        "sizes": {
+            "k_conditions": k,
+            "n_pairings": PROTOCOL.defaults["n_pairings"],
+            "frequency_hz": 1.0,
+            "time_step_ms": float(time_step / ms),
+            "n_steps": many[0]["n_steps"],
+            "dt_ms": [float(d / ms) for d in dts],
+        },
+        "method": {
+            "repeats": repeats,
+            "warm_up_builds": 1,
+            "statistic": "median",
+            "fresh_build_folder_per_run": True,
+            "run_s": "the compiled binary's run time as Brian2 reports it (device.timers['run_binary'])",
+            "wall_s": "network construction + code generation + compilation + run + reading the weights",
+        },
+        "run_time": {
+            "one_condition_run_s": run_single,
+            "k_conditions_run_s": run_many,
+            "run_ratio": run_many / run_single,
+            "goal_max_ratio": 1.5,
+            "samples_one_condition_run_s": [s["run_s"] for s in single],
+            "samples_k_conditions_run_s": [s["run_s"] for s in many],
+        },
+        "build": {
+            "one_network_wall_s": one_network_wall,
+            "one_by_one_wall_s": baseline_total,
+            "build_ratio": baseline_total / one_network_wall,
+            "goal_min_ratio": 10.0,
+            "samples_one_network_wall_s": [s["wall_s"] for s in many],
+            "samples_one_condition_wall_s": [s["wall_s"] for s in single],
+        },
+        "baseline": {
+            "description": "each condition built and run alone (one network, one build per condition)",
+            "measured_builds": len(baseline),
+            "measured_dt_ms": [float(dts[i] / ms) for i in chosen],
+            "measured_wall_s": [b["wall_s"] for b in baseline],
+            "measured_sum_s": measured_sum,
+            "extrapolated": extrapolated,
+            "extrapolation": f"mean of {len(baseline)} measured builds x {k}" if extrapolated else None,
+        },
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "load_average_before": list(load_before),
+            "load_average_after": list(load_after),
+            "note": "shared machine: other work may run at the same time; compare ratios, not absolute times",
+        },
+        "versions": environment_versions(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"run ratio ({k} conditions / 1): {report['run_time']['run_ratio']:.2f} (goal <= 1.5); "
+          f"one-by-one / one network: {report['build']['build_ratio']:.1f}x (goal >= 10)"
+          + (" [baseline extrapolated]" if extrapolated else ""))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
