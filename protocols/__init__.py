@@ -22,6 +22,7 @@ PROTOCOL_MODULES: dict[str, str] = {
     "stdp-window": "neuromod.protocols.stdp_window",
     "pairing-frequency": "neuromod.protocols.pairing_frequency",
     "triplets": "neuromod.protocols.triplets",
+    "distal-reward": "neuromod.protocols.distal_reward",
 }
 
 
