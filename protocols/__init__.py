@@ -23,6 +23,7 @@ PROTOCOL_MODULES: dict[str, str] = {
     "pairing-frequency": "neuromod.protocols.pairing_frequency",
     "triplets": "neuromod.protocols.triplets",
     "distal-reward": "neuromod.protocols.distal_reward",
+    "dopamine-timing": "neuromod.protocols.dopamine_timing",
 }
 
 

@@ -1,0 +1,354 @@
+"""Benchmark: one training step (forward + backward) of the rate twin, fused path against the naive one.
+
+    python benchmarks/rate_twin.py [--quick] --out FILE.json [--device cpu|cuda]
+
+"Ours" is ``GatedPlasticRNN(impl="fused")``; "naive" is ``impl="reference"`` of the same module: the
+straightforward per-step loop (``torch.bmm`` per step, explicit (B, N, N) matrices, autograd through
+every step), written the way the public reference is. Both rules: ``plain`` (scalar alpha, scalar
+tauU, fixed rule constants) and ``modulated`` (M from a scalar modulatory unit, s and r fixed).
+Loss: ``sum(h) + sum(dU_T)``, so gradients reach every parameter and the final fast weights.
+
+Figures (each measurement runs in a fresh subprocess, so the peak of one never hides in another):
+
+- time: one warm-up step at ``--warmup-steps`` time steps, then ``--repeats`` full-size training
+  steps; the median is reported (``time_s``), with every repeat. ``speedup`` = naive / ours.
+- memory (CPU): a second subprocess builds the model and input, resets the kernel's RSS high-water
+  mark (``/proc/self/clear_refs``, so the peak of importing torch does not count), reads its
+  resident set size as ``base_rss_gb``, runs exactly one training step and reads the high-water mark
+  (``VmHWM``; ``ru_maxrss`` where that is missing) as ``peak_rss_gb``; ``delta_gb = peak - base``
+  is what the step itself added. ``memory_ratio`` = ours / naive of ``peak_rss_gb`` (the whole process, the
+  conservative figure); ``memory_ratio_delta`` of ``delta_gb``. RSS sampling sees every allocator
+  (PyTorch's CPU tensors are plain ``malloc``), which tracemalloc would not. On CUDA:
+  ``torch.cuda.max_memory_allocated``.
+- ``ours_long``: our peak (and time) at ``--long-steps`` time steps (goal: T = 1000 within 4 GB).
+
+The naive step needs O(T B N^2) memory (about 13-17 GB at B 32, N 256, T 200). Before each naive
+subprocess the benchmark compares an estimate with ``MemAvailable``; when it does not fit it measures
+the naive step at the largest T that fits and scales time and memory linearly in T (the JSON marks
+this ``extrapolated_from_steps``) instead of pushing a shared machine into the OOM killer.
+
+On ``--device cuda``: also time per step and the achieved memory bandwidth of our step as a fraction
+of the device's peak. The traffic counted is that of the (B, R, N) matrices (R = N plain, 2N
+modulated; vectors are negligible): per step one mat-vec read forward and one backward; per chunk of
+C steps, forward: decay read + GEMM write (2); backward: decay adjoint (read gS, S0, write gS0: 3),
+factor gradients (2 reads), readout GEMM (1 read-modify-write: 2). The peak is
+``2 * memory_clock_rate * bus_width / 8`` from the device properties, or a table for known devices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = ("plain", "modulated")
+# (B, N, N) float tensors the naive step keeps per time step for backprop, measured: about 8 (plain)
+# and 9.5 (modulated); the estimate errs high.
+NAIVE_MATRICES_PER_STEP = {"plain": 9.0, "modulated": 11.0}
+KNOWN_PEAK_BANDWIDTH_GBS = {"H100 80GB HBM3": 3350.0, "H100 PCIe": 2000.0, "H200": 4800.0, "A100-SXM4-80GB": 2039.0,
+                            "A100-SXM4-40GB": 1555.0, "A100-PCIE-40GB": 1555.0, "L40S": 864.0}
+
+
+# --------------------------------------------------------------------------------------------------
+# Worker: one measurement in a fresh process
+# --------------------------------------------------------------------------------------------------
+
+
+def _rss_gb() -> float:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e9
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark (Linux >= 4.0), so it excludes import-time peaks."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_gb() -> float:
+    """VmHWM (peak RSS since the last reset) or, without /proc, the process's ru_maxrss."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
+def _build(spec: dict):
+    import torch
+
+    from neuromod.models import GatedPlasticRNN
+
+    torch.manual_seed(0)
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    device = torch.device(spec["device"])
+    model = GatedPlasticRNN(spec["input"], spec["hidden"], rule=spec["rule"], impl=spec["impl"],
+                            chunk_size=spec.get("chunk")).to(device)
+    x = torch.randn(spec["steps"], spec["batch"], spec["input"], device=device)
+    return torch, model, x
+
+
+def _train_step(torch, model, x) -> float:
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    model.zero_grad(set_to_none=True)
+    sync()
+    start = time.perf_counter()
+    h, state = model(x)
+    loss = h.sum() + state.dU.sum()
+    loss.backward()
+    sync()
+    return time.perf_counter() - start
+
+
+def _trim() -> None:
+    """Give freed heap memory back to the OS between repeats (glibc), so repeats do not pile up."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def worker(spec: dict) -> dict:
+    torch, model, x = _build(spec)
+    out: dict = {}
+    if spec["task"] == "memory":
+        if x.is_cuda:
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated() / 1e9
+            out["single_step_time_s"] = _train_step(torch, model, x)
+            out["peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
+            out["base_gb"] = base
+        else:
+            out["peak_reset"] = _reset_peak_rss()
+            base = _rss_gb()
+            out["single_step_time_s"] = _train_step(torch, model, x)
+            out["peak_rss_gb"] = _peak_rss_gb()
+            out["base_rss_gb"] = base
+            out["delta_gb"] = out["peak_rss_gb"] - base
+        return out
+    warm = x[: spec["warmup_steps"]]
+    _train_step(torch, model, warm)
+    _trim()
+    times = []
+    for _ in range(spec["repeats"]):
+        times.append(_train_step(torch, model, x))
+        _trim()
+    out["times_s"] = times
+    out["time_s"] = statistics.median(times)
+    return out
+
+
+def run_worker(spec: dict, timeout: float) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if proc.returncode != 0:
+        tail = (proc.stderr or "").strip().splitlines()[-3:]
+        return {"error": f"exit code {proc.returncode}" + (f": {' | '.join(tail)}" if tail else
+                                                            " (killed: out of memory?)")}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------------------
+# Parent
+# --------------------------------------------------------------------------------------------------
+
+
+def mem_available_gb() -> float:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    return float("inf")
+
+
+def naive_estimate_gb(rule: str, sizes: dict, steps: int) -> float:
+    per_matrix = sizes["batch"] * sizes["hidden"] ** 2 * 4 / 1e9
+    return NAIVE_MATRICES_PER_STEP[rule] * per_matrix * steps + 0.5
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def device_info(device: str) -> dict:
+    import torch
+
+    if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        info = {"type": "cuda", "name": props.name, "memory_gb": props.total_memory / 1e9}
+        clock = getattr(props, "memory_clock_rate", None)  # kHz, newer PyTorch
+        width = getattr(props, "memory_bus_width", None)  # bits
+        if clock and width:
+            info["peak_bandwidth_gbs"] = 2 * clock * 1e3 * width / 8 / 1e9
+            info["peak_bandwidth_source"] = "device properties (2 x memory clock x bus width)"
+        else:
+            for key, value in KNOWN_PEAK_BANDWIDTH_GBS.items():
+                if key in props.name:
+                    info["peak_bandwidth_gbs"] = value
+                    info["peak_bandwidth_source"] = "vendor figure for this device name"
+                    break
+        return info
+    return {"type": "cpu", "name": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+
+
+def matrix_bytes_per_step(rule: str, sizes: dict, chunk: int) -> float:
+    """(B, R, N) traffic of our training step per time step (see the module docstring)."""
+    rows = sizes["hidden"] * (2 if rule == "modulated" else 1)
+    matrix = sizes["batch"] * rows * sizes["hidden"] * 4
+    return matrix * (2 + (2 + 3 + 2 + 2) / chunk)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="B 8, N 128, T 100, long T 400 (about a minute)")
+    parser.add_argument("--out", type=Path, help="JSON file to write (required)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch", type=int, default=None)
+    parser.add_argument("--hidden", type=int, default=None)
+    parser.add_argument("--input", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=None, help="time steps T (default 200, --quick 100)")
+    parser.add_argument("--long-steps", type=int, default=None, help="T of the long run of ours (default 1000)")
+    parser.add_argument("--chunk", type=int, default=None, help="chunk size of the fused path (default: its own)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repeats (default 3, --quick 3)")
+    parser.add_argument("--warmup-steps", type=int, default=20)
+    parser.add_argument("--rules", default=",".join(RULES))
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per subprocess")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker is not None:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+    if args.out is None:
+        parser.error("the following arguments are required: --out")
+
+    quick = args.quick
+    sizes = {"batch": args.batch or (8 if quick else 32), "hidden": args.hidden or (128 if quick else 256),
+             "input": args.input, "steps": args.steps or (100 if quick else 200),
+             "long_steps": args.long_steps or (400 if quick else 1000), "dtype": "float32"}
+    repeats = args.repeats or 3
+    rules = [r for r in args.rules.split(",") if r]
+    from neuromod.models.gated_rnn import _DEFAULT_CHUNK
+    from neuromod.results import environment_versions, write_json_atomic
+
+    chunk = args.chunk or _DEFAULT_CHUNK
+    sizes["chunk"] = chunk
+    base_spec = {"device": args.device, "input": sizes["input"], "batch": sizes["batch"], "hidden": sizes["hidden"],
+                 "chunk": chunk, "threads": args.threads, "repeats": repeats, "warmup_steps": args.warmup_steps}
+    result: dict = {
+        "benchmark": "rate_twin",
+        "quick": quick,
+        "sizes": sizes,
+        "device": device_info(args.device),
+        "versions": environment_versions(),
+        "load_average_start": list(os.getloadavg()),
+        "goals": {"speedup_min": 3.0, "memory_ratio_max": 0.25, "long_peak_gb_max": 4.0},
+        "rules": {},
+    }
+    started = time.perf_counter()
+    for rule in rules:
+        entry: dict = {}
+        print(f"[{rule}] ours: time", flush=True)
+        ours = run_worker({**base_spec, "rule": rule, "impl": "fused", "task": "time", "steps": sizes["steps"]},
+                          args.timeout)
+        ours.update(run_worker({**base_spec, "rule": rule, "impl": "fused", "task": "memory",
+                                "steps": sizes["steps"]}, args.timeout))
+        entry["ours"] = ours
+        print(f"[{rule}] ours: {ours}", flush=True)
+
+        steps = sizes["steps"]
+        available = mem_available_gb()
+        naive_steps = steps
+        if args.device == "cpu":
+            while naive_steps > 10 and naive_estimate_gb(rule, sizes, naive_steps) > 0.8 * available:
+                naive_steps = int(naive_steps * 0.75)
+        print(f"[{rule}] naive at T {naive_steps} (MemAvailable {available:.1f} GB, estimate "
+              f"{naive_estimate_gb(rule, sizes, naive_steps):.1f} GB)", flush=True)
+        naive = run_worker({**base_spec, "rule": rule, "impl": "reference", "task": "time", "steps": naive_steps,
+                            "repeats": max(1, repeats - 1) if not quick else repeats}, args.timeout)
+        naive.update(run_worker({**base_spec, "rule": rule, "impl": "reference", "task": "memory",
+                                 "steps": naive_steps}, args.timeout))
+        if naive_steps != steps and "error" not in naive:
+            scale = steps / naive_steps
+            naive["extrapolated_from_steps"] = naive_steps
+            naive["measured"] = dict(naive)
+            naive["time_s"] = naive["time_s"] * scale
+            key = "peak_gb" if args.device == "cuda" else "delta_gb"
+            naive[key] = naive[key] * scale
+            if args.device == "cpu":
+                naive["peak_rss_gb"] = naive["base_rss_gb"] + naive["delta_gb"]
+        entry["naive"] = naive
+        print(f"[{rule}] naive: {naive}", flush=True)
+        if "error" not in naive and "error" not in ours:
+            entry["speedup"] = naive["time_s"] / ours["time_s"]
+            if args.device == "cuda":
+                entry["memory_ratio"] = ours["peak_gb"] / naive["peak_gb"]
+            else:
+                entry["memory_ratio"] = ours["peak_rss_gb"] / naive["peak_rss_gb"]
+                entry["memory_ratio_delta"] = ours["delta_gb"] / naive["delta_gb"]
+
+        print(f"[{rule}] ours at T {sizes['long_steps']}", flush=True)
+        entry["ours_long"] = run_worker({**base_spec, "rule": rule, "impl": "fused", "task": "memory",
+                                         "steps": sizes["long_steps"]}, args.timeout)
+        entry["ours_long"]["steps"] = sizes["long_steps"]
+        if args.device == "cuda" and "error" not in ours:
+            per_step = ours["time_s"] / steps
+            entry["time_per_step_ms"] = per_step * 1e3
+            achieved = matrix_bytes_per_step(rule, sizes, chunk) / per_step / 1e9
+            entry["achieved_bandwidth_gbs"] = achieved
+            peak = result["device"].get("peak_bandwidth_gbs")
+            if peak:
+                entry["bandwidth_fraction_of_peak"] = achieved / peak
+        result["rules"][rule] = entry
+    result["wall_s"] = time.perf_counter() - started
+    result["load_average_end"] = list(os.getloadavg())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.out, result)
+    for rule, entry in result["rules"].items():
+        long = entry.get("ours_long", {})
+        print(f"{rule}: speedup {entry.get('speedup', float('nan')):.1f}x, memory ratio "
+              f"{entry.get('memory_ratio', float('nan')):.3f} (delta {entry.get('memory_ratio_delta', float('nan')):.3f}), "
+              f"T={long.get('steps')} peak {long.get('peak_rss_gb', long.get('peak_gb', float('nan'))):.2f} GB")
+    print(f"wrote {args.out}")
+    failed = [f"{rule}.{part}" for rule, entry in result["rules"].items() for part in ("ours", "naive", "ours_long")
+              if "error" in entry.get(part, {})]
+    if failed:
+        print(f"measurements that failed: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
