@@ -387,6 +387,11 @@ def use_device(
                 build_path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise InputError(f"cannot create build folder {str(build_path)!r}: {exc.strerror or exc}") from None
+            if list(prefs.devices.cpp_standalone.extra_make_args_unix) == ["-j"]:
+                # Brian2's default is an unbounded `make -j`: with nvcc that starts one ~400 MB
+                # compiler per source file at once; bound it by the cores we have
+                jobs = os.environ.get("NEUROMOD_MAKE_JOBS") or str(os.cpu_count() or 2)
+                prefs.devices.cpp_standalone.extra_make_args_unix = ["-j", jobs]
             if device == "cuda_standalone":
                 _configure_cuda(prefs)
             if threads is not None and device == "cpp_standalone":
