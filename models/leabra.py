@@ -2,8 +2,10 @@
 
 What this module holds
 ----------------------
-* :class:`LeabraUnitParams` — the unit's parameters with emergent 8.1's defaults (a frozen, cited
-  dataclass; ``replace(...)`` gives the per-project settings such as :data:`NEURON_PROJ`).
+* :class:`LeabraUnitParams`, :class:`FFFBParams`, :class:`XCALParams` — the parameters with emergent
+  8.1's defaults (frozen, cited dataclasses; ``replace(...)`` gives the per-project settings such
+  as :data:`NEURON_PROJ`). They live in :mod:`neuromod.equations.leabra` (with the Brian2 form of
+  the unit) and are re-exported here.
 * :func:`nxx1` / :func:`nxx1_table` — the noisy x/(x+1) activation function: x/(x+1) convolved with
   a Gaussian kernel and read from a lookup table with linear interpolation, as emergent builds it.
 * :func:`xcal` — the XCAL "check-mark" learning function; :func:`sig_weight` / :func:`lin_weight`
@@ -67,12 +69,31 @@ Deviations from the mission notebook (its mistakes, deliberately *not* reproduce
   (``wt = sig_weight(lin)``), never to the previous sigmoidal weight, so repeated updates do not
   drift (the notebook's SIG drifted).
 
+What emergent's logs require (found by matching them; the settings of each project are constants here)
+------------------------------------------------------------------------------------------------------
+* avg_l is not updated before the first trial (it is 0.4 throughout trial 1 of every log); learning at
+  the end of a trial uses that trial's avg_l.
+* avg_l_lrn is 0 outside hidden layers (target, output and input layers learn only error-driven).
+* No cos-diff error modulation of avg_l_lrn and no dwt normalisation: LeabraStd4's Hidden weights need
+  neither, and the weights from silent senders never change.
+* LeabraStd4 sends every activation (its Output net on cycle 2 contains Hidden unit 0's act 0.002 of
+  cycle 1), so :data:`STD4_PROJ` has ``send_thr = 0``; emergent's default 0.1 is kept elsewhere.
+* The sum squared error ignores errors below ``sse_tol`` (0.5, LeabraStd4's sse 1.98061 leaves out the
+  two small errors of the target units); neuron_pair.proj counts every error (``sse_tol = 0``).
+* In netin.proj only the wt_scale abs 2 projection learns (the ~1e-6 changes of trial 2).
+* The v_m refractory period t_r also applies to the rate code's resets (netin.dat, t_r 3).
+
+The spiking form integrates its input exactly like the rate code (``net_raw`` through net_tau); the
+spike-driven synaptic conductance of emergent's SpikeFunSpec (rise/decay, g_gain) belongs to the
+sending side and is not modelled. Spiking-form parameters (eq_gain 8, eq_tau 50, exp_slope 0.02,
+spk_thr 1.2) are emergent's defaults; no emergent spiking log exists to check them against.
+
 Validated against emergent 8.1.1's own logs (``shared/reference/emergent``, see ``tests/test_leabra*.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -19,7 +19,17 @@ once per time step by ``run_regularly``:
   the rate-code act (NXX1 of vm_eq − thr or of net − g_e_thr);
 * Brian2's threshold ``v_m > spike_thr`` and reset (``v_m = vm_r``, ``I_net = 0``, ``spike = 1``):
   real Brian2 spikes, so a ``SpikeMonitor`` records them;
-* ``when="after_resets"``: the spiking form's act and act_eq, adaptation, the running averages.
+* ``when="after_resets"``: the spiking form's act and act_eq, adaptation, the running averages;
+* with ``trial_cycles`` (emergent's trial structure), ``when="start"`` on a trial's first cycle:
+  avg_l and avg_l_lrn from avg_m, and the full decay of the activation state.
+
+Networks of units: :func:`leabra_clamped_unit` is a hard-clamped input unit (act from a
+``TimedArray``, running averages), :func:`xcal_synapse` a learning connection that sums
+``scale·w·act_pre`` into the receiver's ``net_raw`` (a summed variable, computed before the
+receiver's cycle code, from the senders' previous-cycle act) and applies XCAL with soft bounding and
+sigmoidal contrast enhancement once per trial (``when="end"`` of its last cycle). Both return
+models whose ``group``/``connect`` attach the per-cycle code; the clock of the synapses is the
+receiver's.
 
 One Brian2 time step is one emergent cycle (``dt`` of the group, 1 ms by default; the equations
 are in cycles and do not depend on its value). The variables are dimensionless, in emergent's
