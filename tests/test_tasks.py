@@ -162,9 +162,16 @@ class _PixelGlyphs:
 
 
 def test_associative_recall_answer_is_the_label_studied_with_the_query_character():
-    task = task_class("associative-recall")(0, k=4, glyph_size=4, glyphs=_PixelGlyphs())
+    task = task_class("associative-recall")(0, k=4, glyph_size=4, glyphs=_PixelGlyphs(), presentation="together")
     batch = task.batch(16, seed=3)
     t0 = task.timing["fixation"]
+    sequential = task_class("associative-recall")(0, k=4, glyph_size=4, glyphs=_PixelGlyphs()).batch(16, seed=3)
+    assert task.timing["study"] == 4 and sequential.inputs.shape[1] == batch.inputs.shape[1] + 4
+    # sequential: glyph at even study steps, its label at the next step
+    assert torch.equal(sequential.inputs[:, t0 + 1:t0 + 8:2, 1:17], torch.zeros(16, 4, 16))
+    assert torch.equal(sequential.inputs[:, t0:t0 + 8:2, 17:], torch.zeros(16, 4, 4))
+    assert torch.equal(sequential.inputs[:, t0:t0 + 8:2, 1:17], batch.inputs[:, t0:t0 + 4, 1:17])
+    assert torch.equal(sequential.inputs[:, t0 + 1:t0 + 8:2, 17:], batch.inputs[:, t0:t0 + 4, 17:])
     for b in range(16):
         study_chars = batch.inputs[b, t0:t0 + 4, 1:17].argmax(-1)
         study_labels = batch.inputs[b, t0:t0 + 4, 17:].argmax(-1)
@@ -174,7 +181,7 @@ def test_associative_recall_answer_is_the_label_studied_with_the_query_character
         assert sorted(study_labels.tolist()) == [0, 1, 2, 3], "each label used once"
     assert task.chance == 0.25
     # the procedural default: images of the declared size
-    assert make_task("associative-recall", 0, glyph_size=12).batch(2, seed=0).inputs.shape == (2, 9, 1 + 144 + 5)
+    assert make_task("associative-recall", 0, glyph_size=12).batch(2, seed=0).inputs.shape == (2, 14, 1 + 144 + 5)
 
 
 def test_procedural_glyphs_two_drawings_of_a_character_look_alike():
@@ -220,7 +227,7 @@ def test_omniglot_loader_reads_the_official_layout(omniglot_folder):
     # ink is where the black bar was, at the character's own height
     assert glyphs.characters[0][0][:, 3:8].sum() > 10
     task = make_task("associative-recall", 0, k=3, omniglot=str(omniglot_folder), split="evaluation")
-    assert task.batch(2, seed=0).inputs.shape == (2, 7, 1 + 100 + 3)
+    assert task.batch(2, seed=0).inputs.shape == (2, 10, 1 + 100 + 3)
 
 
 def test_omniglot_loader_errors(tmp_path, omniglot_folder):

@@ -1,9 +1,15 @@
 """Associative recall with glyphs: study K (glyph, label) pairs, then name the label of a query glyph.
 
-One episode (one step per pair; every period length is in :attr:`timing`)::
+One episode (every period length is in :attr:`timing`)::
 
-    fixation | study: glyph_1+label_1, ..., glyph_K+label_K | delay | query: glyph_q | response
-    fix=1      fix=1                                          fix=1   fix=1            fix=0
+    fixation | study: glyph_1, label_1, ..., glyph_K, label_K | delay | query: glyph_q | response
+    fix=1      fix=1                                            fix=1   fix=1            fix=0
+
+With ``presentation="sequential"`` (the default) each pair takes two steps, the glyph and then its
+label, the order that the rate twin's STDP rule turns into a glyph -> label weight (pre before
+post; the plain and modulated rules of :mod:`neuromod.models.gated_rnn` are antisymmetric, so
+they bind what follows to what precedes, not what coincides). With ``"together"`` glyph and label
+share one step.
 
 The labels are a fresh random assignment of ``0 .. K-1`` to the K characters in every episode,
 and the query shows a *different drawing* of one studied character, so the only way to answer is
@@ -23,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from neuromod.errors import InputError
 from neuromod.protocols.tasks.base import Box, Discrete, SupervisedTask, TaskBatch, check_positive_int, make_rng
 from neuromod.protocols.tasks.glyphs import GlyphSource, OmniglotGlyphs, ProceduralGlyphs
 
@@ -36,7 +43,8 @@ class AssociativeRecall(SupervisedTask):
     study and query; ``response_steps`` (answer scored on each); ``fixation_weight`` (loss weight of
     the steps that must hold fixation, relative to 1 for response steps); ``omniglot``: path of a
     local Omniglot folder ("" = procedural glyphs); ``split``: Omniglot split
-    (``"background"`` / ``"evaluation"``).
+    (``"background"`` / ``"evaluation"``); ``presentation``: ``"sequential"`` (glyph, then label)
+    or ``"together"`` (one step per pair).
     """
 
     name = "associative-recall"
@@ -44,7 +52,7 @@ class AssociativeRecall(SupervisedTask):
 
     def __init__(self, seed: int = 0, *, k: int = 5, glyph_size: int = 10, delay_steps: int = 1, response_steps: int = 1,
                  fixation_weight: float = 0.2, omniglot: str = "", split: str = "background",
-                 glyphs: GlyphSource | None = None):
+                 presentation: str = "sequential", glyphs: GlyphSource | None = None):
         super().__init__(seed)
         self.k = check_positive_int("k", k, minimum=2)
         self.glyph_size = check_positive_int("glyph_size", glyph_size, minimum=4)
@@ -53,13 +61,17 @@ class AssociativeRecall(SupervisedTask):
         self.fixation_weight = float(fixation_weight)
         self.omniglot = str(omniglot)
         self.split = split
+        if presentation not in ("sequential", "together"):
+            raise InputError(f"presentation must be 'sequential' or 'together', got {presentation!r}")
+        self.presentation = presentation
+        self.pair_steps = 2 if presentation == "sequential" else 1
         if glyphs is not None:
             self.glyphs = glyphs
         elif self.omniglot:
             self.glyphs = OmniglotGlyphs(self.omniglot, self.glyph_size, split=split)
         else:
             self.glyphs = ProceduralGlyphs(self.glyph_size)
-        self.timing = {"fixation": 1, "study": self.k, "delay": self.delay_steps, "query": 1,
+        self.timing = {"fixation": 1, "study": self.pair_steps * self.k, "delay": self.delay_steps, "query": 1,
                        "response": self.response_steps}
         n_pix = self.glyph_size**2
         self.observation_space = Box(0.0, 1.0, (1 + n_pix + self.k,),
@@ -73,7 +85,7 @@ class AssociativeRecall(SupervisedTask):
     def config(self) -> dict[str, Any]:
         return {"k": self.k, "glyph_size": self.glyph_size, "delay_steps": self.delay_steps,
                 "response_steps": self.response_steps, "fixation_weight": self.fixation_weight,
-                "omniglot": self.omniglot, "split": self.split}
+                "omniglot": self.omniglot, "split": self.split, "presentation": self.presentation}
 
     def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None) -> TaskBatch:
         rng = make_rng(seed, self.rng)
@@ -84,15 +96,16 @@ class AssociativeRecall(SupervisedTask):
         labels = np.zeros((batch_size, k), dtype=np.int64)
         query = np.zeros(batch_size, dtype=np.int64)
         t_study = self.timing["fixation"]
-        t_query = t_study + k + self.delay_steps
+        t_query = t_study + self.timing["study"] + self.delay_steps
         t_resp = t_query + 1
         x[:, :t_resp, 0] = 1.0  # fixation cue until the response period
         for b in range(batch_size):
             drawings = self.glyphs.episode(k, rng).reshape(k, 2, n_pix)
             labels[b] = rng.permutation(k)
             for i in range(k):
-                x[b, t_study + i, 1:1 + n_pix] = drawings[i, 0]
-                x[b, t_study + i, 1 + n_pix + labels[b, i]] = 1.0
+                t_glyph = t_study + self.pair_steps * i
+                x[b, t_glyph, 1:1 + n_pix] = drawings[i, 0]
+                x[b, t_glyph + self.pair_steps - 1, 1 + n_pix + labels[b, i]] = 1.0
             q = int(rng.integers(k))
             query[b] = q
             x[b, t_query:, 1:1 + n_pix] = drawings[q, 1]

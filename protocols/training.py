@@ -1,0 +1,626 @@
+"""Training the rate twin on the behavioural tasks: supervised BPTT, truncated BPTT, actor-critic.
+
+``train(task, out=..., steps=..., seed=..., overrides={...})`` builds the task
+(:mod:`neuromod.protocols.tasks`) and a :class:`~neuromod.models.task_net.TaskNet` around the
+rate twin, trains it with the method the task needs, and writes a run folder:
+
+- **supervised** tasks (associative recall, sequential digits, time-series meta-learning): each
+  step draws a fresh batch of episodes and backpropagates through the whole episode (BPTT);
+- **char-model**: truncated BPTT over ``batch_size`` contiguous text streams, ``seq_len`` steps per
+  chunk, the network state (rates and fast weights) carried from chunk to chunk and cut from the
+  graph in between;
+- **reinforcement** tasks (card sort, bandit): advantage actor-critic (A2C; Mnih et al. 2016,
+  ICML) with a value head, on whole episodes: returns ``R_t = r_t + gamma R_{t+1}``, loss
+  ``-log pi(a_t) (R_t - V_t) + value_weight (R_t - V_t)^2 - entropy_weight H(pi_t)``, plus, with
+  weight ``fixation_supervision``, a cross-entropy that teaches the fixation output directly
+  (P(action 0) = the fixation cue): fixation is an instructed behaviour, as when a monkey is
+  trained on fixation control before the task, and learning it from the small fixation penalty
+  alone takes most of a short run. The choice among the other actions is learned from reward
+  alone. An episode is
+  played step by step without gradients (actions sampled from the policy), then the recorded
+  observations are run through the sequence path once more with gradients to score the actions:
+  same parameters, same observations, so the same policy, at the memory cost of the sequence path.
+
+Every batch is a function of ``(seed, step)`` only (``numpy.random.default_rng([seed, step])``), so a
+run resumed from a checkpoint replays exactly the batches an uninterrupted run would have seen and
+ends at the same weights (to float tolerance; same machine and thread count). Evaluation uses
+held-out seeds that training never draws (and the held-out split of a data set where there is one:
+the 8 x 8 digits' test images, MNIST's t10k files, Omniglot's ``images_evaluation``, the last
+``valid_fraction`` of a text).
+
+**Run folder.** Unlike a protocol run (:class:`neuromod.results.RunFolder`, built aside and
+renamed into place at the end), a training run is written *in place*: a run that is interrupted
+must leave its checkpoint where ``resume`` can find it. Every file is still written atomically
+(temporary file in the same folder, then ``os.replace``), so a reader never sees half a file::
+
+    out/
+      config.json          task, parameters (task, model, training), seed, device, versions, command
+      checkpoint.pt        network, optimiser, step, learning curves, carried state (resume from it)
+      model.pt             the trained TaskNet ({"config", "state_dict"}; models.task_net)
+      twin.pt              the rate twin alone, in the format the spiking twin reads (twin_io)
+      learning_curves.png  training loss and task metric (train and held-out) against steps
+      result.json          metrics: final held-out figures; conditions: the learning curve table
+
+Parameters are one flat namespace (``--set key=value``); :func:`training_defaults` lists them for
+each task:
+
+- the task's constructor keywords (``k``, ``delay_noise``, ``n_trials``, ``text``, ``mnist``,
+  ``omniglot``, ...; see each task class);
+- the network's: ``cell`` (``plastic`` = the rate twin, ``gru`` = plain GRU baseline),
+  ``hidden_size``, ``projection_size`` (input projection width, 0 = none), and the twin's
+  ``rule`` (``plain`` / ``modulated``), ``alpha_init``, ``tau_u_init``, ``learn_rule`` (train the
+  STDP constants too; off by default: with learned ``a+ != a-`` the rule gains a symmetric,
+  Hebbian part that, with ReLU rates, can run away), ``clip`` (bound on ``|U + alpha dU|``, 0 =
+  none) and ``impl``;
+- the training's: ``steps``, ``batch_size``, ``lr`` (Adam), ``grad_clip`` (global norm),
+  ``eval_every``, ``eval_episodes``, ``checkpoint_every``; actor-critic adds ``gamma``,
+  ``value_weight``, ``entropy_weight``, ``fixation_supervision``; ``char-model`` adds
+  ``eval_length`` (characters per held-out window).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuromod.errors import InputError
+from neuromod.models.task_net import TaskNet, TaskNetConfig, detach_state
+from neuromod.parameters import resolve_parameters
+from neuromod.protocols.tasks import TASK_CLASSES, make_task, task_class
+from neuromod.results import command_line, environment_versions, read_json, write_json_atomic
+
+__all__ = [
+    "train",
+    "training_defaults",
+    "TRAINING_SPECS",
+    "load_run",
+    "evaluate",
+    "build_task",
+    "build_net",
+    "resolve_device",
+    "EVAL_TAG",
+    "HELDOUT_TAG",
+    "CHECKPOINT_FORMAT",
+]
+
+CHECKPOINT_FORMAT = "neuromod-task-checkpoint"
+CHECKPOINT_VERSION = 1
+#: first entropy word of the seeds used for evaluation during training (training uses [seed, step])
+EVAL_TAG = 1_000_003
+#: first entropy word of the held-out seeds of ablations and benchmarks
+HELDOUT_TAG = 2_000_003
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """Defaults of one task's training: task keywords, network keywords, training keywords."""
+
+    method: str  # "supervised", "tbptt" or "a2c"
+    task: Mapping[str, Any]
+    model: Mapping[str, Any]
+    train: Mapping[str, Any]
+
+
+_MODEL = {"cell": "plastic", "hidden_size": 64, "projection_size": 0, "rule": "plain", "alpha_init": 0.5,
+          "tau_u_init": 0.1, "learn_rule": False, "clip": 0.0, "impl": "auto"}
+_TRAIN = {"steps": 3000, "batch_size": 32, "lr": 1e-3, "grad_clip": 1.0, "eval_every": 100, "eval_episodes": 256,
+          "checkpoint_every": 100}
+_A2C = {"gamma": 0.5, "value_weight": 0.5, "entropy_weight": 0.01, "fixation_supervision": 1.0, "lr": 3e-3}
+
+#: the full configurations (the targets of benchmarks/task_targets.py are for these)
+TRAINING_SPECS: dict[str, TrainingSpec] = {
+    "card-sort": TrainingSpec("a2c", {"n_trials": 120, "block_trials": 15, "block_jitter": 0, "fixation_penalty": 0.2},
+                              {**_MODEL, "hidden_size": 96}, {**_TRAIN, "steps": 8000, "batch_size": 16, **_A2C}),
+    "associative-recall": TrainingSpec("supervised", {"k": 5, "glyph_size": 10, "delay_steps": 1, "response_steps": 1,
+                                                      "fixation_weight": 0.2, "omniglot": "", "split": "background",
+                                                      "presentation": "sequential"},
+                                       {**_MODEL, "projection_size": 48}, {**_TRAIN, "steps": 10000, "batch_size": 64}),
+    "bandit": TrainingSpec("a2c", {"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
+                                   "fixation_penalty": 0.2},
+                           {**_MODEL, "hidden_size": 48}, {**_TRAIN, "steps": 3000, "batch_size": 16, **_A2C}),
+    "seq-digits": TrainingSpec("supervised", {"delay_steps": 5, "delay_noise": 0.5, "stimulus_noise": 0.0,
+                                              "response_steps": 1, "fixation_weight": 0.2, "mnist": "", "split": "train"},
+                               dict(_MODEL), {**_TRAIN, "steps": 4000, "batch_size": 64}),
+    "char-model": TrainingSpec("tbptt", {"seq_len": 64, "text": "", "corpus_chars": 400_000, "valid_fraction": 0.1},
+                               {**_MODEL, "hidden_size": 128}, {**_TRAIN, "steps": 10000, "batch_size": 32,
+                                                                "eval_every": 250, "eval_episodes": 64,
+                                                                "checkpoint_every": 250, "eval_length": 256}),
+    "meta-timeseries": TrainingSpec("supervised", {"family": "linear", "dim": 2, "min_examples": 0, "max_examples": 6,
+                                                   "query_steps": 4, "fixation_weight": 0.2},
+                                    dict(_MODEL), {**_TRAIN, "steps": 5000, "batch_size": 64}),
+}
+
+_MODEL_KEYS = tuple(_MODEL)
+_TWIN_KEYS = ("rule", "alpha_init", "tau_u_init", "learn_rule")
+
+
+def _spec(task: str) -> TrainingSpec:
+    if task not in TRAINING_SPECS:
+        raise InputError(f"unknown task {task!r}; known: {', '.join(sorted(TRAINING_SPECS))}")
+    return TRAINING_SPECS[task]
+
+
+def training_defaults(task: str) -> dict[str, Any]:
+    """Every parameter of training ``task`` with its default (one flat dict)."""
+    spec = _spec(task)
+    return {**spec.task, **spec.model, **spec.train}
+
+
+def resolve_training_parameters(task: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Defaults of ``task`` updated by ``overrides`` (text parsed against the defaults), checked."""
+    params = resolve_parameters(training_defaults(task), dict(overrides or {}), what=f"training of task {task!r}")
+    for key in ("steps", "batch_size", "eval_every", "eval_episodes", "checkpoint_every", "hidden_size"):
+        if params[key] < 1:
+            raise InputError(f"training parameter {key!r} must be >= 1, got {params[key]!r}")
+    for key in ("lr", "grad_clip"):
+        if not params[key] > 0:
+            raise InputError(f"training parameter {key!r} must be > 0, got {params[key]!r}")
+    if "gamma" in params and not 0.0 <= params["gamma"] <= 1.0:
+        raise InputError(f"training parameter 'gamma' must be in [0, 1], got {params['gamma']!r}")
+    return params
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """A torch device from a name: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when present).
+
+    The Brian2 device names of the rest of the command line are accepted too: ``runtime`` and
+    ``cpp_standalone`` mean the CPU, ``cuda_standalone`` means CUDA.
+    """
+    name = (device or "auto").strip().lower()
+    name = {"runtime": "cpu", "cpp_standalone": "cpu", "cuda_standalone": "cuda"}.get(name, name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise InputError(f"device {device!r} asked for CUDA, but this PyTorch sees no CUDA GPU; use --device cpu")
+        return torch.device(name)
+    raise InputError(f"unknown training device {device!r}; expected cpu, cuda, cuda:N or auto")
+
+
+def build_task(task: str, params: Mapping[str, Any], *, seed: int = 0, heldout: bool = False):
+    """The task object for ``params``; ``heldout=True`` switches to the held-out split of its data."""
+    kwargs = {k: params[k] for k in _spec(task).task}
+    if heldout:
+        if task == "seq-digits":
+            kwargs["split"] = "test"
+        elif task == "associative-recall" and kwargs.get("omniglot"):
+            if (Path(kwargs["omniglot"]).expanduser() / "images_evaluation").is_dir():
+                kwargs["split"] = "evaluation"
+    return make_task(task, seed, **kwargs)
+
+
+def build_net(task_obj, params: Mapping[str, Any]) -> TaskNet:
+    """The network for ``task_obj`` with the network parameters in ``params``."""
+    twin = {k: params[k] for k in _TWIN_KEYS}
+    if params["clip"] < 0:
+        raise InputError(f"clip must be >= 0 (0 = no bound), got {params['clip']!r}")
+    twin["clip"] = float(params["clip"]) or None
+    config = TaskNetConfig(n_inputs=task_obj.n_inputs, n_outputs=task_obj.n_outputs, hidden_size=int(params["hidden_size"]),
+                           cell=params["cell"], projection_size=int(params["projection_size"]),
+                           value_head=task_obj.kind == "reinforcement", twin=twin, impl=params["impl"])
+    return TaskNet(config)
+
+
+# --------------------------------------------------------------------------------------------------
+# One training step per method
+# --------------------------------------------------------------------------------------------------
+
+
+def _step_rng(seed: int, step: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), int(step)])
+
+
+def _discounted_returns(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``R_t = r_t + gamma R_{t+1}``, ``R_T = 0``; rewards (B, T)."""
+    returns = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[:, 0])
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        running = rewards[:, t] + gamma * running
+        returns[:, t] = running
+    return returns
+
+
+def play_episodes(net: TaskNet, task_obj, batch_size: int, rng: np.random.Generator, *, device: torch.device,
+                  greedy: bool = False, generator: torch.Generator | None = None):
+    """Play ``batch_size`` episodes of a reinforcement task without gradients.
+
+    Returns ``(record, observations (B, T, obs) tensor, actions (B, T) tensor)``; actions are
+    sampled from the policy (``generator`` makes it reproducible) or, with ``greedy``, its arg-max.
+    """
+    obs = task_obj.reset(batch_size, seed=rng)
+    state = net.initial_state(batch_size)
+    observations, actions = [], []
+    with torch.no_grad():
+        step = net.stepper()
+        for _ in range(task_obj.n_steps):
+            o = torch.from_numpy(obs).to(device)
+            out = step(o, state)
+            state = out.state
+            if greedy:
+                a = out.outputs.argmax(-1)
+            else:
+                if not torch.isfinite(out.outputs).all():
+                    raise InputError("the network's outputs are not finite (its state diverged); "
+                                     "lower lr or bound the fast weights with clip=...")
+                probs = torch.softmax(out.outputs.float(), -1).cpu()
+                a = torch.multinomial(probs, 1, generator=generator)[:, 0].to(device)
+            observations.append(o)
+            actions.append(a)
+            obs, _ = task_obj.step(a.cpu().numpy())
+    return task_obj.record(), torch.stack(observations, 1), torch.stack(actions, 1)
+
+
+def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    record, obs, actions = play_episodes(net, task_obj, params["batch_size"], rng, device=device, generator=generator)
+    out = net(obs)
+    logp = torch.log_softmax(out.outputs, -1)
+    logp_a = logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    entropy = -(logp.exp() * logp).sum(-1)
+    rewards = torch.from_numpy(record.rewards).to(device)
+    returns = _discounted_returns(rewards, float(params["gamma"]))
+    advantage = returns - out.values
+    loss = (-(logp_a * advantage.detach()).mean() + params["value_weight"] * advantage.pow(2).mean()
+            - params["entropy_weight"] * entropy.mean())
+    if params["fixation_supervision"] > 0:
+        # log P(fixate) and log P(not fixate) from the same logits, numerically safe
+        log_fix = logp[..., 0]
+        log_go = torch.logsumexp(logp[..., 1:], -1)
+        cue = obs[..., 0]
+        loss = loss - params["fixation_supervision"] * (cue * log_fix + (1 - cue) * log_go).mean()
+    return loss, task_obj.metrics(record)
+
+
+def _supervised_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
+    batch = task_obj.batch(params["batch_size"], seed=rng).to(device)
+    out = net(batch.inputs)
+    loss = task_obj.loss(out.outputs, batch)
+    return loss, task_obj.metrics(out.outputs.detach(), batch)
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation on held-out seeds
+# --------------------------------------------------------------------------------------------------
+
+
+def evaluate(net: TaskNet, task: str, params: Mapping[str, Any], *, seed: int, tag: int = EVAL_TAG,
+             episodes: int | None = None, device: torch.device | str = "cpu", task_obj=None) -> dict[str, float]:
+    """The task's figures for ``net`` on held-out episodes (seeds ``[tag, seed, i]``, never trained on).
+
+    Reinforcement tasks are played greedily (arg-max action). ``meta-timeseries`` gets two
+    batches, with no example and with ``max_examples``, and reports ``nmse_before``,
+    ``nmse_after`` and their ratio ``error_ratio``. ``char-model`` scores ``episodes`` windows of
+    ``eval_length`` characters of the held-out text, each from a fresh state.
+    """
+    device = torch.device(device)
+    episodes = int(episodes or params["eval_episodes"])
+    task_obj = task_obj if task_obj is not None else build_task(task, params, seed=seed, heldout=True)
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            if task_obj.kind == "reinforcement":
+                record, _, _ = play_episodes(net, task_obj, episodes, np.random.default_rng([tag, seed, 0]), device=device,
+                                             greedy=True)
+                return task_obj.metrics(record)
+            if task == "char-model":
+                batch = task_obj.batch(episodes, seed=np.random.default_rng([tag, seed, 0]), split="valid",
+                                       length=int(params.get("eval_length", task_obj.seq_len))).to(device)
+                return task_obj.metrics(net(batch.inputs).outputs, batch)
+            if task == "meta-timeseries":
+                out = {}
+                for i, shown in enumerate((0, task_obj.max_examples)):
+                    batch = task_obj.batch(episodes, seed=np.random.default_rng([tag, seed, i]), n_examples=shown).to(device)
+                    m = task_obj.metrics(net(batch.inputs).outputs, batch)
+                    out["nmse_before" if shown == 0 else "nmse_after"] = m["nmse"]
+                    out[f"fixation_accuracy_{'before' if shown == 0 else 'after'}"] = m["fixation_accuracy"]
+                out["error_ratio"] = out["nmse_after"] / out["nmse_before"]
+                out["fixation_accuracy"] = 0.5 * (out.pop("fixation_accuracy_before") + out.pop("fixation_accuracy_after"))
+                return out
+            batch = task_obj.batch(episodes, seed=np.random.default_rng([tag, seed, 0])).to(device)
+            return task_obj.metrics(net(batch.inputs).outputs, batch)
+    finally:
+        net.train(was_training)
+
+
+# --------------------------------------------------------------------------------------------------
+# Checkpoints, run folders
+# --------------------------------------------------------------------------------------------------
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> Path:
+    """``torch.save`` through a temporary file in the same folder and ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    if not path.is_file():
+        raise InputError(f"no training checkpoint at {str(path)!r}; expected a run folder holding checkpoint.pt")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a damaged or foreign file: one clear line
+        raise InputError(f"cannot read {str(path)!r} as a training checkpoint: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"{str(path)!r} is not a neuromod training checkpoint (format {CHECKPOINT_FORMAT!r})")
+    if data.get("version") != CHECKPOINT_VERSION:
+        raise InputError(f"{str(path)!r} has checkpoint version {data.get('version')!r}; this neuromod reads {CHECKPOINT_VERSION}")
+    return data
+
+
+def load_run(run_dir: str | os.PathLike[str], *, device: torch.device | str = "cpu") -> tuple[TaskNet, dict[str, Any]]:
+    """The trained network of a run folder and ``{"task", "parameters", "seed", "step"}``.
+
+    Reads ``model.pt`` (a finished run) or else ``checkpoint.pt`` (an interrupted one).
+    """
+    run = Path(run_dir).expanduser()
+    if not run.is_dir():
+        raise InputError(f"run folder {str(run)!r} does not exist")
+    model_file = run / "model.pt"
+    if model_file.is_file():
+        try:
+            data = torch.load(model_file, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise InputError(f"cannot read {str(model_file)!r}: {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT + "-model":
+            raise InputError(f"{str(model_file)!r} is not a neuromod task model")
+    else:
+        data = _read_checkpoint(run)
+    if data["task"] not in TASK_CLASSES:
+        raise InputError(f"run {str(run)!r} was trained on unknown task {data['task']!r}")
+    net = TaskNet.from_checkpoint(data["net"], map_location=device)
+    return net, {"task": data["task"], "parameters": data["parameters"], "seed": data["seed"], "step": data["step"]}
+
+
+def _plot_curves(curves: list[dict[str, Any]], losses: list[float], task: str, train_metric: str, eval_metric: str,
+                 chance: float, folder: Path) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.6))
+    steps = np.arange(1, len(losses) + 1)
+    ax_loss.plot(steps, losses, color="0.75", lw=0.6, label="per step")
+    if len(losses) >= 10:
+        width = max(5, len(losses) // 50)
+        smooth = np.convolve(losses, np.ones(width) / width, mode="valid")
+        ax_loss.plot(steps[width - 1:], smooth, color="C0", label=f"mean of {width}")
+    ax_loss.set(xlabel="training step", ylabel="loss", title=f"{task}: training loss")
+    ax_loss.legend(frameon=False)
+    at = [c["step"] for c in curves]
+    ax_metric.plot(at, [c.get(f"train_{train_metric}", np.nan) for c in curves], "o-", ms=3,
+                   label=f"training batches ({train_metric})")
+    ax_metric.plot(at, [c.get(f"eval_{eval_metric}", np.nan) for c in curves], "s-", ms=3, label=f"held-out ({eval_metric})")
+    ax_metric.axhline(chance, color="0.5", ls="--", lw=1, label="chance")
+    ax_metric.set(xlabel="training step", ylabel=eval_metric, title=f"{task}: {eval_metric}")
+    ax_metric.legend(frameon=False)
+    fig.tight_layout()
+    name = "learning_curves.png"
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".png", dir=folder)
+    os.close(fd)
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, folder / name)
+    return name
+
+
+# --------------------------------------------------------------------------------------------------
+# The trainer
+# --------------------------------------------------------------------------------------------------
+
+
+def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | None = None, device: str | None = "auto",
+          seed: int | None = None, overrides: Mapping[str, Any] | None = None,
+          resume: str | os.PathLike[str] | None = None, progress: bool = False) -> dict[str, Any]:
+    """Train a rate twin on ``task`` and write the run folder ``out`` (module docstring).
+
+    ``steps``: total number of training steps (default: the task's ``steps`` parameter); with
+    ``resume``, training continues up to this total. ``seed`` (default 1) fixes the network's
+    initial weights and every batch. ``overrides``: ``{"name": "value"}`` as typed after ``--set``.
+    ``resume``: a run folder (or its ``checkpoint.pt``) to continue; its task, parameters and seed
+    are used (``overrides`` may change training parameters only, and ``seed`` must be left out or
+    equal); ``out`` defaults to that folder. Returns the contents of ``result.json``.
+
+    Raises :class:`InputError` on bad input: unknown task or parameter, missing or malformed data
+    folder, empty or non-text file, a checkpoint of another task or architecture, an ``out`` that
+    already holds a training run when ``resume`` is not given.
+    """
+    spec = _spec(task)
+    task_class(task)
+    torch_device = resolve_device(device)
+    checkpoint = None
+    if resume is not None:
+        checkpoint = _read_checkpoint(Path(resume).expanduser())
+        if checkpoint["task"] != task:
+            raise InputError(f"checkpoint {str(resume)!r} is from a {checkpoint['task']!r} model, not {task!r}")
+        if seed is not None and int(seed) != int(checkpoint["seed"]):
+            raise InputError(f"checkpoint {str(resume)!r} was trained with seed {checkpoint['seed']}; "
+                             f"resume uses that seed (got seed {seed})")
+        seed = int(checkpoint["seed"])
+        params = dict(checkpoint["parameters"])
+        changed = resolve_training_parameters(task, {**params, **dict(overrides or {})})
+        fixed = [k for k in (*spec.task, *spec.model) if changed[k] != params[k]]
+        if fixed:
+            raise InputError(f"checkpoint {str(resume)!r} is from another model: it was trained with "
+                             + ", ".join(f"{k}={params[k]!r}" for k in fixed) + "; a resumed run keeps them")
+        params = changed
+        if out is None:
+            out = Path(resume).expanduser()
+            out = out if out.is_dir() else out.parent
+    else:
+        seed = 1 if seed is None else int(seed)
+        params = resolve_training_parameters(task, overrides)
+    if out is None:
+        raise InputError("train needs an output folder (out=...)")
+    if steps is not None:
+        if int(steps) < 1:
+            raise InputError(f"steps must be >= 1, got {steps!r}")
+        params["steps"] = int(steps)
+    total = int(params["steps"])
+    folder = Path(out).expanduser().absolute()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {str(folder)!r}: {exc.strerror or exc}") from None
+    if checkpoint is None and (folder / "checkpoint.pt").exists():
+        raise InputError(f"{str(folder)!r} already holds a training run; resume it (--resume) or choose another folder")
+
+    task_obj = build_task(task, params, seed=seed)
+    eval_task = build_task(task, params, seed=seed, heldout=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build_net(task_obj, params)
+    net.to(torch_device)
+    if checkpoint is not None:
+        saved = TaskNetConfig.from_dict(checkpoint["net"]["config"])
+        if saved != net.config:
+            raise InputError(f"checkpoint {str(resume)!r} is from another model: its network is {saved}, "
+                             f"these parameters build {net.config}")
+        net.load_state_dict(checkpoint["net"]["state_dict"])
+    optimizer = torch.optim.Adam(net.parameters(), lr=float(params["lr"]))
+    if checkpoint is not None:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        for group in optimizer.param_groups:
+            group["lr"] = float(params["lr"])
+
+    start = int(checkpoint["step"]) if checkpoint else 0
+    curves: list[dict[str, Any]] = list(checkpoint["curves"]) if checkpoint else []
+    if checkpoint is not None:  # drop the end-of-run record of the interrupted run: it is not on the grid
+        grid = int(checkpoint["parameters"]["eval_every"])
+        curves = [c for c in curves if c["step"] % grid == 0]
+    losses: list[float] = list(checkpoint["losses"]) if checkpoint else []
+    window: list[dict[str, float]] = list(checkpoint["window"]) if checkpoint else []
+    wall_before = float(checkpoint["wall_time_s"]) if checkpoint else 0.0
+    lm_state = None
+    offsets = None
+    if spec.method == "tbptt":
+        offsets = task_obj.stream_offsets(int(params["batch_size"]), seed)
+        if checkpoint is not None and checkpoint.get("carried_state") is not None:
+            lm_state = _state_to(checkpoint["carried_state"], torch_device)
+
+    config = {"task": task, "method": spec.method, "parameters": params, "seed": seed, "device": str(torch_device),
+              "versions": environment_versions(), "command": command_line(),
+              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if checkpoint is not None and (folder / "config.json").is_file():
+        old = read_json(folder / "config.json")
+        config["started"] = old.get("started", config["started"])
+        config["resumed"] = [*old.get("resumed", []), {"at_step": start, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
+    write_json_atomic(folder / "config.json", config)
+
+    def save_checkpoint(step: int, wall: float) -> None:
+        _atomic_torch_save({
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "task": task, "parameters": params, "seed": seed,
+            "step": step, "net": net.checkpoint(), "optimizer": optimizer.state_dict(), "curves": curves,
+            "losses": losses, "window": window, "wall_time_s": wall,
+            "carried_state": _state_to(lm_state, "cpu") if lm_state is not None else None,
+        }, folder / "checkpoint.pt")
+
+    metric = task_obj.metric if task != "meta-timeseries" else "nmse"
+    eval_metric = task_obj.metric
+    started = time.perf_counter()
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, initial=min(start, total), desc=task, disable=not progress, dynamic_ncols=True)
+    net.train()
+    try:
+        for step in range(start, total):
+            rng = _step_rng(seed, step)
+            if spec.method == "a2c":
+                loss, figures = _a2c_step(net, task_obj, params, rng, torch_device)
+            elif spec.method == "tbptt":
+                batch = task_obj.stream_batch(offsets, step).to(torch_device)
+                out_seq = net(batch.inputs, lm_state)
+                loss = task_obj.loss(out_seq.outputs, batch)
+                figures = task_obj.metrics(out_seq.outputs.detach(), batch)
+                lm_state = detach_state(out_seq.state)
+            else:
+                loss, figures = _supervised_step(net, task_obj, params, rng, torch_device)
+            if not torch.isfinite(loss):
+                raise InputError(f"training of {task!r} diverged at step {step + 1} (the loss is not finite); "
+                                 f"lower lr (now {params['lr']}) or bound the fast weights with clip=...")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), float(params["grad_clip"]))
+            optimizer.step()
+            losses.append(float(loss.item()))
+            window.append({"loss": losses[-1], metric: float(figures.get(metric, float("nan")))})
+            done = step + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", **{metric: f"{window[-1][metric]:.3f}"})
+            on_grid = done % int(params["eval_every"]) == 0
+            if on_grid or done == total:
+                held = evaluate(net, task, params, seed=seed, tag=EVAL_TAG, device=torch_device, task_obj=eval_task)
+                record = {"step": done, "train_loss": float(np.mean([w["loss"] for w in window])),
+                          f"train_{metric}": _nanmean([w[metric] for w in window])}
+                record.update({f"eval_{k}": v for k, v in held.items()})
+                curves.append(record)
+                if on_grid:  # an end-of-run record off the grid keeps the window, so a resumed run matches
+                    window = []
+            if done % int(params["checkpoint_every"]) == 0 or done == total:
+                save_checkpoint(done, wall_before + time.perf_counter() - started)
+    finally:
+        bar.close()
+    wall = wall_before + time.perf_counter() - started
+
+    final_step = max(start, total)
+    if not curves or curves[-1]["step"] != final_step:
+        held = evaluate(net, task, params, seed=seed, tag=EVAL_TAG, device=torch_device, task_obj=eval_task)
+        curves.append({"step": final_step, **{f"eval_{k}": v for k, v in held.items()}})
+        save_checkpoint(final_step, wall)
+    _atomic_torch_save({"format": CHECKPOINT_FORMAT + "-model", "version": CHECKPOINT_VERSION, "task": task,
+                        "parameters": params, "seed": seed, "step": final_step, "net": net.checkpoint()},
+                       folder / "model.pt")
+    files = ["config.json", "checkpoint.pt", "model.pt"]
+    if net.plastic:
+        from neuromod.models.twin_io import save_twin
+
+        save_twin(folder / "twin.pt", net.rnn.cpu())
+        net.to(torch_device)
+        files.append("twin.pt")
+    chance = task_obj.chance
+    figure = _plot_curves(curves, losses, task, metric, eval_metric, chance, folder)
+    final = {k[len("eval_"):]: v for k, v in curves[-1].items() if k.startswith("eval_")}
+    metrics = {**final, f"chance_{eval_metric}": chance, "final_train_loss": losses[-1] if losses else float("nan"),
+               "steps": final_step, "wall_time_s": wall, "n_parameters": sum(p.numel() for p in net.parameters())}
+    result = {"task": task, "method": spec.method, "metric": eval_metric, "higher_is_better": task_obj.higher_is_better,
+              "seed": seed, "device": str(torch_device), "wall_time_s": wall, "metrics": metrics, "conditions": curves,
+              "figures": [figure], "files": files + ["result.json"]}
+    write_json_atomic(folder / "result.json", result)
+    return read_json(folder / "result.json")
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not np.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _state_to(state: Any, device: torch.device | str) -> Any:
+    from neuromod.models.gated_rnn import TwinState
+
+    if state is None:
+        return None
+    if isinstance(state, TwinState):
+        return TwinState(*[None if t is None else t.detach().to(device) for t in state])
+    if isinstance(state, (tuple, list)) and not isinstance(state, torch.Tensor):
+        return TwinState(*[None if t is None else t.to(device) for t in state])
+    return state.detach().to(device)

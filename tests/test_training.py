@@ -1,0 +1,219 @@
+"""The trainer: run folders, determinism by seed, resume, bad input, ablation, learning beyond chance."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from neuromod.errors import InputError
+from neuromod.protocols.ablation import ablate
+from neuromod.protocols.training import TRAINING_SPECS, load_run, resolve_device, train, training_defaults
+
+#: very small configurations for the mechanics tests (seconds each)
+MICRO = {
+    "seq-digits": {"hidden_size": "8", "batch_size": "4", "delay_steps": "1", "eval_every": "2", "eval_episodes": "8",
+                   "checkpoint_every": "2"},
+    "char-model": {"hidden_size": "8", "corpus_chars": "5000", "seq_len": "8", "batch_size": "3", "eval_every": "2",
+                   "eval_episodes": "4", "eval_length": "16", "checkpoint_every": "2"},
+    "bandit": {"hidden_size": "8", "n_trials": "6", "batch_size": "3", "eval_every": "2", "eval_episodes": "4",
+               "checkpoint_every": "2"},
+    "card-sort": {"hidden_size": "8", "n_trials": "10", "block_trials": "5", "batch_size": "3", "eval_every": "2",
+                  "eval_episodes": "4", "checkpoint_every": "2"},
+    "associative-recall": {"hidden_size": "8", "k": "2", "glyph_size": "5", "projection_size": "4", "batch_size": "4",
+                           "eval_every": "2", "eval_episodes": "8", "checkpoint_every": "2"},
+    "meta-timeseries": {"hidden_size": "8", "max_examples": "2", "query_steps": "2", "batch_size": "4",
+                        "eval_every": "2", "eval_episodes": "8", "checkpoint_every": "2"},
+}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Same thread count in every run (float sums are reproducible only then); the machine is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def micro(task, tmp_path, name="run", steps=4, seed=1, **extra):
+    return train(task, out=tmp_path / name, steps=steps, seed=seed, device="cpu",
+                 overrides={**MICRO[task], **extra}, progress=False)
+
+
+def weights(folder):
+    return torch.load(folder / "model.pt", weights_only=False)["net"]["state_dict"]
+
+
+def assert_same_weights(a, b, tol=1e-6):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=tol, rtol=0), key
+
+
+@pytest.mark.parametrize("task", sorted(TRAINING_SPECS))
+def test_a_run_writes_its_folder(task, tmp_path):
+    result = micro(task, tmp_path)
+    folder = tmp_path / "run"
+    for name in ("config.json", "checkpoint.pt", "model.pt", "twin.pt", "learning_curves.png", "result.json"):
+        assert (folder / name).is_file(), name
+    on_disk = json.loads((folder / "result.json").read_text())
+    assert on_disk == result
+    assert result["task"] == task and result["metrics"]["steps"] == 4
+    metric = result["metric"]
+    assert math.isfinite(result["metrics"][metric]) and f"chance_{metric}" in result["metrics"]
+    assert [c["step"] for c in result["conditions"]] == [2, 4]
+    assert all(f"eval_{metric}" in c and math.isfinite(c["train_loss"]) for c in result["conditions"])
+    config = json.loads((folder / "config.json").read_text())
+    assert config["seed"] == 1 and config["parameters"]["hidden_size"] == 8
+    # the twin file is the rate twin alone, readable by the spiking side
+    from neuromod.models.twin_io import load_twin
+
+    twin = load_twin(folder / "twin.pt")
+    net, info = load_run(folder)
+    assert info["task"] == task and info["step"] == 4
+    assert torch.equal(twin.cell.weight_hh, net.rnn.cell.weight_hh)
+
+
+@pytest.mark.parametrize("task", ["seq-digits", "char-model", "bandit"])
+def test_same_seed_same_run_other_seed_other_run(task, tmp_path):
+    micro(task, tmp_path, "a", seed=3)
+    micro(task, tmp_path, "b", seed=3)
+    micro(task, tmp_path, "c", seed=4)
+    assert_same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"), tol=0)
+    other = weights(tmp_path / "c")
+    assert not torch.equal(other["readout.weight"], weights(tmp_path / "a")["readout.weight"])
+
+
+@pytest.mark.parametrize("task", ["seq-digits", "char-model", "bandit", "meta-timeseries"])
+def test_resume_ends_where_an_uninterrupted_run_ends(task, tmp_path):
+    straight = micro(task, tmp_path, "straight", steps=6)
+    micro(task, tmp_path, "split", steps=3)  # interrupted after 3 steps (checkpoint at 2 and 3)
+    resumed = train(task, resume=tmp_path / "split", steps=6, device="cpu", progress=False)
+    assert_same_weights(weights(tmp_path / "straight"), weights(tmp_path / "split"))
+    assert resumed["metrics"]["steps"] == 6
+    assert [c["step"] for c in resumed["conditions"]] == [c["step"] for c in straight["conditions"]] == [2, 4, 6]
+    assert resumed["metrics"][resumed["metric"]] == pytest.approx(straight["metrics"][straight["metric"]], abs=1e-5)
+    config = json.loads((tmp_path / "split" / "config.json").read_text())
+    assert config["resumed"][0]["at_step"] == 3
+
+
+def test_resume_from_the_last_checkpoint_of_a_killed_run(tmp_path):
+    """A run killed between checkpoints resumes from the last one and still ends at the same weights."""
+    micro("seq-digits", tmp_path, "straight", steps=6)
+    micro("seq-digits", tmp_path, "killed", steps=4)
+    ckpt = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)
+    assert ckpt["step"] == 4
+    (tmp_path / "killed" / "model.pt").unlink()  # as if it died before finishing
+    train("seq-digits", resume=tmp_path / "killed" / "checkpoint.pt", steps=6, device="cpu")
+    assert_same_weights(weights(tmp_path / "straight"), weights(tmp_path / "killed"))
+
+
+def test_bad_input_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="unknown task 'chess'"):
+        train("chess", out=tmp_path / "x", steps=1)
+    with pytest.raises(InputError, match="unknown parameter 'hiden_size'"):
+        train("seq-digits", out=tmp_path / "x", steps=1, overrides={"hiden_size": "8"})
+    with pytest.raises(InputError, match="whole number"):
+        train("seq-digits", out=tmp_path / "x", steps=1, overrides={"hidden_size": "8.5"})
+    with pytest.raises(InputError, match="'lr' must be > 0"):
+        train("seq-digits", out=tmp_path / "x", steps=1, overrides={"lr": "0"})
+    with pytest.raises(InputError, match="MNIST folder .* does not exist"):
+        train("seq-digits", out=tmp_path / "x", steps=1, overrides={"mnist": str(tmp_path / "no-mnist")})
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(InputError, match="no images_background"):
+        train("associative-recall", out=tmp_path / "x", steps=1, overrides={"omniglot": str(tmp_path / "flat")})
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(InputError, match="is empty"):
+        train("char-model", out=tmp_path / "x", steps=1, overrides={"text": str(tmp_path / "empty.txt")})
+    (tmp_path / "image.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    with pytest.raises(InputError, match="not a text file"):
+        train("char-model", out=tmp_path / "x", steps=1, overrides={"text": str(tmp_path / "image.bin")})
+    with pytest.raises(InputError, match="unknown training device"):
+        train("seq-digits", out=tmp_path / "x", steps=1, device="tpu")
+    with pytest.raises(InputError, match="steps must be >= 1"):
+        train("seq-digits", out=tmp_path / "x", steps=0)
+    assert resolve_device("runtime") == torch.device("cpu")
+
+
+def test_checkpoints_of_other_models_are_refused(tmp_path):
+    micro("seq-digits", tmp_path, "digits", steps=2)
+    with pytest.raises(InputError, match="from a 'seq-digits' model, not 'bandit'"):
+        train("bandit", resume=tmp_path / "digits", steps=3)
+    with pytest.raises(InputError, match="another model: it was trained with hidden_size=8"):
+        train("seq-digits", resume=tmp_path / "digits", steps=3, overrides={"hidden_size": "16"})
+    with pytest.raises(InputError, match="seed 1"):
+        train("seq-digits", resume=tmp_path / "digits", steps=3, seed=2)
+    with pytest.raises(InputError, match="already holds a training run"):
+        micro("seq-digits", tmp_path, "digits", steps=2)
+    with pytest.raises(InputError, match="no training checkpoint"):
+        train("seq-digits", resume=tmp_path / "nothing-here", steps=3)
+    (tmp_path / "fake.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="cannot read"):
+        train("seq-digits", resume=tmp_path / "fake.pt", steps=3)
+    torch.save({"format": "something-else"}, tmp_path / "other.pt")
+    with pytest.raises(InputError, match="not a neuromod training checkpoint"):
+        train("seq-digits", resume=tmp_path / "other.pt", steps=3)
+    # training parameters may change on resume
+    result = train("seq-digits", resume=tmp_path / "digits", steps=3, overrides={"lr": "0.0005"})
+    assert result["metrics"]["steps"] == 3
+
+
+def test_ablation_table_and_figure(tmp_path):
+    micro("seq-digits", tmp_path, "plastic", steps=2)
+    result = ablate(tmp_path / "plastic")
+    assert [r["condition"] for r in result["conditions"]] == ["plastic", "alpha_off", "plasticity_off"]
+    folder = tmp_path / "plastic" / "ablation"
+    for name in ("config.json", "result.json", "ablation.csv", "ablation.png"):
+        assert (folder / name).is_file(), name
+    assert result["metrics"]["chance_accuracy"] == pytest.approx(0.1)
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in result["conditions"])
+    micro("seq-digits", tmp_path, "gru", steps=2, cell="gru")
+    gru = ablate(tmp_path / "gru", out=tmp_path / "gru-ablation")
+    assert [r["condition"] for r in gru["conditions"]] == ["gru"]
+    assert not (tmp_path / "gru" / "twin.pt").exists()
+    with pytest.raises(InputError, match="does not exist"):
+        ablate(tmp_path / "missing")
+    with pytest.raises(InputError, match="no training checkpoint"):
+        ablate(tmp_path / "gru-ablation")
+
+
+def test_defaults_list_every_group():
+    params = training_defaults("card-sort")
+    assert {"n_trials", "hidden_size", "cell", "lr", "gamma", "fixation_supervision"} <= set(params)
+    assert "gamma" not in training_defaults("seq-digits")
+
+
+# --------------------------------------------------------------------------------------------------
+# Learning: tiny configurations clearly beat chance within about a minute each (2 shared cores)
+# --------------------------------------------------------------------------------------------------
+
+TINY = {
+    "seq-digits": (150, {"hidden_size": "32", "batch_size": "32", "delay_steps": "2", "lr": "0.01", "eval_every": "150",
+                         "eval_episodes": "256", "checkpoint_every": "150"}),
+    "char-model": (150, {"hidden_size": "32", "corpus_chars": "20000", "seq_len": "32", "batch_size": "16", "lr": "0.01",
+                         "eval_every": "150", "eval_episodes": "32", "eval_length": "64", "checkpoint_every": "150"}),
+    "bandit": (200, {"hidden_size": "32", "n_trials": "40", "batch_size": "16", "lr": "0.01", "gamma": "0",
+                     "eval_every": "200", "eval_episodes": "64", "checkpoint_every": "200"}),
+}
+
+
+def _beats_chance(result, margin):
+    metric, m = result["metric"], result["metrics"]
+    chance = m[f"chance_{metric}"]
+    if result["higher_is_better"]:
+        return m[metric] >= chance + margin, (metric, m[metric], chance)
+    return m[metric] <= chance - margin, (metric, m[metric], chance)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task,margin", [("seq-digits", 0.3), ("char-model", 1.5), ("bandit", 0.1)])
+def test_tiny_configuration_beats_chance(task, margin, tmp_path):
+    steps, overrides = TINY[task]
+    result = train(task, out=tmp_path / task, steps=steps, seed=1, device="cpu", overrides=overrides)
+    ok, figures = _beats_chance(result, margin)
+    assert ok, figures
+    # fixation is held until the response period
+    assert result["metrics"].get("fixation_accuracy", 1.0) > 0.95
