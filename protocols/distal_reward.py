@@ -132,7 +132,7 @@ def build_network(params: dict[str, Any], seed: int) -> DistalRewardNetwork:
     rule = dataclasses.replace(IZHIKEVICH2007, tau_c=params["tau_c"], w_max=float(params["w_max"]))
     modulators = dataclasses.replace(IZHIKEVICH2007_MODULATORS, tau_da=params["tau_da"], da_tonic=float(params["da_tonic"]))
     variant = params["variant"]
-    synapse_model = three_factor_stdp(rule, variant=variant, transmit="v_post += w*mV")
+    synapse_model = three_factor_stdp(rule, variant=variant, transmit="I_syn_post += w*mV/ms")
     # a copy of the current weight, refreshed only when the weight trace samples it (Brian2 cannot
     # monitor w_now directly: it refers to the postsynaptic port)
     synapse_model = dataclasses.replace(synapse_model, model=synapse_model.model + "w_snap : 1\n")
@@ -156,7 +156,7 @@ def build_network(params: dict[str, Any], seed: int) -> DistalRewardNetwork:
     w_start = np.full(exc_i.size, float(params["w_exc"]))
     w_start[chosen] = 0.0
     plastic.w = w_start
-    inhibitory = Synapses(neurons, neurons, on_pre="v_post += w_inh*mV", delay=_NET.delay, dt=dt, name="inhibitory",
+    inhibitory = Synapses(neurons, neurons, on_pre="I_syn_post += w_inh*mV/ms", delay=_NET.delay, dt=dt, name="inhibitory",
                           namespace={"w_inh": float(params["w_inh"])})
     inhibitory.connect(i=inh_i, j=inh_j)
 

@@ -10,10 +10,17 @@
 ``a``, ``b`` are dimensionless rates, ``c``, ``d`` in mV. All four are per-neuron constants, so one
 group holds regular-spiking (RS) and fast-spiking (FS) cells side by side.
 
-Integration: the original code advances ``v`` by two half steps of 0.5 ms ("for numerical
-stability") every 1 ms; :data:`HALF_STEP_EULER` does the same (two forward-Euler half steps of
-``dt/2`` for every variable), so with ``dt = 1 ms`` it matches the original scheme for ``v`` (the
-original updates ``u`` once per ms with the new ``v``; the difference is of order ``a*dt``).
+Integration: the original code's scheme, exactly. Every time step (1 ms in the paper) ``v``
+advances by two forward-Euler half steps with ``u`` held ("for numerical stability"), then ``u``
+by one step with the new ``v``; the spike check comes before the next step (Brian2's threshold
+after the update). The scheme is not an ODE solver Brian2 knows, so the model's variables are
+plain parameters and :class:`IzhikevichModel` runs the update as a ``run_regularly`` in the
+``groups`` slot (where state updaters run). With it the network reproduces the original's
+numerics, including the large overshoots of ``v`` in the step before a spike.
+
+Input: ``I = I_ext + I_noise + I_syn`` (mV/ms). ``I_syn`` collects synaptic input during a step
+(``I_syn_post += w*mV/ms``) and is used, then cleared, by the next update, as the original adds
+arriving weights to ``I`` for one ms.
 
 References
 ----------
@@ -25,25 +32,18 @@ signaling. Cereb Cortex 17:2443-2452.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-from brian2 import ExplicitStateUpdater, Quantity, mV
+from brian2 import Quantity, mV
 
 from neuromod.equations.base import NeuronModel
 from neuromod.errors import InputError
 from neuromod.parameters import ParameterSet
 
-__all__ = ["IzhikevichParameters", "IZHIKEVICH2003", "HALF_STEP_EULER", "izhikevich", "izhikevich_values"]
-
-#: Two forward-Euler half steps per time step (Izhikevich's scheme for v).
-HALF_STEP_EULER = ExplicitStateUpdater(
-    """
-    x_half = x + 0.5*dt*f(x, t)
-    x_new = x_half + 0.5*dt*f(x_half, t + 0.5*dt)
-    """
-)
+__all__ = ["IzhikevichParameters", "IzhikevichModel", "IZHIKEVICH2003", "izhikevich", "izhikevich_values"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -69,30 +69,53 @@ IZHIKEVICH2003: MappingProxyType[str, IzhikevichParameters] = MappingProxyType({
 })
 
 _MODEL = """
-dv/dt = (0.04/mV*v**2 + 5*v + 140*mV - u)/ms + I : volt
-du/dt = a*(b*v - u)/ms : volt
-I = I_ext + I_noise : volt/second
+v : volt
+u : volt
+I = I_ext + I_noise + I_syn : volt/second
 I_ext : volt/second
 I_noise : volt/second
+I_syn : volt/second
 a : 1 (constant)
 b : 1 (constant)
 c : volt (constant)
 d : volt (constant)
 """
 
+#: One time step of the original scheme (two half steps of v with u held, then u; I_syn used once).
+_UPDATE = """
+v += 0.5*dt*(((0.04/mV)*v + 5)*v + 140*mV - u)/ms + 0.5*dt*I
+v += 0.5*dt*(((0.04/mV)*v + 5)*v + 140*mV - u)/ms + 0.5*dt*I
+u += dt*a*(b*v - u)/ms
+I_syn = 0*mV/ms
+"""
 
-def izhikevich(*, threshold: Quantity = 30 * mV) -> NeuronModel:
+
+@dataclass(frozen=True)
+class IzhikevichModel(NeuronModel):
+    """A :class:`NeuronModel` whose update is explicit code (``update``), run every time step in
+    the ``groups`` slot by :meth:`group`."""
+
+    update: str = _UPDATE
+
+    def group(self, n: int, *, name: str | None = None, dt: Any = None, **kwargs: Any):
+        """A ``brian2.NeuronGroup`` of ``n`` neurons with the update attached."""
+        group = super().group(n, name=name, dt=dt, **kwargs)
+        group.run_regularly(self.update.strip(), when="groups", order=0, name=f"{group.name}_update")
+        return group
+
+
+def izhikevich(*, threshold: Quantity = 30 * mV) -> IzhikevichModel:
     """The simple model with per-neuron ``a, b, c, d`` (assign them with :func:`izhikevich_values`).
 
-    ``I = I_ext + I_noise`` (mV/ms): ``I_ext`` for the caller, ``I_noise`` for a noise process
-    (e.g. the 2007 paper's thalamic input, redrawn every ms by a ``run_regularly``). Synaptic
-    input in the 2007 network is a jump of ``v`` at spike arrival (``v_post += w*mV``).
+    ``I = I_ext + I_noise + I_syn`` (mV/ms): ``I_ext`` for the caller, ``I_noise`` for a noise
+    process (e.g. the 2007 paper's thalamic input, redrawn every ms by a ``run_regularly``),
+    ``I_syn`` for synapses (``I_syn_post += w*mV/ms``; cleared after each update). Spike when
+    ``v >= threshold`` (30 mV); reset ``v = c``, ``u += d``.
     """
-    return NeuronModel(
+    return IzhikevichModel(
         model=_MODEL,
         threshold="v >= v_peak",
         reset="v = c\nu += d",
-        method=HALF_STEP_EULER,  # type: ignore[arg-type]
         namespace={"v_peak": threshold},
         citation=_CITE,
     )

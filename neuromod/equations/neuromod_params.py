@@ -252,7 +252,7 @@ BRZOSKO2017 = ThreeFactorParameters(
 )
 
 #: Gain applied here to the 2017 learning rates for slice pairing protocols (chosen, not fitted).
-_TIMING_GAIN = 40.0
+_TIMING_GAIN = 10.0
 
 #: The dopamine-timing protocol's set: the 2017 window and trace, plus a baseline asymmetric
 #: window (pre-post LTP, post-pre LTD without modulators). m_0 and the gain are chosen here.
@@ -260,12 +260,12 @@ BRZOSKO2015_TIMING = dataclasses.replace(
     BRZOSKO2017,
     A_plus=1.0,
     A_minus=1.0,
-    m_0=0.1 / second,
+    m_0=0.02 / second,
     k_s_da=_TIMING_GAIN * 0.01 / second,
     k_s_ach=_TIMING_GAIN * 0.002 / second,
     citation=(
         f"{_BRZ15}; {_BRZ17}: window 10 ms, eligibility 2 s, eta_DA : eta_ACh = 5 : 1, weights 2 in [1, 3] (plasticity.md); "
-        f"baseline asymmetric window A+ = A- = 1 with m_0 = 0.1/s, and gain {_TIMING_GAIN:g} on eta: chosen here (not fitted)"
+        f"baseline asymmetric window A+ = A- = 1 with m_0 = 0.02/s, and gain {_TIMING_GAIN:g} on eta: chosen here (not fitted)"
     ),
 )
 
