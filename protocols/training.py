@@ -370,12 +370,16 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 def load_run(run_dir: str | os.PathLike[str], *, device: torch.device | str = "cpu") -> tuple[TaskNet, dict[str, Any]]:
     """The trained network of a run folder and ``{"task", "parameters", "seed", "step"}``.
 
-    Reads ``model.pt`` (a finished run) or else ``checkpoint.pt`` (an interrupted one).
+    Reads ``model.pt`` (a finished run) or else ``checkpoint.pt`` (an interrupted one);
+    ``run_dir`` may also be a model file itself (a shipped one in ``neuromod/models/data``).
     """
     run = Path(run_dir).expanduser()
-    if not run.is_dir():
+    if run.is_file():
+        model_file = run
+    elif run.is_dir():
+        model_file = run / "model.pt"
+    else:
         raise InputError(f"run folder {str(run)!r} does not exist")
-    model_file = run / "model.pt"
     if model_file.is_file():
         try:
             data = torch.load(model_file, map_location="cpu", weights_only=False)

@@ -197,6 +197,14 @@ TINY = {
                          "eval_every": "150", "eval_episodes": "32", "eval_length": "64", "checkpoint_every": "150"}),
     "bandit": (200, {"hidden_size": "32", "n_trials": "40", "batch_size": "16", "lr": "0.01", "gamma": "0",
                      "eval_every": "200", "eval_episodes": "64", "checkpoint_every": "200"}),
+    "card-sort": (150, {"hidden_size": "32", "n_trials": "30", "block_trials": "10", "batch_size": "16", "lr": "0.01",
+                        "gamma": "0", "eval_every": "150", "eval_episodes": "64", "checkpoint_every": "150"}),
+    "meta-timeseries": (400, {"hidden_size": "32", "max_examples": "4", "query_steps": "3", "batch_size": "32",
+                              "lr": "0.01", "eval_every": "400", "eval_episodes": "256", "checkpoint_every": "400"}),
+    # binding glyphs to labels has a long plateau before it starts: the smallest run that leaves it
+    "associative-recall": (600, {"hidden_size": "32", "k": "2", "glyph_size": "6", "projection_size": "0",
+                                 "batch_size": "32", "lr": "0.01", "eval_every": "600", "eval_episodes": "256",
+                                 "checkpoint_every": "600"}),
 }
 
 
@@ -209,7 +217,8 @@ def _beats_chance(result, margin):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task,margin", [("seq-digits", 0.3), ("char-model", 1.5), ("bandit", 0.1)])
+@pytest.mark.parametrize("task,margin", [("seq-digits", 0.3), ("char-model", 1.5), ("bandit", 0.1), ("card-sort", 0.1),
+                                         ("meta-timeseries", 0.2), ("associative-recall", 0.1)])
 def test_tiny_configuration_beats_chance(task, margin, tmp_path):
     steps, overrides = TINY[task]
     result = train(task, out=tmp_path / task, steps=steps, seed=1, device="cpu", overrides=overrides)

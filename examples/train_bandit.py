@@ -1,0 +1,28 @@
+"""Train the rate twin on ``bandit`` and ablate its fast weights.
+
+Two-armed bandit (a T-maze choice point): reward probabilities 0.85 / 0.15 swap every
+10-20 visits; actor-critic learns to track the better arm.
+
+A small configuration (a few minutes on a laptop CPU); leave ``overrides`` out for the full one
+(``neuromod.protocols.training.training_defaults("bandit")``). Run::
+
+    python examples/train_bandit.py [OUT_FOLDER]
+
+Interrupted? Run ``train("bandit", resume=OUT_FOLDER)`` to continue where it stopped.
+"""
+
+import sys
+
+from neuromod.protocols.ablation import ablate
+from neuromod.protocols.training import train
+
+out = sys.argv[1] if len(sys.argv) > 1 else "runs/bandit"
+result = train("bandit", out=out, steps=300, seed=1, device="auto",
+               overrides={"hidden_size": "32", "n_trials": "40", "lr": "0.01", "gamma": "0"}, progress=True)
+m = result["metrics"]
+print(f"share of visits rewarded: {m['rewarded']:.2f} (chance {m['chance_rewarded']:.2f})")
+print(f"figures and checkpoints in {out}/ (learning_curves.png, result.json, model.pt, twin.pt)")
+
+table = ablate(out)
+for row in table["conditions"]:
+    print(row["condition"], {key: round(value, 3) for key, value in row.items() if isinstance(value, float)})
