@@ -17,6 +17,8 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--device", default="runtime", help="runtime | cpp_standalone | cuda_standalone")
 parser.add_argument("--out", default="runs/pairing-frequency")
 args = parser.parse_args()
+pd.set_option("display.width", 200)
+pd.set_option("display.max_columns", 10)
 
 result = run_protocol("pairing-frequency", {}, out=args.out, device=args.device)
 

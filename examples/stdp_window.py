@@ -17,6 +17,8 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--device", default="runtime", help="runtime | cpp_standalone | cuda_standalone")
 parser.add_argument("--out", default="runs/stdp-window")
 args = parser.parse_args()
+pd.set_option("display.width", 200)
+pd.set_option("display.max_columns", 10)
 
 rules = ["pair:song2000", "pair:song2000:all_to_all:multiplicative"]
 result = run_protocol("stdp-window", {"rules": rules}, out=args.out, device=args.device)

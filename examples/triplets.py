@@ -16,6 +16,8 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--device", default="runtime", help="runtime | cpp_standalone | cuda_standalone")
 parser.add_argument("--out", default="runs/triplets")
 args = parser.parse_args()
+pd.set_option("display.width", 200)
+pd.set_option("display.max_columns", 10)
 
 rules = ["triplet:hippocampal_all_to_all_full", "triplet:hippocampal_nearest_full", "pair:song2000"]
 result = run_protocol("triplets", {"rules": rules}, out=args.out, device=args.device)

@@ -270,7 +270,7 @@ def run_conditions(
     w0 : float
         Initial weight of every synapse.
     """
-    from brian2 import Network, SpikeGeneratorGroup
+    from brian2 import Network, SpikeGeneratorGroup, defaultclock
 
     if not conditions:
         raise InputError("a protocol needs at least one condition")
@@ -286,11 +286,14 @@ def run_conditions(
     started = time.perf_counter()
     w_end: dict[str, np.ndarray] = {}
     with use_device(device, build_dir=build_dir, seed=seed) as sim:
-        pre = SpikeGeneratorGroup(k, pre_idx, pre_steps * time_step, dt=time_step, name="pre")
-        post = SpikeGeneratorGroup(k, post_idx, post_steps * time_step, dt=time_step, name="post")
+        # the default clock, not a clock per object: brian2cuda's synapse template refers to
+        # ``defaultclock`` by name (use_device resets it to 0.1 ms on leaving the block)
+        defaultclock.dt = time_step
+        pre = SpikeGeneratorGroup(k, pre_idx, pre_steps * time_step, name="pre")
+        post = SpikeGeneratorGroup(k, post_idx, post_steps * time_step, name="post")
         synapses = {}
         for n, (rule, model) in enumerate(rules.items()):
-            syn = model.connect(pre, post, name=f"rule_{n}", dt=time_step)
+            syn = model.connect(pre, post, name=f"rule_{n}")
             syn.connect(j="i")
             syn.w = w0
             synapses[rule] = syn

@@ -38,6 +38,7 @@ __all__ = [
     "PFISTER2006",
     "PAIR_STDP",
     "SJOSTROM2001",
+    "SJOSTROM2001_N_PAIRINGS",
     "SjostromPoint",
     "ONE_HZ_CHECK",
     "WANG2005",
