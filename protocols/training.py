@@ -357,7 +357,7 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"no training checkpoint at {str(path)!r}; expected a run folder holding checkpoint.pt")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=False)
+        data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a damaged or foreign file: one clear line
         raise InputError(f"cannot read {str(path)!r} as a training checkpoint: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
@@ -371,7 +371,9 @@ def load_run(run_dir: str | os.PathLike[str], *, device: torch.device | str = "c
     """The trained network of a run folder and ``{"task", "parameters", "seed", "step"}``.
 
     Reads ``model.pt`` (a finished run) or else ``checkpoint.pt`` (an interrupted one);
-    ``run_dir`` may also be a model file itself (a shipped one in ``neuromod/models/data``).
+    ``run_dir`` may also be a model file itself (a shipped one in ``models/data``). Both files
+    hold only dicts, lists, strings, numbers and tensors and are read with
+    ``torch.load(weights_only=True)``: no code is unpickled.
     """
     run = Path(run_dir).expanduser()
     if run.is_file():
@@ -382,7 +384,7 @@ def load_run(run_dir: str | os.PathLike[str], *, device: torch.device | str = "c
         raise InputError(f"run folder {str(run)!r} does not exist")
     if model_file.is_file():
         try:
-            data = torch.load(model_file, map_location="cpu", weights_only=False)
+            data = torch.load(model_file, map_location="cpu", weights_only=True)
         except Exception as exc:
             raise InputError(f"cannot read {str(model_file)!r}: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT + "-model":
@@ -520,7 +522,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
     if spec.method == "tbptt":
         offsets = task_obj.stream_offsets(int(params["batch_size"]), seed)
         if checkpoint is not None and checkpoint.get("carried_state") is not None:
-            lm_state = _state_to(checkpoint["carried_state"], torch_device)
+            lm_state = _state_from_dict(checkpoint["carried_state"], torch_device)
 
     config = {"task": task, "method": spec.method, "parameters": params, "seed": seed, "device": str(torch_device),
               "versions": environment_versions(), "command": command_line(),
@@ -536,7 +538,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "task": task, "parameters": params, "seed": seed,
             "step": step, "net": net.checkpoint(), "optimizer": optimizer.state_dict(), "curves": curves,
             "losses": losses, "window": window, "wall_time_s": wall,
-            "carried_state": _state_to(lm_state, "cpu") if lm_state is not None else None,
+            "carried_state": _state_to_dict(lm_state),
         }, folder / "checkpoint.pt")
 
     metric = task_obj.metric if task != "meta-timeseries" else "nmse"
@@ -618,13 +620,21 @@ def _nanmean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def _state_to(state: Any, device: torch.device | str) -> Any:
+def _state_to_dict(state: Any) -> dict[str, Any] | None:
+    """A carried network state as plain tensors (``torch.load(weights_only=True)`` reads it back)."""
     from neuromod.models.gated_rnn import TwinState
 
     if state is None:
         return None
     if isinstance(state, TwinState):
-        return TwinState(*[None if t is None else t.detach().to(device) for t in state])
-    if isinstance(state, (tuple, list)) and not isinstance(state, torch.Tensor):
-        return TwinState(*[None if t is None else t.to(device) for t in state])
-    return state.detach().to(device)
+        return {"kind": "twin", "tensors": {k: v.detach().cpu() for k, v in state._asdict().items() if v is not None}}
+    return {"kind": "gru", "tensors": {"h": state.detach().cpu()}}
+
+
+def _state_from_dict(data: dict[str, Any] | None, device: torch.device | str) -> Any:
+    from neuromod.models.gated_rnn import TwinState
+
+    if data is None:
+        return None
+    tensors = {k: v.to(device) for k, v in data["tensors"].items()}
+    return TwinState(**tensors) if data["kind"] == "twin" else tensors["h"]

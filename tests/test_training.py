@@ -44,7 +44,7 @@ def micro(task, tmp_path, name="run", steps=4, seed=1, **extra):
 
 
 def weights(folder):
-    return torch.load(folder / "model.pt", weights_only=False)["net"]["state_dict"]
+    return torch.load(folder / "model.pt", weights_only=True)["net"]["state_dict"]
 
 
 def assert_same_weights(a, b, tol=1e-6):
@@ -104,7 +104,7 @@ def test_resume_from_the_last_checkpoint_of_a_killed_run(tmp_path):
     """A run killed between checkpoints resumes from the last one and still ends at the same weights."""
     micro("seq-digits", tmp_path, "straight", steps=6)
     micro("seq-digits", tmp_path, "killed", steps=4)
-    ckpt = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)
+    ckpt = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
     assert ckpt["step"] == 4
     (tmp_path / "killed" / "model.pt").unlink()  # as if it died before finishing
     train("seq-digits", resume=tmp_path / "killed" / "checkpoint.pt", steps=6, device="cpu")

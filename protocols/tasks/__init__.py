@@ -1,15 +1,11 @@
 """Behavioural tasks for the rate twin (and later the spiking twin): one task, one class.
 
-=====================  ===========================================  =================  ==========
-name                   class                                        kind               metric
-=====================  ===========================================  =================  ==========
-``card-sort``          :class:`~.card_sort.CardSort`                reinforcement      accuracy on trials 5+ of a block
-``associative-recall`` :class:`~.associative_recall.AssociativeRecall` supervised      accuracy
-``bandit``             :class:`~.bandit.Bandit`                     reinforcement      share rewarded
-``seq-digits``         :class:`~.seq_digits.SeqDigits`              supervised         accuracy
-``char-model``         :class:`~.char_model.CharModel`              supervised (TBPTT) bits per character
-``meta-timeseries``    :class:`~.meta_timeseries.MetaTimeseries`    supervised         NMSE after the examples
-=====================  ===========================================  =================  ==========
+- ``card-sort``: :class:`~.card_sort.CardSort`, reinforcement; accuracy on trials 5+ of a block
+- ``associative-recall``: :class:`~.associative_recall.AssociativeRecall`, supervised; accuracy
+- ``bandit``: :class:`~.bandit.Bandit`, reinforcement; share of visits rewarded
+- ``seq-digits``: :class:`~.seq_digits.SeqDigits`, supervised; accuracy
+- ``char-model``: :class:`~.char_model.CharModel`, supervised (truncated BPTT); bits per character
+- ``meta-timeseries``: :class:`~.meta_timeseries.MetaTimeseries`, supervised; NMSE after the examples
 
 Conventions (fixation at index 0, timing dicts, spaces, seeding) are in :mod:`.base`. Classes are
 imported on first use, so importing this package stays cheap.
