@@ -8,7 +8,7 @@ Two rules, each in two spike-interaction variants, all with event-driven traces:
   ``A_plus * apre``, a pre spike depresses by ``A_minus * apost``. Weight dependence:
 
   - ``"additive"``: ``dw = +A_plus*apre`` / ``-A_minus*apost``, hard bounds ``[w_min, w_max]``
-    when given (van Rossum, Bi & Turrigiano 2000 call this additive);
+    when given;
   - ``"multiplicative"`` (soft bounds): ``dw = +A_plus*(w_max - w)*apre`` /
     ``-A_minus*(w - w_min)*apost`` (Rubin, Lee & Sompolinsky 2001; Gütig et al. 2003 with mu = 1).
 
@@ -106,7 +106,7 @@ class PairSTDPParameters(ParameterSet):
 
 @dataclass(frozen=True, kw_only=True)
 class TripletSTDPParameters(ParameterSet):
-    """Parameters of the triplet rule of Pfister & Gerstner 2006 (their Table 4 notation).
+    """Parameters of the triplet rule of Pfister & Gerstner 2006, in their notation.
 
     ``tau_x`` is ``None`` for the minimal models (no presynaptic triplet term, ``A3_minus = 0``).
     """

@@ -2,9 +2,9 @@
 
 Every number here is written once; models, protocols and tests import it.
 
-* :data:`PFISTER2006` -- the six triplet-rule fits of Pfister & Gerstner 2006 (J Neurosci 26:9673,
-  Table 4), by data set (visual cortex = Sjöström et al. 2001; hippocampal = Wang et al. 2005 and
-  Bi & Poo 1998), interaction (all-to-all / nearest-spike) and model (full / minimal).
+* :data:`PFISTER2006` -- the six triplet-rule fits of Pfister & Gerstner 2006 (J Neurosci 26:9673),
+  by data set (visual cortex = Sjöström et al. 2001; hippocampal = Wang et al. 2005),
+  interaction (all-to-all / nearest-spike) and model (full / minimal).
   Provenance: ``shared/reference/plasticity.md``, which collects them from public reproductions:
   the visual-cortex rows agree in two independent sources, the hippocampal rows come from one.
   tau_plus = 16.8 ms and tau_minus = 33.7 ms in every row. Some model libraries ship
@@ -48,9 +48,9 @@ __all__ = [
 #: where the figures below were read (relative to the repository root's parent)
 REFERENCE_FILE = "shared/reference/plasticity.md"
 
-_CITE = "Pfister & Gerstner 2006, J Neurosci 26:9673, Table 4"
+_CITE = "Pfister & Gerstner 2006, J Neurosci 26:9673"
 _VISUAL = "visual cortex data of Sjöström et al. 2001; two independent reproductions agree"
-_HIPPO = "hippocampal data of Wang et al. 2005 / Bi & Poo 1998; one reproduction (one source)"
+_HIPPO = "hippocampal data of Wang et al. 2005; one reproduction (one source)"
 
 
 def _triplet(tau_x, tau_y, a2p, a3p, a2m, a3m, interaction, model, data) -> TripletSTDPParameters:
@@ -124,6 +124,9 @@ ONE_HZ_CHECK = MappingProxyType({
 #: magnitudes of the two pre/post intervals of a triplet. Results are qualitative (abstract and
 #: reproductions): post-pre-post potentiates strongly at all tested intervals; pre-post-pre barely
 #: changes the weight at symmetric short intervals; potentiation dominates within about 70 ms.
+#: Only these qualitative results are in shared/reference/plasticity.md; the repetition count, the
+#: rate, the intervals and the 5 ms quadruplet pairs are the protocol as Pfister & Gerstner describe
+#: it (from the paper as its reproductions quote it, not checked against the PDF).
 WANG2005 = MappingProxyType({
     "n_repetitions": 60,
     "repetition_hz": 1.0,
