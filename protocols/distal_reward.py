@@ -31,8 +31,8 @@ Parameters (``--set key=value``): ``duration``, ``n_exc``, ``n_inh``, ``n_syn``,
 whose weights are traced besides the chosen one), ``reward_slots``, ``dt``.
 
 ``result.json``: ``metrics`` (chosen and mean weights at start and end, the chosen synapse's rank
-among all excitatory synapses, rewards, coincidences, firing rates, time to reach 90 % of
-``w_max``) and ``conditions``, one record per sample time (``t_s``, ``w_chosen``,
+among all excitatory synapses, the fraction of the others within 10 % of ``w_max``, rewards,
+coincidences, firing rates, time to reach 90 % of ``w_max``) and ``conditions``, one record per sample time (``t_s``, ``w_chosen``,
 ``w_sample_mean``, ``w_sample_sd``, ``n_rewards``). Figures: ``distal_reward.png``.
 """
 
@@ -314,6 +314,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         "w_sd_final": float(others.std()),
         "w_max": w_max,
         "chosen_rank_fraction": float(np.mean(others < chosen_final)),
+        "fraction_near_max": float(np.mean(others >= 0.9 * w_max)),
         "chosen_over_mean": chosen_final / float(others.mean()) if others.mean() > 0 else None,
         "t_chosen_90pct_s": float(t_s[above[0]]) if above.size else None,
         "n_rewards": int(reward_t_s.size),

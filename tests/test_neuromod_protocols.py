@@ -152,25 +152,35 @@ def test_delay_fit_handles_too_few_points():
 
 # ------------------------------------------------------------------------------------ distal reward
 
-#: The reduced run of the test: the full network (800 + 200 neurons, 80 000 plastic synapses),
-#: 600 s of the paper's 3600 s, event-driven updates, cpp_standalone.
-DISTAL_SET = {"duration": "600*s", "record_every": "60*s", "n_sample": "2000"}
+#: The reduced run of the test: a quarter of the network (200 + 50 neurons; with 100 synapses per
+#: neuron every neuron keeps the paper's in-degree, 80 excitatory + 25 inhibitory inputs on
+#: average, so rates are the paper's), 900 s of the paper's 3600 s, event-driven, cpp_standalone.
+DISTAL_SET = {"n_exc": "200", "n_inh": "50", "duration": "900*s", "record_every": "60*s", "n_sample": "2000"}
 
 
 @pytest.mark.slow
 def test_distal_reward_singles_out_the_rewarded_synapse(tmp_path):
-    """Measured at seed 1 (README): see the assertions; the chosen synapse starts at 0."""
+    """Measured (seed 1, 87 s with the build on a loaded 2-core machine): the chosen synapse
+    0 -> 4.0 (the maximum; above the sampled mean from 240 s on, 3.1 at 600 s), 52 rewards for
+    52 coincidences, none dropped; the other synapses' mean 1.0 -> 0.88 with sd 1.05: their
+    distribution widens (about 2.5 % of them also reach the maximum, the chosen one ranks at
+    97.5 %); excitatory rate 1.45 Hz, inhibitory 1.06 Hz. Margins below leave room for another
+    compiler's round-off."""
     result = run_protocol("distal-reward", DISTAL_SET, out=tmp_path / "distal", device="cpp_standalone", seed=1)
     m = result.metrics
-    assert m["n_plastic_synapses"] == 80_000
-    assert m["n_rewards"] >= 10 and m["n_rewards_dropped"] == 0
-    assert m["n_rewards"] <= m["n_coincidences"]
-    assert 0.5 < m["rate_exc_hz"] < 5
-    assert m["w_chosen_final"] > 3 * m["w_mean_final"]
-    assert m["chosen_rank_fraction"] > 0.99
-    assert abs(m["w_mean_final"] - m["w_mean_start"]) < 0.3 * m["w_mean_start"]
-    trace = [c["w_chosen"] for c in result.conditions]
+    assert m["n_plastic_synapses"] == 20_000
+    assert m["n_rewards"] >= 30 and m["n_rewards_dropped"] == 0
+    assert m["n_coincidences"] - 1 <= m["n_rewards"] <= m["n_coincidences"]  # at most one still pending
+    assert 0.5 < m["rate_exc_hz"] < 5 and 0.5 < m["rate_inh_hz"] < 5
+    trace = np.array([c["w_chosen"] for c in result.conditions])
+    sample_mean = np.array([c["w_sample_mean"] for c in result.conditions])
     assert trace[0] == 0.0 and trace[-1] == m["w_chosen_final"]
+    assert trace[-3:].max() >= 0.85 * m["w_max"] and m["w_chosen_final"] >= 0.75 * m["w_max"]
+    assert m["w_chosen_final"] > 3 * m["w_mean_final"]
+    assert m["chosen_rank_fraction"] > 0.95
+    assert np.all(trace[len(trace) // 2:] > sample_mean[len(trace) // 2:] + 1.0), "far above the mean in the second half"
+    assert abs(m["w_mean_final"] - m["w_mean_start"]) < 0.2 * m["w_mean_start"]
+    assert m["fraction_near_max"] < 0.1
 
 
 @pytest.mark.parametrize(

@@ -35,9 +35,10 @@ postsynaptic neuron (:mod:`neuromod.equations.modulators`). With the parameters 
   ``η_ACh = 0.002``); ``m_0`` is modulator-independent plasticity (the control pairings of
   Brzosko et al. 2015: pre-post LTP, post-pre LTD).
 * **s** (induction): how much of each coincidence enters the traces; acetylcholine raises it,
-  serotonin lowers it ("discount"). These readings follow Doya (2002) Neural Netw 15:495
-  (acetylcholine ~ learning rate, serotonin ~ discount, noradrenaline ~ gain); the published sets
-  here have ``sigma_ach = sigma_ser = 0`` (no measured values), so s = 1 unless a user sets them.
+  serotonin lowers it ("discount"), as the project's gate table assigns them (DESIGN.md; in the
+  spirit of Doya 2002 Neural Netw 15:495, where acetylcholine sets the learning rate and
+  serotonin the discount). The published sets here have ``sigma_ach = sigma_ser = 0`` (no
+  measured values), so s = 1 unless a user sets them.
 * **r** (time constants): noradrenaline and dopamine stretch the STDP window, ``tau_+ -> r*tau_+``.
   Between steps the traces decay on a warped clock ``tw`` (``dtw/dt = 1/r``), so
   ``apre(t) = apre(t0)*exp(-(tw(t) - tw(t0))/tau_plus)`` is exact for any r(t) that is constant
@@ -78,7 +79,8 @@ plasticity by dopamine. eLife 4:e09685.
 Brzosko Z, Zannone S, Schultz W, Clopath C, Paulsen O (2017) Sequential neuromodulation of
 Hebbian plasticity offers mechanism for effective reward-based navigation. eLife 6:e27756.
 Frémaux N, Gerstner W (2016) Neuromodulated spike-timing-dependent plasticity, and theory of
-three-factor learning rules. Front Neural Circuits 9:85 (the M, s, r reading of the factors).
+three-factor learning rules. Front Neural Circuits 9:85 (review of eligibility traces and third
+factors).
 """
 
 from __future__ import annotations
