@@ -1,0 +1,41 @@
+"""benchmarks/protocol_conditions.py runs and writes the JSON it promises (no assertion on time)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from brian2 import ms
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "protocol_conditions.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("protocol_conditions", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dt_values_span_the_window_without_zero(bench):
+    values = [float(v / ms) for v in bench.dt_values(64)]
+    assert len(values) == 64 and len(set(values)) == 64
+    assert min(values) == -100 and max(values) == 100 and 0.0 not in values
+    assert bench.dt_values(1) == [10 * ms]
+
+
+@pytest.mark.slow
+def test_benchmark_writes_both_figures_and_their_ratios(bench, tmp_path):
+    out = tmp_path / "bench.json"
+    assert bench.main(["--quick", "--k", "2", "--repeats", "1", "--binary-repeats", "2", "--baseline-builds", "1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["device"] == "cpp_standalone" and report["sizes"]["k_conditions"] == 2
+    run, build = report["run_time"], report["build"]
+    assert run["run_ratio"] == pytest.approx(run["k_conditions_run_s"] / run["one_condition_run_s"])
+    assert len(run["samples_k_conditions_run_s"]) == 2 and all(t > 0 for t in run["samples_k_conditions_run_s"])
+    assert build["build_ratio"] == pytest.approx(build["one_by_one_wall_s"] / build["one_network_wall_s"])
+    assert report["baseline"]["extrapolated"] is True and report["baseline"]["measured_builds"] == 1
+    assert {"brian2", "numpy", "python"} <= set(report["versions"])
