@@ -53,6 +53,8 @@ each task:
   Hebbian part that, with ReLU rates, can run away), ``clip`` (bound on ``|U + alpha dU|``, 0 =
   none) and ``impl``;
 - the training's: ``steps``, ``batch_size``, ``lr`` (Adam), ``grad_clip`` (global norm),
+  ``activity_l2`` (penalty on the mean squared rate; on for ``char-model``, whose state runs on
+  from chunk to chunk and whose ReLU rates would otherwise run away),
   ``eval_every``, ``eval_episodes``, ``checkpoint_every``; actor-critic adds ``gamma``,
   ``value_weight``, ``entropy_weight``, ``fixation_supervision``; ``char-model`` adds
   ``eval_length`` (characters per held-out window).
@@ -111,8 +113,8 @@ class TrainingSpec:
 
 _MODEL = {"cell": "plastic", "hidden_size": 64, "projection_size": 0, "rule": "plain", "alpha_init": 0.5,
           "tau_u_init": 0.1, "learn_rule": False, "clip": 0.0, "impl": "auto"}
-_TRAIN = {"steps": 3000, "batch_size": 32, "lr": 1e-3, "grad_clip": 1.0, "eval_every": 100, "eval_episodes": 256,
-          "checkpoint_every": 100}
+_TRAIN = {"steps": 3000, "batch_size": 32, "lr": 1e-3, "grad_clip": 1.0, "activity_l2": 0.0, "eval_every": 100,
+          "eval_episodes": 256, "checkpoint_every": 100}
 _A2C = {"gamma": 0.5, "value_weight": 0.5, "entropy_weight": 0.01, "fixation_supervision": 1.0, "lr": 3e-3}
 
 #: the full configurations (the targets of benchmarks/task_targets.py are for these)
@@ -130,9 +132,9 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                               "response_steps": 1, "fixation_weight": 0.2, "mnist": "", "split": "train"},
                                dict(_MODEL), {**_TRAIN, "steps": 4000, "batch_size": 64}),
     "char-model": TrainingSpec("tbptt", {"seq_len": 64, "text": "", "corpus_chars": 400_000, "valid_fraction": 0.1},
-                               {**_MODEL, "hidden_size": 128}, {**_TRAIN, "steps": 10000, "batch_size": 32,
-                                                                "eval_every": 250, "eval_episodes": 64,
-                                                                "checkpoint_every": 250, "eval_length": 256}),
+                               {**_MODEL, "hidden_size": 64}, {**_TRAIN, "steps": 10000, "batch_size": 32, "lr": 2e-3,
+                                                               "eval_every": 250, "eval_episodes": 64, "activity_l2": 0.1,
+                                                               "checkpoint_every": 250, "eval_length": 256}),
     "meta-timeseries": TrainingSpec("supervised", {"family": "linear", "dim": 2, "min_examples": 0, "max_examples": 6,
                                                    "query_steps": 4, "fixation_weight": 0.2},
                                     dict(_MODEL), {**_TRAIN, "steps": 5000, "batch_size": 64}),
@@ -272,6 +274,7 @@ def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: 
     advantage = returns - out.values
     loss = (-(logp_a * advantage.detach()).mean() + params["value_weight"] * advantage.pow(2).mean()
             - params["entropy_weight"] * entropy.mean())
+    loss = loss + _activity_penalty(out.hidden, params)
     if params["fixation_supervision"] > 0:
         # log P(fixate) and log P(not fixate) from the same logits, numerically safe
         log_fix = logp[..., 0]
@@ -284,8 +287,16 @@ def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: 
 def _supervised_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
     batch = task_obj.batch(params["batch_size"], seed=rng).to(device)
     out = net(batch.inputs)
-    loss = task_obj.loss(out.outputs, batch)
+    loss = task_obj.loss(out.outputs, batch) + _activity_penalty(out.hidden, params)
     return loss, task_obj.metrics(out.outputs.detach(), batch)
+
+
+def _activity_penalty(hidden: torch.Tensor, params: Mapping[str, Any]) -> torch.Tensor | float:
+    """``activity_l2 * mean(h^2)``: activity regularisation (Merity, Keskar & Socher 2018, ICLR,
+    "Regularizing and optimizing LSTM language models"). The twin's ReLU rates have no upper
+    bound; this keeps them small where the state runs for thousands of steps (the language model)."""
+    weight = float(params.get("activity_l2", 0.0))
+    return weight * hidden.pow(2).mean() if weight > 0 else 0.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -412,6 +423,8 @@ def _plot_curves(curves: list[dict[str, Any]], losses: list[float], task: str, t
         smooth = np.convolve(losses, np.ones(width) / width, mode="valid")
         ax_loss.plot(steps[width - 1:], smooth, color="C0", label=f"mean of {width}")
     ax_loss.set(xlabel="training step", ylabel="loss", title=f"{task}: training loss")
+    if losses and min(losses) > 0:
+        ax_loss.set_yscale("log")
     ax_loss.legend(frameon=False)
     at = [c["step"] for c in curves]
     ax_metric.plot(at, [c.get(f"train_{train_metric}", np.nan) for c in curves], "o-", ms=3,
@@ -556,7 +569,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
             elif spec.method == "tbptt":
                 batch = task_obj.stream_batch(offsets, step).to(torch_device)
                 out_seq = net(batch.inputs, lm_state)
-                loss = task_obj.loss(out_seq.outputs, batch)
+                loss = task_obj.loss(out_seq.outputs, batch) + _activity_penalty(out_seq.hidden, params)
                 figures = task_obj.metrics(out_seq.outputs.detach(), batch)
                 lm_state = detach_state(out_seq.state)
             else:
