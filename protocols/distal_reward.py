@@ -21,7 +21,13 @@ slot in turn (round robin on a coincidence counter). A reward that would overwri
 is counted in ``n_rewards_dropped`` (0 with 16 slots at the rates seen here).
 
 The published result: the chosen synapse grows to the maximum (4) within the hour of the original
-run while the other synapses keep their distribution (mean near its start).
+run while the other synapses keep their distribution (mean near its start). Measured here (seed
+1, defaults, event-driven, cpp_standalone): the chosen synapse 0 -> 3.85 at 3600 s (90 % of the
+maximum first at 1550 s), 239 rewards for 239 coincidences; the other synapses' mean 1.0 -> 0.98
+(a dip to about 0.7 around 20 min), but their distribution does not stay put: it widens to a
+bimodal one (sd 1.16, 6.4 % of them within 10 % of the maximum, so the chosen synapse ranks at
+95.5 %); firing 1.41 Hz (excitatory), 0.97 Hz (inhibitory). The simulation loop took 332 s on a
+shared 2-core machine.
 
 Parameters (``--set key=value``): ``duration``, ``n_exc``, ``n_inh``, ``n_syn``, ``variant``
 (``event``: updates at spikes only, or ``clock``: every step — same weights, see
@@ -45,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from brian2 import Quantity, mV, ms, second
+from brian2 import Quantity, ms, second
 
 from neuromod.device import use_device
 from neuromod.equations.izhikevich import IZHIKEVICH2003, izhikevich, izhikevich_values

@@ -284,7 +284,6 @@ class ModulatorSites:
         self.group.run_regularly("T0 = t\nJ_a = 0\nJ_s = 0", dt=self.epoch, when=when, order=order, name=f"{self.group.name}_epoch")
         when, order = SITE_SCHEDULE["step"]
         self.group.run_regularly(_step_code(), when=when, order=order, name=f"{self.group.name}_step")
-        self._links = 0
 
     # ------------------------------------------------------------------ parameters
     def parameter_values(self, **overrides: Any) -> dict[str, Any]:
@@ -305,27 +304,26 @@ class ModulatorSites:
             values[key] = value
         return values
 
+    def _initial_values(self, **overrides: Any) -> dict[str, Any]:
+        """The constants (with ``overrides``) and the concentrations, which start at rest."""
+        values = self.parameter_values(**overrides)
+        values.update({m: values[f"{m}_tonic"] for m in MODULATOR_NAMES})
+        return values
+
     def _assign_parameters(self) -> None:
-        values = self.parameter_values()
-        for key, value in values.items():
+        for key, value in self._initial_values().items():
             setattr(self.group, key, value)
-        for m in MODULATOR_NAMES:  # start at rest
-            setattr(self.group, m, values[f"{m}_tonic"])
 
     def run_args(self, **overrides: Any) -> dict[Any, Any]:
         """``{site variable: values}`` for ``Simulation.rerun``: change e.g. ``tau_c`` or a gain of
         some sites without recompiling (concentrations restart at the new tonic levels)."""
-        values = self.parameter_values(**overrides)
-        if "tau_c" in overrides:
-            shortest = float(np.min(np.asarray(values["tau_c"] / second if isinstance(values["tau_c"], Quantity) else values["tau_c"])))
-            if self.variant == "event" and float(self.epoch / second) / shortest > 20:
-                raise InputError(
-                    f"tau_c down to {shortest} s is too short for the compiled epoch {self.epoch} (at most 20 tau_c); rebuild instead"
-                )
-        args = {getattr(self.group, key): value for key, value in values.items()}
-        for m in MODULATOR_NAMES:
-            args[getattr(self.group, m)] = values[f"{m}_tonic"]
-        return args
+        values = self._initial_values(**overrides)
+        shortest = float(np.min(np.asarray(values["tau_c"] / second)))
+        if self.variant == "event" and float(self.epoch / second) / shortest > 20:
+            raise InputError(
+                f"tau_c down to {shortest:g} s is too short for the compiled epoch {self.epoch} (at most 20 tau_c); rebuild instead"
+            )
+        return {getattr(self.group, key): value for key, value in values.items()}
 
     # ------------------------------------------------------------------ ports
     def port(self, neuron: NeuronModel) -> NeuronModel:
