@@ -124,7 +124,9 @@ def parse_value(name: str, text: str, default: Any) -> Any:
         items = [s for s in re.split(r"[,;]", text.strip("[]() ")) if s.strip()]
         if not items:
             raise InputError(f"parameter {name!r} needs a comma-separated list, got {text!r}")
-        return type(default)(parse_value(name, item, default[0]) for item in items)
+        # the largest default entry names the unit users think in (50 Hz, not the 0.1 Hz -> mHz)
+        like = max(default, key=lambda v: abs(float(v)) if isinstance(v, (int, float, Quantity)) else 0.0)
+        return type(default)(parse_value(name, item, like) for item in items)
     if isinstance(default, str):
         return text
     try:

@@ -182,3 +182,8 @@ def test_use_device_keeps_the_callers_preferences(tmp_path):
         assert prefs.devices.cpp_standalone.openmp_threads == 3
     finally:
         prefs.devices.cpp_standalone.openmp_threads = 0
+
+
+def test_list_error_names_the_unit_users_think_in():
+    with pytest.raises(InputError, match=r"needs a value in Hz"):
+        parse_value("frequencies", "1,10", (0.1 * Hz, 50 * Hz))
