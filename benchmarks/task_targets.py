@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     for path in files:
         print(f"evaluating {path.name} ...", file=sys.stderr, flush=True)
         results.append(evaluate_file(path, episodes=episodes, device=args.device))
-    summary = [{"file": r["file"], "task": r["task"], **{f"{t['condition']}:{t['figure']}": t["value"] for t in r["targets"]},
+    summary = [{"file": r["file"], "task": r["task"], "trained_steps": r["trained_steps"],
+                **{f"{t['condition']}:{t['figure']}": t["value"] for t in r["targets"]},
+                **{f"{cond}:{figure}": value for figure, by in r["reported"].items() for cond, value in by.items()},
                 "all_met": all(t["met"] for t in r["targets"]) if r["targets"] else None} for r in results]
     out = {"benchmark": "task_targets", "quick": args.quick, "device": args.device, "versions": environment_versions(),
            "models_folder": str(folder), "targets": [dict(zip(("task", "figure", "condition", "comparison", "value",

@@ -355,6 +355,9 @@ def _atomic_torch_save(obj: Any, path: Path) -> Path:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a result file is as readable as any other
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -405,7 +408,9 @@ def load_run(run_dir: str | os.PathLike[str], *, device: torch.device | str = "c
     if data["task"] not in TASK_CLASSES:
         raise InputError(f"run {str(run)!r} was trained on unknown task {data['task']!r}")
     net = TaskNet.from_checkpoint(data["net"], map_location=device)
-    return net, {"task": data["task"], "parameters": data["parameters"], "seed": data["seed"], "step": data["step"]}
+    # parameters added after the run was trained take their defaults
+    params = {**training_defaults(data["task"]), **data["parameters"]}
+    return net, {"task": data["task"], "parameters": params, "seed": data["seed"], "step": data["step"]}
 
 
 def _plot_curves(curves: list[dict[str, Any]], losses: list[float], task: str, train_metric: str, eval_metric: str,
@@ -476,7 +481,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
             raise InputError(f"checkpoint {str(resume)!r} was trained with seed {checkpoint['seed']}; "
                              f"resume uses that seed (got seed {seed})")
         seed = int(checkpoint["seed"])
-        params = dict(checkpoint["parameters"])
+        params = {**training_defaults(task), **checkpoint["parameters"]}  # keys added since take their defaults
         changed = resolve_training_parameters(task, {**params, **dict(overrides or {})})
         fixed = [k for k in (*spec.task, *spec.model) if changed[k] != params[k]]
         if fixed:
