@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -226,3 +227,18 @@ def test_tiny_configuration_beats_chance(task, margin, tmp_path):
     assert ok, figures
     # fixation is held until the response period
     assert result["metrics"].get("fixation_accuracy", 1.0) > 0.95
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "models" / "data").glob("task_*.pt"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_checkpoints_load_and_beat_chance(path):
+    """The small checkpoints in models/data still load into the current network and work."""
+    from neuromod.protocols.training import HELDOUT_TAG, build_task, evaluate
+
+    net, info = load_run(path)
+    task = build_task(info["task"], info["parameters"], seed=info["seed"])
+    figures = evaluate(net, info["task"], info["parameters"], seed=info["seed"], tag=HELDOUT_TAG, episodes=64)
+    value, chance = figures[task.metric], task.chance
+    assert (value > chance + 0.1) if task.higher_is_better else (value < chance - 0.1), (task.metric, value, chance)
