@@ -354,7 +354,6 @@ class ModulatorSites:
             when, order = SITE_SCHEDULE[f"port_{moment}"]
             code = "\n".join(f"mod_{var} = site_{var}" for var in names)
             group.run_regularly(code, when=when, order=order, name=f"{group.name}_port_{moment}")
-        self._links += 1
 
     # ------------------------------------------------------------------ releases
     def schedule(self, events: Sequence[Release], *, name: str | None = None) -> list[Any]:
