@@ -180,11 +180,20 @@ def resolve_parameters(defaults: Mapping[str, Any], overrides: Mapping[str, Any]
     return params
 
 
+def _preferred_unit(value: Quantity) -> Any:
+    """The unit people write a value in: seconds above 1 s (not ks), Hz for rates (not mHz)."""
+    if value.dim == _brian2_units.second.dim and abs(float(value / _brian2_units.second)) >= 1:
+        return _brian2_units.second
+    if value.dim == _brian2_units.Hz.dim and abs(float(value / _brian2_units.Hz)) < 1000:
+        return _brian2_units.Hz
+    return value.get_best_unit()
+
+
 def format_value(value: Any) -> str:
     """A value as a user would type it: ``20. * msecond`` -> ``'20*ms'``."""
     if isinstance(value, Quantity) and not value.is_dimensionless:
         unit = get_unit(value.dim)
-        best = value.get_best_unit() if np.ndim(value) == 0 else unit
+        best = _preferred_unit(value) if np.ndim(value) == 0 else unit
         number = np.asarray(value / best).tolist()
         return f"{number:g}*{best}" if isinstance(number, float) else f"{number}*{best}"
     if isinstance(value, (list, tuple)):
