@@ -7,9 +7,16 @@ is what the plastic fast weights ``alpha * dU`` do (Miconi et al. 2018, "Differe
 plasticity", used the same kind of task). Loss: mean squared error of the recalled value; always
 answering 0 scores 1.0.
 
+Measured on the 2-core development machine (600 steps, batch 64, N 64, 2 pairs, seed 0): the loss
+falls from 0.73 (first 20 steps) to 0.09 (last 20); test MSE 0.086 with fast weights and 0.210 when
+the same trained network runs with ``alpha_off`` at test time, so its solution relies on the fast
+weights. A network trained without them (``--compare``) also learns this small task (test MSE
+0.096): with two pairs the recurrent state can hold the episode; fast weights give only a small
+edge here. Larger tasks (4 pairs, N 32) did not separate within 600 steps either.
+
 Run::
 
-    .venv/bin/python examples/train_rate_twin_toy.py --steps 300 --plot loss.png
+    .venv/bin/python examples/train_rate_twin_toy.py --steps 600 --plot loss.png
     .venv/bin/python examples/train_rate_twin_toy.py --compare   # also train without fast weights
 """
 
@@ -23,7 +30,7 @@ from torch import nn
 
 from neuromod.models import GatedPlasticRNN
 
-__all__ = ["make_batch", "RecallNet", "train"]
+__all__ = ["TWIN_OPTIONS", "make_batch", "RecallNet", "evaluate", "train"]
 
 
 def make_batch(batch: int, k: int, key_dim: int, value_dim: int, generator: torch.Generator):
@@ -57,13 +64,33 @@ class RecallNet(nn.Module):
         return self.readout(h[-1])
 
 
-def train(steps: int = 300, *, seed: int = 0, batch: int = 64, k: int = 3, key_dim: int = 8, value_dim: int = 4,
-          hidden_size: int = 64, lr: float = 3e-3, fast_weights: bool = True, log_every: int = 0,
-          **twin_options) -> list[float]:
-    """Train for ``steps`` Adam steps; returns the loss of every step.
+TWIN_OPTIONS = dict(rule="plain", alpha_max=4.0, alpha_init=1.0, tau_u_init=0.5, learn_rule=True)
+"""Twin settings of the example: a strong fast-weight gain and a learned STDP rule."""
+
+
+def evaluate(net: "RecallNet", *, k: int, key_dim: int, value_dim: int, batch: int = 512, seed: int = 123,
+             alpha_off: bool = False) -> float:
+    """Recall MSE on fresh episodes, optionally with the fast weights switched off at test time."""
+    gen = torch.Generator().manual_seed(seed)
+    x, target = make_batch(batch, k, key_dim, value_dim, gen)
+    saved = net.twin.alpha_off
+    net.twin.alpha_off = alpha_off
+    try:
+        with torch.no_grad():
+            return ((net(x) - target) ** 2).mean().item()
+    finally:
+        net.twin.alpha_off = saved
+
+
+def train(steps: int = 600, *, seed: int = 0, batch: int = 64, k: int = 2, key_dim: int = 8, value_dim: int = 2,
+          hidden_size: int = 64, lr: float = 1e-2, fast_weights: bool = True, log_every: int = 0,
+          return_net: bool = False, **twin_options):
+    """Train for ``steps`` Adam steps; returns the loss of every step (and the network if ``return_net``).
 
     ``fast_weights=False`` trains the same network with ``alpha_off`` (no fast weights), the baseline.
+    ``twin_options`` override :data:`TWIN_OPTIONS`.
     """
+    twin_options = {**TWIN_OPTIONS, **twin_options}
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
     net = RecallNet(key_dim + value_dim + 1, hidden_size, value_dim, **twin_options)
@@ -79,13 +106,14 @@ def train(steps: int = 300, *, seed: int = 0, batch: int = 64, k: int = 3, key_d
         losses.append(loss.item())
         if log_every and (step + 1) % log_every == 0:
             print(f"step {step + 1:5d}  loss {sum(losses[-log_every:]) / log_every:.4f}", flush=True)
-    return losses
+    return (losses, net) if return_net else losses
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--rule", choices=("plain", "modulated"), default="plain")
+    parser.add_argument("--pairs", type=int, default=2, help="key/value pairs per episode")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare", action="store_true", help="also train without fast weights (alpha_off)")
@@ -96,10 +124,14 @@ def main(argv=None) -> None:
     for label, fast in runs:
         print(f"--- {label} ({args.rule} rule)")
         start = time.perf_counter()
-        curves[label] = train(args.steps, seed=args.seed, hidden_size=args.hidden, rule=args.rule,
-                              fast_weights=fast, log_every=max(1, args.steps // 10))
+        curves[label], net = train(args.steps, seed=args.seed, hidden_size=args.hidden, rule=args.rule, k=args.pairs,
+                                   fast_weights=fast, log_every=max(1, args.steps // 10), return_net=True)
         print(f"{label}: {time.perf_counter() - start:.1f} s; loss first 20 steps "
               f"{sum(curves[label][:20]) / 20:.3f}, last 20 steps {sum(curves[label][-20:]) / 20:.3f}")
+        sizes = dict(k=args.pairs, key_dim=8, value_dim=2)
+        print(f"{label}: test MSE {evaluate(net, **sizes, alpha_off=not fast):.3f}"
+              + (f", with alpha_off at test {evaluate(net, **sizes, alpha_off=True):.3f}" if fast else "")
+              + f" (answering 0 scores 1.0; the mean of the {args.pairs} values {1 - 1 / args.pairs:.3f})")
     if args.plot:
         import matplotlib
 

@@ -508,3 +508,29 @@ def test_bad_inputs(tmp_path):
 def test_switches_are_static_choices():
     sw = GatedPlasticRNN(I, N, continuous_time=True).cell.switches()
     assert sw == TwinSwitches(rule="plain", continuous_time=True, ct_rate=0.2)
+
+
+# --------------------------------------------------------------------------------------------------
+# The toy training example
+# --------------------------------------------------------------------------------------------------
+
+
+def test_toy_example_loss_falls():
+    """A small run of examples/train_rate_twin_toy.py: the recall loss must fall clearly."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "train_rate_twin_toy.py"
+    spec = importlib.util.spec_from_file_location("train_rate_twin_toy", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny network: extra threads only add contention on a shared machine
+    try:
+        losses, net = example.train(200, seed=0, batch=32, hidden_size=32, k=2, return_net=True)
+    finally:
+        torch.set_num_threads(threads)
+    first, last = sum(losses[:5]) / 5, sum(losses[-10:]) / 10
+    assert all(math.isfinite(v) for v in losses)
+    assert last < 0.7 * first, (first, last)
+    assert example.evaluate(net, k=2, key_dim=8, value_dim=2) < 0.7 * first
