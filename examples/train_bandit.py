@@ -17,7 +17,7 @@ from neuromod.protocols.ablation import ablate
 from neuromod.protocols.training import train
 
 out = sys.argv[1] if len(sys.argv) > 1 else "runs/bandit"
-result = train("bandit", out=out, steps=300, seed=1, device="auto",
+result = train("bandit", out=out, steps=200, seed=1, device="auto",
                overrides={"hidden_size": "32", "n_trials": "40", "lr": "0.01", "gamma": "0"}, progress=True)
 m = result["metrics"]
 print(f"share of visits rewarded: {m['rewarded']:.2f} (chance {m['chance_rewarded']:.2f})")

@@ -17,7 +17,7 @@ from neuromod.protocols.ablation import ablate
 from neuromod.protocols.training import train
 
 out = sys.argv[1] if len(sys.argv) > 1 else "runs/card-sort"
-result = train("card-sort", out=out, steps=300, seed=1, device="auto",
+result = train("card-sort", out=out, steps=150, seed=1, device="auto",
                overrides={"hidden_size": "32", "n_trials": "30", "block_trials": "10", "lr": "0.01", "gamma": "0"}, progress=True)
 m = result["metrics"]
 print(f"accuracy on trials 5+ of a block: {m['accuracy_late']:.2f} (chance {m['chance_accuracy_late']:.2f}), "

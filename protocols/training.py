@@ -37,7 +37,7 @@ must leave its checkpoint where ``resume`` can find it. Every file is still writ
       config.json          task, parameters (task, model, training), seed, device, versions, command
       checkpoint.pt        network, optimiser, step, learning curves, carried state (resume from it)
       model.pt             the trained TaskNet ({"config", "state_dict"}; models.task_net)
-      twin.pt              the rate twin alone, in the format the spiking twin reads (twin_io)
+      twin.pt              the rate twin alone, in the format the spiking twin reads (twin_io; not for cell=gru)
       learning_curves.png  training loss and task metric (train and held-out) against steps
       result.json          metrics: final held-out figures; conditions: the learning curve table
 
