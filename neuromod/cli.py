@@ -167,35 +167,44 @@ def doctor() -> None:
 @app.command()
 @_user_errors
 def train(
-    task: str = typer.Argument(..., help="task name"),
+    task: str = typer.Argument(..., help="task: card-sort, associative-recall, bandit, seq-digits, char-model, meta-timeseries"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (default runs/train-TASK)"),
-    steps: Optional[int] = typer.Option(None, "--steps", help="training steps (default: the task's config)"),
-    device: str = typer.Option("cpu", "--device", "-d", help="cpu | cuda"),
-    seed: int = SeedOption,
+    steps: Optional[int] = typer.Option(None, "--steps", help="total training steps (default: the task's config)"),
+    device: str = typer.Option("cpu", "--device", "-d", help="cpu | cuda | cuda:N | auto"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default 1; on --resume the run's own)"),
     set_: Optional[list[str]] = SetOption,
-    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this folder"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this folder to --steps"),
 ) -> None:
-    """Train the rate twin on a task (progress bar, checkpoints, learning curves)."""
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"unknown torch device {device!r}; expected cpu or cuda")
+    """Train the rate twin on a task (progress bar, checkpoints, learning curves, result.json)."""
+    if not (device in ("cpu", "cuda", "auto") or device.startswith("cuda:")):
+        raise InputError(f"unknown torch device {device!r}; expected cpu, cuda, cuda:N or auto")
     from neuromod.parameters import parse_assignments
     from neuromod.protocols.training import train as train_task
 
-    target = resume if resume is not None else (out if out is not None else Path("runs") / f"train-{task}")
+    if resume is not None and not resume.is_dir():
+        raise InputError(f"run folder {str(resume)!r} to resume does not exist")
+    target = out if out is not None else (resume if resume is not None else Path("runs") / f"train-{task}")
     result = train_task(task, out=target, steps=steps, device=device, seed=seed, overrides=parse_assignments(set_ or []), resume=resume, progress=True)
-    typer.echo(f"wrote {target}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.get("metrics", {}).items()))
+    metrics = result.get("metrics", {})
+    typer.echo(f"wrote {target}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
 
 
 @app.command()
 @_user_errors
-def ablate(run_dir: Path = typer.Argument(..., help="a training run folder")) -> None:
-    """Evaluate a trained run with alpha on, alpha off at test, and plasticity off."""
-    from neuromod.protocols.ablation import ablate as ablate_run
-
+def ablate(
+    run_dir: Path = typer.Argument(..., help="a training run folder"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="result folder (default RUN_DIR/ablation)"),
+    episodes: Optional[int] = typer.Option(None, "--episodes", help="held-out episodes per condition"),
+) -> None:
+    """Evaluate a trained run with fast weights on, alpha off at test, and plasticity off (table + bar plot)."""
     if not run_dir.is_dir():
         raise InputError(f"run folder {str(run_dir)!r} does not exist")
-    ablate_run(run_dir)
-    typer.echo(f"wrote ablation table to {run_dir}")
+    from neuromod.protocols.ablation import ablate as ablate_run
+
+    result = ablate_run(run_dir, out=out, episodes=episodes)
+    typer.echo(f"wrote {out if out is not None else run_dir / 'ablation'}")
+    for record in result.get("conditions", []):
+        typer.echo("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
 
 
 def main() -> None:

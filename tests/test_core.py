@@ -128,6 +128,8 @@ def test_a_crashing_protocol_leaves_nothing(tmp_path, toy):
         (["protocol", "run", "toy", "--out", "/proc/neuromod-cannot-write-here"], "cannot write the output folder"),
         (["demo", "--device", "gpu"], "unknown device 'gpu'"),
         (["train", "card-sort", "--device", "tpu"], "unknown torch device 'tpu'"),
+        (["train", "no-such-task", "--steps", "1"], "unknown task"),
+        (["ablate", "no-such-folder"], "does not exist"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(args, message, toy, tmp_path, monkeypatch):
