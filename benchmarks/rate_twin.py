@@ -260,11 +260,12 @@ def main(argv: list[str] | None = None) -> int:
              "long_steps": args.long_steps or (400 if quick else 1000), "dtype": "float32"}
     repeats = args.repeats or 3
     rules = [r for r in args.rules.split(",") if r]
-    from neuromod.models.gated_rnn import _DEFAULT_CHUNK
+    from neuromod.models.gated_rnn import default_chunk
     from neuromod.results import environment_versions, write_json_atomic
 
-    chunk = args.chunk or _DEFAULT_CHUNK
-    sizes["chunk"] = chunk
+    chunk = args.chunk  # None: the layer's default, sqrt(T) but at least 16
+    sizes["chunk"] = chunk or default_chunk(sizes["steps"])
+    sizes["chunk_long"] = chunk or default_chunk(sizes["long_steps"])
     base_spec = {"device": args.device, "input": sizes["input"], "batch": sizes["batch"], "hidden": sizes["hidden"],
                  "chunk": chunk, "threads": args.threads, "repeats": repeats, "warmup_steps": args.warmup_steps}
     result: dict = {
@@ -326,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.device == "cuda" and "error" not in ours:
             per_step = ours["time_s"] / steps
             entry["time_per_step_ms"] = per_step * 1e3
-            achieved = matrix_bytes_per_step(rule, sizes, chunk) / per_step / 1e9
+            achieved = matrix_bytes_per_step(rule, sizes, sizes["chunk"]) / per_step / 1e9
             entry["achieved_bandwidth_gbs"] = achieved
             peak = result["device"].get("peak_bandwidth_gbs")
             if peak:

@@ -105,6 +105,7 @@ __all__ = [
     "twin_step",
     "twin_sequence",
     "fused_supported",
+    "default_chunk",
     "GatedPlasticRNNCell",
     "GatedPlasticRNN",
 ]
@@ -436,7 +437,7 @@ def twin_sequence(x: Tensor, state: TwinState, p: TwinParams, sw: TwinSwitches, 
     if impl == "fused":
         if not fused_supported(p, sw):
             raise InputError("impl='fused' does not cover per-synapse alpha or clip; use impl='checkpoint' or 'auto'")
-        return _sequence_fused(x, state, p, sw, keys, dU_steps, chunk_size or _DEFAULT_CHUNK)
+        return _sequence_fused(x, state, p, sw, keys, dU_steps, chunk_size or default_chunk(x.shape[0]))
     if impl == "checkpoint":
         return _sequence_checkpoint(x, state, p, sw, keys, dU_steps, chunk_size or _DEFAULT_CHECKPOINT_CHUNK)
     return _sequence_reference(x, state, p, sw, keys, dU_steps)
@@ -517,7 +518,16 @@ def _sequence_checkpoint(x, state, p, sw, keys, dU_steps, chunk):
 # The fused path
 # --------------------------------------------------------------------------------------------------
 
-_DEFAULT_CHUNK = 16  # measured best on a 2-core CPU at B 32, N 256 (8, 32, 64 slower)
+_MIN_CHUNK = 16  # measured best on a 2-core CPU at B 32, N 256, T 200 (8, 32, 64 slower)
+
+
+def default_chunk(steps: int) -> int:
+    """Chunk length of the fused path: sqrt(T), at least 16.
+
+    Per step the intra-chunk work grows with C, the stored (B, N, N) snapshots with T / C; sqrt(T)
+    balances the two (T 200: 16, T 1000: 32).
+    """
+    return max(_MIN_CHUNK, math.ceil(math.sqrt(steps)))
 
 _PARAM_FIELDS = ("U", "Uz", "alpha", "tau_u", "tau_plus", "tau_minus", "a_plus", "a_minus", "tau_e", "tau_E")
 _GATE_FIELDS = ("gate_M", "gate_s", "gate_r")
