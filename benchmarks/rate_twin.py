@@ -232,7 +232,8 @@ def matrix_bytes_per_step(rule: str, sizes: dict, chunk: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="B 8, N 128, T 100, long T 400 (about a minute)")
+    parser.add_argument("--quick", action="store_true",
+                        help="B 8, N 256, T 100, long T 400, one thread (about a minute; robust on a shared machine)")
     parser.add_argument("--out", type=Path, help="JSON file to write (required)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--batch", type=int, default=None)
@@ -244,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats (default 3, --quick 3)")
     parser.add_argument("--warmup-steps", type=int, default=20)
     parser.add_argument("--rules", default=",".join(RULES))
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: PyTorch's own; --quick: 1, since a second thread on a busy "
+                             "2-core machine oversubscribes it and timings swing tenfold)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per subprocess")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -255,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the following arguments are required: --out")
 
     quick = args.quick
-    sizes = {"batch": args.batch or (8 if quick else 32), "hidden": args.hidden or (128 if quick else 256),
+    threads = args.threads if args.threads is not None else (1 if quick else 0)
+    sizes = {"batch": args.batch or (8 if quick else 32), "hidden": args.hidden or 256,
              "input": args.input, "steps": args.steps or (100 if quick else 200),
              "long_steps": args.long_steps or (400 if quick else 1000), "dtype": "float32"}
     repeats = args.repeats or 3
@@ -267,13 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     sizes["chunk"] = chunk or default_chunk(sizes["steps"])
     sizes["chunk_long"] = chunk or default_chunk(sizes["long_steps"])
     base_spec = {"device": args.device, "input": sizes["input"], "batch": sizes["batch"], "hidden": sizes["hidden"],
-                 "chunk": chunk, "threads": args.threads, "repeats": repeats, "warmup_steps": args.warmup_steps}
+                 "chunk": chunk, "threads": threads, "repeats": repeats, "warmup_steps": args.warmup_steps}
     result: dict = {
         "benchmark": "rate_twin",
         "quick": quick,
         "sizes": sizes,
         "device": device_info(args.device),
         "versions": environment_versions(),
+        "torch_threads": threads or "default",
         "load_average_start": list(os.getloadavg()),
         "goals": {"speedup_min": 3.0, "memory_ratio_max": 0.25, "long_peak_gb_max": 4.0},
         "rules": {},

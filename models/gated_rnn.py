@@ -60,7 +60,7 @@ Implementations (``impl=`` of the functional core and the layer):
 - ``"reference"``: the straightforward per-step loop (``torch.bmm``, explicit ``(B, N, N)``
   matrices, autograd through every step): O(T B N^2) training memory. Supports everything.
 - ``"checkpoint"``: the reference loop under ``torch.utils.checkpoint`` in chunks: O(T/K B N^2)
-  memory, about 1.3x the reference time. Used for what ``"fused"`` does not cover (per-synapse
+  memory for one extra forward pass per chunk. Used for what ``"fused"`` does not cover (per-synapse
   ``alpha``, ``clip``).
 - ``"fused"``: one ``torch.autograd.Function`` over the whole sequence, see :class:`_FusedSequence`.
   Within a chunk of ``C`` steps, ``dU`` (and ``E``) is the chunk-start matrix ``S0`` decayed plus a
