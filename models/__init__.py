@@ -1,3 +1,35 @@
-# Rate twin (PyTorch gated plastic RNN) and its file format.
-from neuromod.models.gated_rnn import GateConfig, GatedPlasticRNN, GatedPlasticRNNCell, TwinConfig, TwinState  # noqa: E402,F401
-from neuromod.models.twin_io import load_twin, read_twin, save_twin  # noqa: E402,F401
+"""Assembled models: the Leabra unit and network (numpy), the rate twin (PyTorch) and its file format.
+
+The rate-twin names are imported on first use, so that importing a Brian2-only model (e.g.
+``neuromod.models.leabra``) does not load PyTorch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["GateConfig", "GatedPlasticRNN", "GatedPlasticRNNCell", "TwinConfig", "TwinState", "load_twin", "read_twin", "save_twin"]
+
+_LAZY = {
+    "GateConfig": "neuromod.models.gated_rnn",
+    "GatedPlasticRNN": "neuromod.models.gated_rnn",
+    "GatedPlasticRNNCell": "neuromod.models.gated_rnn",
+    "TwinConfig": "neuromod.models.gated_rnn",
+    "TwinState": "neuromod.models.gated_rnn",
+    "load_twin": "neuromod.models.twin_io",
+    "read_twin": "neuromod.models.twin_io",
+    "save_twin": "neuromod.models.twin_io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'neuromod.models' has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))
