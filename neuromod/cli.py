@@ -169,7 +169,7 @@ def doctor() -> None:
 def train(
     task: str = typer.Argument(..., help="task: card-sort, associative-recall, bandit, seq-digits, char-model, meta-timeseries"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (default runs/train-TASK)"),
-    steps: Optional[int] = typer.Option(None, "--steps", help="total training steps (default: the task's config)"),
+    steps: Optional[int] = typer.Option(None, "--steps", help="stop after this many steps in all (default: the configured steps=..., which the lr schedule spans)"),
     device: str = typer.Option("cpu", "--device", "-d", help="cpu | cuda | cuda:N | auto"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default 1; on --resume the run's own)"),
     set_: Optional[list[str]] = SetOption,

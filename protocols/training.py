@@ -48,11 +48,13 @@ each task:
   ``omniglot``, ...; see each task class);
 - the network's: ``cell`` (``plastic`` = the rate twin, ``gru`` = plain GRU baseline),
   ``hidden_size``, ``projection_size`` (input projection width, 0 = none), and the twin's
-  ``rule`` (``plain`` / ``modulated``), ``alpha_init``, ``tau_u_init``, ``learn_rule`` (train the
+  ``rule`` (``plain`` / ``modulated``), ``alpha_init``, ``alpha_max`` (bound of the learned
+  fast-weight gain), ``tau_u_init``, ``learn_rule`` (train the
   STDP constants too; off by default: with learned ``a+ != a-`` the rule gains a symmetric,
   Hebbian part that, with ReLU rates, can run away), ``clip`` (bound on ``|U + alpha dU|``, 0 =
   none) and ``impl``;
-- the training's: ``steps``, ``batch_size``, ``lr`` (Adam), ``grad_clip`` (global norm),
+- the training's: ``steps``, ``batch_size``, ``lr`` (Adam), ``lr_schedule`` (``constant`` or
+  ``cosine``, see :func:`learning_rate`), ``grad_clip`` (global norm),
   ``activity_l2`` (penalty on the mean squared rate; on for ``char-model``, whose state runs on
   from chunk to chunk and whose ReLU rates would otherwise run away),
   ``eval_every``, ``eval_episodes``, ``checkpoint_every``; actor-critic adds ``gamma``,
@@ -62,6 +64,7 @@ each task:
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
@@ -112,9 +115,9 @@ class TrainingSpec:
 
 
 _MODEL = {"cell": "plastic", "hidden_size": 64, "projection_size": 0, "rule": "plain", "alpha_init": 0.5,
-          "tau_u_init": 0.1, "learn_rule": False, "clip": 0.0, "impl": "auto"}
-_TRAIN = {"steps": 3000, "batch_size": 32, "lr": 1e-3, "grad_clip": 1.0, "activity_l2": 0.0, "eval_every": 100,
-          "eval_episodes": 256, "checkpoint_every": 100}
+          "alpha_max": 2.0, "tau_u_init": 0.1, "learn_rule": False, "clip": 0.0, "impl": "auto"}
+_TRAIN = {"steps": 3000, "batch_size": 32, "lr": 1e-3, "lr_schedule": "constant", "grad_clip": 1.0, "activity_l2": 0.0,
+          "eval_every": 100, "eval_episodes": 256, "checkpoint_every": 100}
 _A2C = {"gamma": 0.5, "value_weight": 0.5, "entropy_weight": 0.01, "fixation_supervision": 1.0, "lr": 3e-3}
 
 #: the full configurations (the targets of benchmarks/task_targets.py are for these)
@@ -130,7 +133,8 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                            {**_MODEL, "hidden_size": 48}, {**_TRAIN, "steps": 3000, "batch_size": 16, **_A2C}),
     "seq-digits": TrainingSpec("supervised", {"delay_steps": 5, "delay_noise": 0.5, "stimulus_noise": 0.0,
                                               "response_steps": 1, "fixation_weight": 0.2, "mnist": "", "split": "train"},
-                               dict(_MODEL), {**_TRAIN, "steps": 4000, "batch_size": 64}),
+                               dict(_MODEL), {**_TRAIN, "steps": 8000, "batch_size": 64, "lr": 3e-3, "lr_schedule": "cosine",
+                                              "eval_every": 500, "checkpoint_every": 500}),
     "char-model": TrainingSpec("tbptt", {"seq_len": 64, "text": "", "corpus_chars": 400_000, "valid_fraction": 0.1},
                                {**_MODEL, "hidden_size": 64}, {**_TRAIN, "steps": 10000, "batch_size": 32, "lr": 2e-3,
                                                                "eval_every": 250, "eval_episodes": 64, "activity_l2": 0.1,
@@ -141,7 +145,20 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
 }
 
 _MODEL_KEYS = tuple(_MODEL)
-_TWIN_KEYS = ("rule", "alpha_init", "tau_u_init", "learn_rule")
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(params: Mapping[str, Any], step: int) -> float:
+    """The learning rate of training step ``step`` (0-based): ``lr`` throughout (``constant``), or
+    ``lr`` annealed to ``lr / 100`` over the run's ``steps`` along half a cosine (``cosine``;
+    Loshchilov & Hutter 2017, "SGDR", ICLR). A function of the step alone, so a resumed run follows
+    the same schedule as an uninterrupted one of the same length."""
+    lr = float(params["lr"])
+    if params.get("lr_schedule", "constant") == "constant":
+        return lr
+    progress = min(1.0, step / max(1, int(params["steps"])))
+    return lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+_TWIN_KEYS = ("rule", "alpha_init", "alpha_max", "tau_u_init", "learn_rule")
 
 
 def _spec(task: str) -> TrainingSpec:
@@ -165,6 +182,8 @@ def resolve_training_parameters(task: str, overrides: Mapping[str, Any] | None) 
     for key in ("lr", "grad_clip"):
         if not params[key] > 0:
             raise InputError(f"training parameter {key!r} must be > 0, got {params[key]!r}")
+    if params["lr_schedule"] not in LR_SCHEDULES:
+        raise InputError(f"training parameter 'lr_schedule' must be one of {LR_SCHEDULES}, got {params['lr_schedule']!r}")
     if "gamma" in params and not 0.0 <= params["gamma"] <= 1.0:
         raise InputError(f"training parameter 'gamma' must be in [0, 1], got {params['gamma']!r}")
     return params
@@ -458,8 +477,9 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
           resume: str | os.PathLike[str] | None = None, progress: bool = False) -> dict[str, Any]:
     """Train a rate twin on ``task`` and write the run folder ``out`` (module docstring).
 
-    ``steps``: total number of training steps (default: the task's ``steps`` parameter); with
-    ``resume``, training continues up to this total. ``seed`` (default 1) fixes the network's
+    ``steps``: stop after this many training steps in all (default: the ``steps`` parameter, the
+    length of the run that the learning-rate schedule spans); with ``resume``, training continues
+    up to this total. ``seed`` (default 1) fixes the network's
     initial weights and every batch. ``overrides``: ``{"name": "value"}`` as typed after ``--set``.
     ``resume``: a run folder (or its ``checkpoint.pt``) to continue; its task, parameters and seed
     are used (``overrides`` may change training parameters only, and ``seed`` must be left out or
@@ -496,11 +516,12 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         params = resolve_training_parameters(task, overrides)
     if out is None:
         raise InputError("train needs an output folder (out=...)")
-    if steps is not None:
-        if int(steps) < 1:
-            raise InputError(f"steps must be >= 1, got {steps!r}")
-        params["steps"] = int(steps)
-    total = int(params["steps"])
+    if steps is not None and int(steps) < 1:
+        raise InputError(f"steps must be >= 1, got {steps!r}")
+    # ``steps`` says where this call stops; the parameter ``steps`` is the length of the whole run,
+    # which the learning-rate schedule spans (so a run stopped early and resumed ends where an
+    # uninterrupted one ends)
+    total = int(steps) if steps is not None else int(params["steps"])
     folder = Path(out).expanduser().absolute()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -582,6 +603,8 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
             if not torch.isfinite(loss):
                 raise InputError(f"training of {task!r} diverged at step {step + 1} (the loss is not finite); "
                                  f"lower lr (now {params['lr']}) or bound the fast weights with clip=...")
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(params, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), float(params["grad_clip"]))

@@ -336,22 +336,32 @@ def test_char_model_text_file_and_its_errors(tmp_path):
         CharModel(0, text=str(tmp_path / "short.txt"), seq_len=8)
 
 
+@pytest.mark.parametrize("presentation", ["sequential", "together"])
 @pytest.mark.parametrize("family", ["linear", "sine"])
-def test_meta_timeseries_examples_queries_and_error_measure(family):
-    task = MetaTimeseries(0, family=family, max_examples=4, query_steps=3)
+def test_meta_timeseries_examples_queries_and_error_measure(family, presentation):
+    task = MetaTimeseries(0, family=family, max_examples=4, query_steps=3, presentation=presentation)
     batch = task.batch(64, seed=2)
-    d = task.dim
+    d, lag = task.dim, task.pair_steps - 1
+    assert batch.n_steps == 1 + task.pair_steps * (4 + 3) and int(batch.response[0].sum()) == 3
     shown = batch.info["n_examples"]
     assert shown.min() >= 0 and shown.max() <= 4 and len(np.unique(shown)) > 1
     # examples carry y in the input; queries do not
+    has_x = (batch.inputs[..., 1:1 + d] != 0).any(-1)
     has_y = (batch.inputs[..., 1 + d:] != 0).any(-1)
     assert torch.equal(has_y.sum(1), torch.from_numpy(shown))
+    assert torch.equal(has_x.sum(1), torch.from_numpy(shown) + 3)
     assert not has_y[batch.response].any()
+    # the fixation cue drops exactly on the answer steps
+    assert torch.equal(batch.inputs[..., 0] == 0, batch.response)
+    if presentation == "sequential":  # x one step before its y (examples) or its answer (queries)
+        assert torch.equal(has_x[:, 1:-1:2], has_y[:, 2::2] | batch.response[:, 2::2])
     if family == "linear":
         x, y = batch.inputs[..., 1:1 + d], batch.targets[..., 1:]
         a = torch.from_numpy(batch.info["matrix"]).float()
-        expected = torch.einsum("bij,btj->bti", a, x)
+        expected = torch.einsum("bij,btj->bti", a, torch.roll(x, lag, dims=1))
         assert torch.allclose(y[batch.response], expected[batch.response], atol=1e-5)
+        given = batch.inputs[..., 1 + d:]
+        assert torch.allclose(given[has_y], expected[has_y], atol=1e-5)
     perfect = batch.targets.clone()
     assert task.metrics(perfect, batch)["nmse"] == 0.0
     zero = torch.zeros_like(batch.targets)

@@ -192,8 +192,9 @@ def test_defaults_list_every_group():
 # --------------------------------------------------------------------------------------------------
 
 TINY = {
-    "seq-digits": (150, {"hidden_size": "32", "batch_size": "32", "delay_steps": "2", "lr": "0.01", "eval_every": "150",
-                         "eval_episodes": "256", "checkpoint_every": "150"}),
+    # the schedule spans the tiny run (steps); measured over seeds 1-3: accuracy 0.68-0.78
+    "seq-digits": (200, {"hidden_size": "32", "batch_size": "32", "delay_steps": "2", "lr": "0.005", "steps": "200",
+                         "eval_every": "200", "eval_episodes": "256", "checkpoint_every": "200"}),
     "char-model": (150, {"hidden_size": "32", "corpus_chars": "20000", "seq_len": "32", "batch_size": "16", "lr": "0.01",
                          "eval_every": "150", "eval_episodes": "32", "eval_length": "64", "checkpoint_every": "150"}),
     "bandit": (200, {"hidden_size": "32", "n_trials": "40", "batch_size": "16", "lr": "0.01", "gamma": "0",

@@ -1,17 +1,30 @@
 """Time-series meta-learning: every episode a new transformation, a few examples, then predictions.
 
-One episode::
+One episode with ``presentation="sequential"``::
 
-    fixation | examples: (x_1, y_1), ..., (x_n, y_n) | query: x_{n+1}, ..., x_{n+q}  -> predict y
-    fix=1      fix=1 (output holds fixation)           fix=0
+    fixation | examples: x_1, y_1, ..., x_n, y_n | queries: x_{n+1}, ?, ..., x_{n+q}, ?
+    fix=1      fix=1 (output holds fixation)        fix=1 on the x step, 0 on the answer step
+
+Each example takes two steps, the input ``x`` and then its output ``y``; each query shows ``x``
+and asks for ``y`` on the next step, in the same rhythm. That is the order in which the rate twin's
+antisymmetric STDP rules (:mod:`neuromod.models.gated_rnn`) bind what follows to what precedes:
+the fast weights accumulate ``sum_i code(y_i) code(x_i)^T``, a Hebbian estimate of the map, and a
+query's ``x`` recalls its ``y`` through them one step later. With ``presentation="together"``
+(the default) an example shows ``x`` and ``y`` on one step and a query asks for ``y`` on the
+step of its ``x``; there the rule binds nothing (coincident activity cancels in an antisymmetric
+rule), so a network can only solve it from its activity. Measured (``dim`` 2, 6 examples, 3000
+steps, seed 1): "together" trains to an error ratio of about 0.2; "sequential" to 0.63, and
+training drove the fast-weight gain alpha to 0.003, i.e. the network learned to ignore its fast
+weights rather than use them, which is why "together" stays the default.
 
 Transformation families (``family``):
 
 - ``"linear"``: ``y = A x`` with a new random matrix ``A`` (D x D, entries N(0, 1/D)) per episode
-  and inputs ``x ~ N(0, I)``, one pair per step: a regression that must be learned in-context.
+  and inputs ``x ~ N(0, I)``: a regression that must be learned in-context.
 - ``"sine"``: a phase and amplitude change of a time series. The input is ``x(t) = sin(w t + p)``
   and the output ``y(t) = a sin(w t + p + d)``, with a new frequency ``w``, phase ``p``, gain
-  ``a`` and phase shift ``d`` per episode; the query continues the same sinusoid.
+  ``a`` and phase shift ``d`` per episode; the query continues the same sinusoid (``t`` counts
+  time steps with "together" and pairs with "sequential").
 
 Each episode shows between ``min_examples`` and ``max_examples`` examples (fewer examples leave
 the first steps of the example period blank, so a batch keeps one length), which is what lets the
@@ -44,7 +57,9 @@ class MetaTimeseries(SupervisedTask):
     """In-context learning of a new transformation per episode (see the module docstring).
 
     Parameters: ``family`` (``"linear"`` or ``"sine"``); ``dim`` (D, for ``"linear"``; ``"sine"``
-    is one-dimensional); ``min_examples``, ``max_examples``; ``query_steps``; ``fixation_weight``.
+    is one-dimensional); ``min_examples``, ``max_examples``; ``query_steps`` (number of queries);
+    ``fixation_weight``; ``presentation`` (``"sequential"``: x then y, two steps per example or
+    query; ``"together"``: one step).
     """
 
     name = "meta-timeseries"
@@ -52,8 +67,13 @@ class MetaTimeseries(SupervisedTask):
     higher_is_better = False
 
     def __init__(self, seed: int = 0, *, family: str = "linear", dim: int = 2, min_examples: int = 0,
-                 max_examples: int = 6, query_steps: int = 4, fixation_weight: float = 0.2):
+                 max_examples: int = 6, query_steps: int = 4, fixation_weight: float = 0.2,
+                 presentation: str = "together"):
         super().__init__(seed)
+        if presentation not in ("sequential", "together"):
+            raise InputError(f"presentation must be 'sequential' or 'together', got {presentation!r}")
+        self.presentation = presentation
+        self.pair_steps = 2 if presentation == "sequential" else 1
         if family not in ("linear", "sine"):
             raise InputError(f"meta-timeseries family must be 'linear' or 'sine', got {family!r}")
         self.family = family
@@ -64,7 +84,8 @@ class MetaTimeseries(SupervisedTask):
             raise InputError(f"min_examples ({min_examples}) must not exceed max_examples ({max_examples})")
         self.query_steps = check_positive_int("query_steps", query_steps)
         self.fixation_weight = float(fixation_weight)
-        self.timing = {"fixation": 1, "examples": self.max_examples, "query": self.query_steps}
+        self.timing = {"fixation": 1, "examples": self.pair_steps * self.max_examples,
+                       "query": self.pair_steps * self.query_steps}
         d = self.dim
         self.observation_space = Box(-np.inf, np.inf, (1 + 2 * d,),
                                      ("fixation", *[f"x_{i}" for i in range(d)], *[f"y_{i}" for i in range(d)]))
@@ -77,25 +98,32 @@ class MetaTimeseries(SupervisedTask):
     def config(self) -> dict[str, Any]:
         return {"family": self.family, "dim": self.dim, "min_examples": self.min_examples,
                 "max_examples": self.max_examples, "query_steps": self.query_steps,
-                "fixation_weight": self.fixation_weight}
+                "fixation_weight": self.fixation_weight, "presentation": self.presentation}
 
     def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None,
               n_examples: int | None = None) -> TaskBatch:
         """A batch; ``n_examples`` fixes the number of examples of every episode (else drawn)."""
         rng = make_rng(seed, self.rng)
-        d, kmax = self.dim, self.max_examples
+        d, kmax, nq, ps = self.dim, self.max_examples, self.query_steps, self.pair_steps
         t_ex = self.timing["fixation"]
-        t_query = t_ex + kmax
-        n_steps = t_query + self.query_steps
+        t_query = t_ex + ps * kmax
+        n_steps = t_query + ps * nq
+        n_pairs = kmax + nq  # pair j occupies steps t_ex + ps*j (x) and t_ex + ps*j + ps - 1 (y)
         if n_examples is None:
             shown = rng.integers(self.min_examples, kmax + 1, size=batch_size)
         else:
             if not 0 <= n_examples <= kmax:
                 raise InputError(f"n_examples must be in [0, {kmax}], got {n_examples}")
             shown = np.full(batch_size, n_examples)
+        pairs = np.arange(n_pairs)
+        x_step = t_ex + ps * pairs
+        y_step = x_step + ps - 1
+        # "together" draws one value per step and "sequential" one per pair: the episodes of
+        # "together" are the same, draw for draw, as before "sequential" existed
+        draws, pick = (n_steps, x_step) if ps == 1 else (n_pairs, pairs)
         if self.family == "linear":
             a = rng.normal(0.0, 1.0 / np.sqrt(d), size=(batch_size, d, d))
-            xs = rng.normal(0.0, 1.0, size=(batch_size, n_steps, d))
+            xs = rng.normal(0.0, 1.0, size=(batch_size, draws, d))[:, pick]
             ys = np.einsum("bij,btj->bti", a, xs)
             params = {"matrix": a}
         else:
@@ -103,23 +131,23 @@ class MetaTimeseries(SupervisedTask):
             phase = rng.uniform(0, 2 * np.pi, size=(batch_size, 1))
             gain = rng.uniform(*_SINE_GAIN, size=(batch_size, 1))
             shift = rng.uniform(-np.pi, np.pi, size=(batch_size, 1))
-            t = np.arange(n_steps)[None, :]
+            t = np.arange(draws)[None, pick]
             xs = np.sin(omega * t + phase)[..., None]
             ys = (gain * np.sin(omega * t + phase + shift))[..., None]
             params = {"omega": omega[:, 0], "phase": phase[:, 0], "gain": gain[:, 0], "shift": shift[:, 0]}
+        is_example = (pairs[None, :] >= kmax - shown[:, None]) & (pairs[None, :] < kmax)  # (B, n_pairs)
+        is_query = np.broadcast_to(pairs >= kmax, (batch_size, n_pairs))
         x = np.zeros((batch_size, n_steps, 1 + 2 * d), dtype=np.float32)
-        x[:, :t_query, 0] = 1.0
-        steps = np.arange(n_steps)[None, :]
-        example = (steps >= t_query - shown[:, None]) & (steps < t_query)
-        query = np.broadcast_to(steps >= t_query, (batch_size, n_steps)).copy()
-        visible_x = example | query
-        x[..., 1:1 + d] = np.where(visible_x[..., None], xs, 0.0)
-        x[..., 1 + d:] = np.where(example[..., None], ys, 0.0)
         target = np.zeros((batch_size, n_steps, 1 + d), dtype=np.float32)
+        response = np.zeros((batch_size, n_steps), dtype=bool)
+        x[:, x_step, 1:1 + d] = np.where((is_example | is_query)[..., None], xs, 0.0)
+        x[:, y_step, 1 + d:] = np.where(is_example[..., None], ys, 0.0)
+        response[:, y_step] = is_query
+        target[:, y_step, 1:] = np.where(is_query[..., None], ys, 0.0)
+        x[..., 0] = np.where(response, 0.0, 1.0)
         target[..., 0] = x[..., 0]
-        target[..., 1:] = np.where(query[..., None], ys, 0.0)
-        mask = np.where(query, 1.0, self.fixation_weight).astype(np.float32)
-        return TaskBatch(torch.from_numpy(x), torch.from_numpy(target), torch.from_numpy(mask), torch.from_numpy(query),
+        mask = np.where(response, 1.0, self.fixation_weight).astype(np.float32)
+        return TaskBatch(torch.from_numpy(x), torch.from_numpy(target), torch.from_numpy(mask), torch.from_numpy(response),
                          {"n_examples": shown, **params})
 
     def loss(self, outputs: torch.Tensor, batch: TaskBatch) -> torch.Tensor:
