@@ -3,20 +3,42 @@
 
 Published effects (``shared/reference/plasticity.md``): post-before-pre pairing alone gives
 depression; dopamine present during the pairing, or applied after it, turns it into
-potentiation (2015: "retroactively"); acetylcholine during pairing biases both orders toward
+potentiation (2015: "retroactively"; the longest effective delay usually quoted is about a
+minute, a figure not verified there); acetylcholine during pairing biases both orders toward
 depression (2017).
 
-Model: the three-factor rule of :mod:`neuromod.equations.neuromodulated` with
-:data:`~neuromod.equations.neuromod_params.BRZOSKO2015_TIMING`. Every coincidence enters two
-eligibility traces (time constant ``tau_c`` = 2 s, the 2017 model's): an asymmetric one that a
-modulator-independent gain ``m_0`` turns into classic STDP (pre-post LTP, post-pre LTD), and a
-symmetric one that dopamine turns into potentiation and acetylcholine into depression. Dopamine
-applied ``d`` seconds after the last pairing finds the symmetric trace decayed by
-``exp(-d/tau_c)``, so the potentiation it adds falls off exponentially with the delay, with the
-2 s time constant (the striatal window of Yagishita et al. 2014, 0.3–2 s, supports the same
-order). The 2015 paper's "about a minute" (a figure usually quoted, not verified) needs a trace
-of tens of seconds: ``--set tau_c=30*s``; with the default 2 s, dopamine converts depression
-into potentiation only within about 2 s of the pairing.
+Model: the three-factor rule of :mod:`neuromod.equations.neuromodulated`. Every spike
+coincidence enters two eligibility traces:
+
+* an **asymmetric** one, ``c_a`` (time constant ``tau_c`` = 2 s, that of the 2017 model's
+  eligibility trace), which a
+  modulator-independent gain ``m_0`` turns into classic STDP: pre-post LTP, post-pre LTD (the
+  control pairings of both papers);
+* a **symmetric** one, ``c_s`` (time constant ``tau_c_sym``), which dopamine turns into
+  potentiation and acetylcholine into depression (the 2017 model's rule).
+
+The rule sets (``rule``, cited in :mod:`neuromod.equations.neuromod_params`):
+
+* ``brzosko2015_tag`` (default, :data:`~neuromod.equations.neuromod_params.BRZOSKO2015_TAG`):
+  ``c_s`` is a slow "tag", ``tau_c_sym`` = 75 s, with the gains on the 2017 learning rates scaled
+  by 4. Dopamine applied ``d`` after the last pairing finds the tag decayed by
+  ``exp(-d/tau_c_sym)``, so the potentiation it adds falls off with a 75 s time constant and
+  dopamine still turns post-pre depression into net potentiation up to about 100 s after the
+  pairing; after 5 minutes it no longer does. Because ``m_0`` acts on the fast ``c_a`` alone,
+  baseline STDP does not depend on ``tau_c_sym``. Chosen here (not from a paper, not fitted):
+  ``tau_c_sym`` = 75 s, the gain 4, and so the zero crossing near 100 s; only the qualitative
+  effects are claimed (the reasoning is in the set's comment).
+* ``brzosko2015_timing`` (:data:`~neuromod.equations.neuromod_params.BRZOSKO2015_TIMING`): one
+  2 s trace for both channels (the 2017 model's eligibility trace; the striatal window of
+  Yagishita et al. 2014, 0.3-2 s, is of the same order), gain 10 on the learning rates (chosen
+  here). Dopamine converts depression into potentiation only within about 1.5 s of the pairing.
+  ``--set rule=brzosko2015_timing da_delays=0*s,1*s,2*s,4*s,8*s bath_duration=10*s`` reproduces
+  this protocol's earlier default run exactly (pre-post +14.7 %, post-pre -14.7 %, post-pre + DA
+  +28.1 %, post-pre + ACh -40.4 %, DA after 0/1/2/4/8 s +15.6/+3.7/-3.6/-10.6/-14.2 %).
+
+Why a single long trace is not used: with ``tau_c`` = 30 s for both channels
+(``--set rule=brzosko2015_timing tau_c=30*s``), ``m_0`` integrates the slow trace too, baseline
+STDP grows 15-fold and every condition ends at a weight bound (measured: all +-50 %).
 
 All conditions run as independent copies in ONE network (one build): condition ``k`` has its
 own presynaptic spike generator, postsynaptic neuron (spikes imposed), plastic synapse and
@@ -29,18 +51,32 @@ modulator site, with its bath applications scheduled as release events
 * ``post-pre + DA after``: dopamine applied for ``bath_duration`` starting ``d`` after the last
   pairing, one condition per ``d`` in ``da_delays``.
 
-"During" means from 0.2 s before the first pairing to the last pairing. Parameters (``--set``):
-``delta_t`` (spike-timing magnitude; pre-post ``+delta_t``, post-pre ``-delta_t``),
-``n_pairings``, ``pairing_rate``, ``da_delays`` (list), ``bath_duration``, ``da_level``,
-``ach_level`` (concentrations, arbitrary units), ``tau_c``, ``tail`` (simulated after the last
-bath), ``time_step``, ``variant`` (``event`` or ``clock``; same weights).
+"During" means from 0.2 s before the first pairing to the last pairing: 4 s with the default 20
+pairings at 5 Hz; the default ``bath_duration`` is the same 4 s (chosen here), so "during" and
+"after" differ only in timing. Concentrations follow each bath step with 0.2 s (chosen here).
+
+The weight change is final: the run ends ``tail`` after the last wash-out. Without a modulator
+the slow tag changes no weight (``M_s = 0``), and the fast ``c_a`` is spent seconds after the
+pairing; the metric ``dw_pending_max`` is the largest weight change (relative) still to come
+after the run, computed exactly from the traces and concentrations at its end (2e-8 with the
+defaults), so ``dw_rel`` is not a snapshot.
+
+Parameters (``--set``): ``rule``; ``delta_t`` (spike-timing magnitude; pre-post ``+delta_t``,
+post-pre ``-delta_t``), ``n_pairings``, ``pairing_rate``, ``da_delays`` (list, up to
+``MAX_DELAY``), ``bath_duration``, ``da_level``, ``ach_level`` (concentrations, arbitrary
+units), ``tau_c`` and ``tau_c_sym`` (eligibility time constants of the asymmetric and the
+symmetric channel; ``0*s``, the default, takes the rule's; with ``brzosko2015_timing`` a
+``tau_c`` alone sets both), ``tail`` (simulated after the last wash-out), ``time_step``,
+``variant`` (``event`` or ``clock``; same weights).
 
 ``result.json`` ``conditions``: ``condition``, ``order``, ``modulator``, ``da_timing``
 (``none``/``during``/``after``), ``da_delay_s``, ``dt_ms``, ``w_end``, ``dw_rel``.
-``metrics``: the six pairing results, ``tau_fit_s`` (time constant of the dopamine-added
-potentiation against delay, fitted), ``zero_crossing_delay_s`` (longest delay at which dopamine
-still gives net potentiation, from the fit). Figures: ``dopamine_delay.png``,
-``conditions.png``.
+``metrics``: ``rule``, the six pairing results, ``tau_c_s`` and ``tau_c_sym_s`` (time constants
+used), ``tau_fit_s`` (time constant of the dopamine-added potentiation against delay, fitted; it
+equals ``tau_c_sym``), ``potentiation_at_zero``, ``zero_crossing_delay_s`` (longest delay at
+which dopamine still gives net potentiation, from the fit), ``dw_pending_max``. Figures:
+``dopamine_delay.png`` (weight change against dopamine delay), ``conditions.png`` (bar plot of
+the pairing conditions).
 """
 
 from __future__ import annotations
@@ -57,7 +93,12 @@ from brian2 import Hz, Quantity, ms, second
 from neuromod.device import use_device
 from neuromod.equations.base import NeuronModel
 from neuromod.equations.modulators import VARIANTS, ModulatorSites, Release, bath_window
-from neuromod.equations.neuromod_params import BRZOSKO2015_TIMING, BRZOSKO_MODULATORS
+from neuromod.equations.neuromod_params import (
+    BRZOSKO2015_TAG,
+    BRZOSKO2015_TIMING,
+    BRZOSKO_MODULATORS,
+    ThreeFactorParameters,
+)
 from neuromod.equations.neuromodulated import ThreeFactorSynapseModel, three_factor_stdp
 from neuromod.errors import InputError
 from neuromod.parameters import format_value
@@ -76,6 +117,8 @@ __all__ = [
     "DEFAULTS",
     "TimingCondition",
     "TimingNetwork",
+    "RULES",
+    "timing_rule",
     "timing_conditions",
     "build_network",
     "delay_fit",
@@ -85,21 +128,30 @@ __all__ = [
     "MAX_DELAY",
 ]
 
+#: The rule sets the protocol offers (``--set rule=...``).
+RULES: dict[str, ThreeFactorParameters] = {
+    "brzosko2015_tag": BRZOSKO2015_TAG,
+    "brzosko2015_timing": BRZOSKO2015_TIMING,
+}
+
 DEFAULTS: dict[str, Any] = {
+    "rule": "brzosko2015_tag",
     "delta_t": 10 * ms,
     "n_pairings": 20,
     "pairing_rate": 5 * Hz,
-    "da_delays": [0 * second, 1 * second, 2 * second, 4 * second, 8 * second],
-    "bath_duration": 10 * second,
+    "da_delays": [0 * second, 10 * second, 20 * second, 40 * second, 60 * second, 120 * second, 300 * second],
+    "bath_duration": 4 * second,
     "da_level": 1.0,
     "ach_level": 3.0,
-    "tau_c": BRZOSKO2015_TIMING.tau_c,
+    "tau_c": 0 * second,
+    "tau_c_sym": 0 * second,
     "tail": 2 * second,
     "time_step": 1 * ms,
     "variant": "event",
 }
 
-#: Longest dopamine delay accepted (the 2015 paper's effect is quoted up to about a minute).
+#: Longest dopamine delay accepted (the 2015 paper's effect is quoted up to about a minute; ten
+#: minutes leave room to show where it is gone).
 MAX_DELAY = 600 * second
 
 #: The first pairing starts here; "during" baths start 0.2 s before it.
@@ -142,6 +194,15 @@ def timing_conditions(params: dict[str, Any]) -> list[TimingCondition]:
     return conditions
 
 
+def timing_rule(params: dict[str, Any]) -> ThreeFactorParameters:
+    """The rule set named by ``params["rule"]`` with the ``tau_c`` / ``tau_c_sym`` overrides
+    (``0*s``: keep the set's value; a set without its own ``tau_c_sym`` keeps one time constant
+    for both channels, so ``tau_c`` alone sets both)."""
+    rule = RULES[params["rule"]]
+    changes = {key: params[key] for key in ("tau_c", "tau_c_sym") if params[key] > 0 * second}
+    return dataclasses.replace(rule, **changes) if changes else rule
+
+
 @dataclass
 class TimingNetwork:
     """The Brian2 objects of the protocol (see :func:`build_network`)."""
@@ -154,11 +215,51 @@ class TimingNetwork:
     dt_ms: list[float]
     duration: Quantity
     w0: float
+    rule: ThreeFactorParameters
+
+    def _order(self) -> np.ndarray:
+        return np.argsort(np.asarray(self.synapses.i[:]))
 
     def dw_rel(self) -> np.ndarray:
         """Relative weight change of each condition (read inside the ``use_device`` block)."""
-        order = np.argsort(np.asarray(self.synapses.i[:]))
-        return (self.model.current_weights(self.synapses)[order] - self.w0) / self.w0
+        return (self.model.current_weights(self.synapses)[self._order()] - self.w0) / self.w0
+
+    def pending_dw_rel(self) -> np.ndarray:
+        """Relative weight change of each condition still to come after the run, if nothing is
+        released any more: ``sum_x c_x(T) * ∫_T^inf M_x(u) exp(-(u - T)/tau_x) du`` with every
+        concentration relaxing from its value at the end ``T`` to its resting level (exact, but
+        without the weight bounds; read inside the ``use_device`` block, after the run)."""
+        order = self._order()
+        site = np.asarray(self.synapses.j[:])[order]
+        group = self.sites.group
+        end = float(self.duration / second)
+        level = {}
+        for m in ("da", "ach"):
+            now = np.asarray(getattr(group, m)[:], dtype=float)[site]
+            rest = np.asarray(getattr(group, f"{m}_tonic")[:], dtype=float) + np.asarray(getattr(group, f"{m}_bath")[:], dtype=float)
+            rest = rest[site]
+            tau_m = np.asarray(getattr(group, f"tau_{m}")[:] / second, dtype=float)[site]
+            level[m] = (now, rest, tau_m)
+        r = self.rule
+        gains = {
+            "a": (float(r.m_0 * second), float(r.k_a_da * second), 0.0, float(r.tau_c / second)),
+            "s": (0.0, float(r.k_s_da * second), float(r.k_s_ach * second), float(r.tau_c_symmetric / second)),
+        }
+        pending = np.zeros(order.size)
+        for ch in self.model.channels():
+            base, k_da, k_ach, tau = gains[ch]
+            if self.model.variant == "event":
+                t0 = np.asarray(group.T0[:] / second, dtype=float)[site]
+                c = np.asarray(getattr(self.synapses, f"q_{ch}")[:], dtype=float)[order] * np.exp(-(end - t0) / tau)
+            else:
+                c = np.asarray(getattr(self.synapses, f"c_{ch}")[:], dtype=float)[order]
+
+            def integral(m: str, tau: float = tau) -> np.ndarray:
+                now, rest, tau_m = level[m]
+                return rest * tau + (now - rest) / (1 / tau + 1 / tau_m)
+
+            pending += c * (base * tau + k_da * integral("da") - k_ach * integral("ach"))
+        return pending / self.w0
 
 
 def _pairing_window(params: dict[str, Any]) -> tuple[Quantity, Quantity]:
@@ -174,7 +275,7 @@ def build_network(params: dict[str, Any]) -> TimingNetwork:
     time_step = params["time_step"]
     conditions = timing_conditions(params)
     k = len(conditions)
-    rule = dataclasses.replace(BRZOSKO2015_TIMING, tau_c=params["tau_c"])
+    rule = timing_rule(params)
     model = three_factor_stdp(rule, variant=params["variant"])
     sites = ModulatorSites(k, rule, BRZOSKO_MODULATORS, variant=params["variant"], epoch=model.epoch, dt=time_step, name="sites")
 
@@ -216,7 +317,7 @@ def build_network(params: dict[str, Any]) -> TimingNetwork:
     duration = (to_steps(end, time_step) + 1) * time_step
     network = Network(pre, post_times, post, drive, synapses, sites.group, *releases)
     dt_ms = [float(np.mean(s.post_steps - s.pre_steps)) * float(time_step / ms) for s in spikes]
-    return TimingNetwork(network, synapses, model, sites, conditions, dt_ms, duration, float(rule.w0))
+    return TimingNetwork(network, synapses, model, sites, conditions, dt_ms, duration, float(rule.w0), rule)
 
 
 def delay_fit(delays_s: np.ndarray, dw_after: np.ndarray, dw_baseline: float) -> dict[str, float | None]:
@@ -260,8 +361,11 @@ def validate(params: dict[str, Any]) -> None:
     for key in ("bath_duration", "tail"):
         if not math.isfinite(float(params[key] / second)) or params[key] < 0 * second:
             raise InputError(f"{key} must be a duration >= 0, got {format_value(params[key])}")
-    if not params["tau_c"] > 0 * second:
-        raise InputError(f"tau_c must be > 0, got {format_value(params['tau_c'])}")
+    if params["rule"] not in RULES:
+        raise InputError(f"rule must be one of {', '.join(RULES)}, got {params['rule']!r}")
+    for key in ("tau_c", "tau_c_sym"):
+        if not math.isfinite(float(params[key] / second)) or params[key] < 0 * second:
+            raise InputError(f"{key} must be a duration > 0, or 0*s for the rule's own, got {format_value(params[key])}")
     for key in ("da_level", "ach_level"):
         if not math.isfinite(params[key]) or params[key] < 0:
             raise InputError(f"{key} must be a finite concentration >= 0, got {params[key]}")
@@ -271,6 +375,7 @@ def validate(params: dict[str, Any]) -> None:
 
 def _measure(net: TimingNetwork, params: dict[str, Any], timings: dict[str, float]) -> ProtocolResult:
     dw = net.dw_rel()
+    pending = net.pending_dw_rel()
     conditions = []
     for c, value, dt_ms in zip(net.conditions, dw, net.dt_ms, strict=True):
         record = c.record()
@@ -287,8 +392,11 @@ def _measure(net: TimingNetwork, params: dict[str, Any], timings: dict[str, floa
         "dw_post_pre_da": by_name["post-pre + DA"],
         "dw_pre_post_ach": by_name["pre-post + ACh"],
         "dw_post_pre_ach": by_name["post-pre + ACh"],
-        "tau_c_s": float(params["tau_c"] / second),
+        "rule": params["rule"],
+        "tau_c_s": float(net.rule.tau_c / second),
+        "tau_c_sym_s": float(net.rule.tau_c_symmetric / second),
         **fit,
+        "dw_pending_max": float(np.max(np.abs(pending))),
         "n_conditions": len(conditions),
         "duration_s": float(net.duration / second),
     }
@@ -312,7 +420,9 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:
     """``dopamine_delay.png`` (dw against dopamine delay, with post-pre alone and dopamine during
-    the pairing for reference) and ``conditions.png`` (bar plot of the pairing conditions)."""
+    the pairing for reference, the fitted decay and its zero crossing) and ``conditions.png``
+    (bar plot of the pairing conditions, and of dopamine after the pairing at the shortest delay,
+    the longest delay up to 60 s and the longest delay)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -321,30 +431,42 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
     m = result.metrics
     delays = np.asarray(result.arrays["da_delay_s"])
     dw_after = np.asarray(result.arrays["dw_after"])
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
     ax.axhline(0, color="0.6", lw=0.8)
     ax.axhline(100 * m["dw_post_pre"], color="C0", ls="--", lw=1, label="post-pre alone")
     ax.axhline(100 * m["dw_post_pre_da"], color="C3", ls=":", lw=1, label="post-pre, DA during pairing")
-    ax.plot(delays, 100 * dw_after, "o-", color="C3", label="post-pre, DA after delay")
+    ax.plot(delays, 100 * dw_after, "o", color="C3", label="post-pre, DA after delay")
     if m.get("tau_fit_s"):
-        grid = np.linspace(0, max(delays.max(), 1e-3), 200)
+        grid = np.linspace(0, max(delays.max(), 1e-3), 400)
         fit = 100 * (m["dw_post_pre"] + m["potentiation_at_zero"] * np.exp(-grid / m["tau_fit_s"]))
-        ax.plot(grid, fit, color="C3", lw=0.8, alpha=0.6, label=f"fit, τ = {m['tau_fit_s']:.2f} s")
+        ax.plot(grid, fit, color="C3", lw=0.8, alpha=0.6, label=f"fit, τ = {m['tau_fit_s']:.3g} s")
+    crossing = m.get("zero_crossing_delay_s")
+    if crossing is not None and crossing <= delays.max():
+        ax.axvline(crossing, color="0.3", ls="-.", lw=0.8, label=f"net potentiation up to {crossing:.3g} s")
     ax.set_xlabel("dopamine delay after the last pairing (s)")
     ax.set_ylabel("weight change (%)")
-    ax.set_title(f"Dopamine timing (eligibility τc = {m['tau_c_s']:g} s)", fontsize=10)
+    ax.set_title(f"Dopamine timing ({m['rule']}: eligibility τc = {m['tau_c_s']:g} s, "
+                 f"symmetric τc = {m['tau_c_sym_s']:g} s)", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(folder / "dopamine_delay.png", dpi=120)
     plt.close(fig)
 
-    bars = ["pre-post", "post-pre", "post-pre + DA", "pre-post + ACh", "post-pre + ACh"]
     by_name = {c["condition"]: c["dw_rel"] for c in result.conditions}
-    colors = ["C0", "C0", "C3", "C2", "C2"]
-    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    bars = ["pre-post", "post-pre", "pre-post + DA", "post-pre + DA", "pre-post + ACh", "post-pre + ACh"]
+    colors = ["C0", "C0", "C3", "C3", "C2", "C2"]
+    after = sorted((c for c in result.conditions if c["da_timing"] == "after"), key=lambda c: c["da_delay_s"])
+    within_minute = [c for c in after if c["da_delay_s"] <= 60.0]
+    shown = [after[0], *(within_minute[-1:]), after[-1]]
+    shown = [c for n, c in enumerate(shown) if c not in shown[:n]]
+    for c in shown:
+        bars.append(c["condition"])
+        colors.append("C1")
+    fig, ax = plt.subplots(figsize=(7.2, 3.8))
     ax.bar(range(len(bars)), [100 * by_name[b] for b in bars], color=colors)
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks(range(len(bars)), [b.replace(" + ", "\n+ ") for b in bars], fontsize=8)
+    labels = [b.replace(" + ", "\n+ ").replace(" after ", "\nafter ").replace("*s", " s") for b in bars]
+    ax.set_xticks(range(len(bars)), labels, fontsize=7)
     ax.set_ylabel("weight change (%)")
     ax.set_title("Pairing with and without modulators (Brzosko 2015/2017)", fontsize=10)
     fig.tight_layout()

@@ -2,9 +2,11 @@
 
 * the event-driven and the clock-driven variants give the same weights (to round-off, far below
   the 1e-6 the benchmark asserts) in a small random network where all four modulators vary
-  (pulses, bath steps), including across epoch restarts and with weights hitting their bounds;
+  (pulses, bath steps), including across epoch restarts, with weights hitting their bounds, and
+  with a separate time constant for the symmetric channel;
 * single pairings against the closed form of the rule, one gate at a time (M from a dopamine
-  pulse, s from acetylcholine and serotonin, r from noradrenaline, the symmetric channel);
+  pulse, s from acetylcholine and serotonin, r from noradrenaline, the symmetric channel), with
+  one eligibility time constant and with separate ones for the two channels;
 * concentrations follow the exact relaxation after pulses and bath steps;
 * the Izhikevich neuron fires like the original 0.5 ms half-step scheme;
 * bad input raises InputError.
@@ -50,12 +52,16 @@ MIXED_RULE = dataclasses.replace(
     w_max=1.0,
     w0=0.5,
 )
+#: the same with the symmetric channel on its own (shorter) eligibility time constant
+MIXED_RULE_SYM = dataclasses.replace(MIXED_RULE, tau_c_sym=0.7 * second)
 MIXED_MODULATORS = ModulatorParameters(
     da_tonic=0.05, tau_da=0.2 * second, tau_ach=0.5 * second, tau_ne=0.3 * second, tau_ser=1 * second
 )
 
 
-def _random_network_weights(variant: str, epoch, seed: int = 4) -> tuple[np.ndarray, np.ndarray, int]:
+def _random_network_weights(
+    variant: str, epoch, seed: int = 4, rule: ThreeFactorParameters = MIXED_RULE
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Poisson inputs -> LIF neurons through three-factor synapses, two modulator sites with random
     pulses and a bath window; returns (current weights, c_a at the end, synapses at a bound)."""
     rng = np.random.default_rng(seed)
@@ -63,8 +69,8 @@ def _random_network_weights(variant: str, epoch, seed: int = 4) -> tuple[np.ndar
         from brian2 import defaultclock
 
         defaultclock.dt = 0.5 * ms
-        model = three_factor_stdp(MIXED_RULE, variant=variant, transmit="v_post += w*0.25", epoch=epoch)
-        sites = ModulatorSites(2, MIXED_RULE, MIXED_MODULATORS, variant=variant, epoch=model.epoch)
+        model = three_factor_stdp(rule, variant=variant, transmit="v_post += w*0.25", epoch=epoch)
+        sites = ModulatorSites(2, rule, MIXED_MODULATORS, variant=variant, epoch=model.epoch)
         lif = NeuronModel(model="dv/dt = -v/(10*ms) : 1\n", threshold="v > 1", reset="v = 0", method="exact")
         post = sites.port(lif).group(12)
         sites.link(post, np.arange(12) % 2)
@@ -82,17 +88,22 @@ def _random_network_weights(variant: str, epoch, seed: int = 4) -> tuple[np.ndar
         weights = model.current_weights(synapses)
         order = np.lexsort((np.asarray(synapses.j[:]), np.asarray(synapses.i[:])))
         c_a = np.asarray(synapses.c_a[:])[order]
-        at_bound = int(np.count_nonzero((weights <= MIXED_RULE.w_min) | (weights >= MIXED_RULE.w_max)))
+        at_bound = int(np.count_nonzero((weights <= rule.w_min) | (weights >= rule.w_max)))
         return weights[order], c_a, at_bound
 
 
-@pytest.mark.parametrize("epoch", [None, 250 * ms], ids=["default-epoch", "epoch-250ms"])
-def test_event_and_clock_variants_give_the_same_weights(epoch):
+@pytest.mark.parametrize(
+    ("epoch", "rule"),
+    [(None, MIXED_RULE), (250 * ms, MIXED_RULE), (None, MIXED_RULE_SYM)],
+    ids=["default-epoch", "epoch-250ms", "separate-symmetric-tau"],
+)
+def test_event_and_clock_variants_give_the_same_weights(epoch, rule):
     """Same seed, same spikes, same modulators: the two implementations of the rule agree to
     round-off (asserted 1e-9 here, 1e-6 in the benchmark). The short epoch forces 16 restarts of
-    the running integrals during the run."""
-    w_event, c_event, bound_event = _random_network_weights("event", epoch)
-    w_clock, c_clock, bound_clock = _random_network_weights("clock", epoch)
+    the running integrals during the run; with a separate 0.7 s symmetric time constant the
+    default epoch is 8 x 0.7 s."""
+    w_event, c_event, bound_event = _random_network_weights("event", epoch, rule=rule)
+    w_clock, c_clock, bound_clock = _random_network_weights("clock", epoch, rule=rule)
     assert w_event.size > 150
     assert np.max(np.abs(w_event - w_clock)) < 1e-9
     assert np.max(np.abs(c_event - c_clock)) < 1e-9
@@ -104,6 +115,8 @@ def test_default_epoch_is_eight_eligibility_time_constants():
     assert default_epoch(1 * second) == 8 * second
     assert default_epoch(2 * second) == 16 * second
     assert default_epoch(0.01 * ms) == 1 * ms
+    assert float(three_factor_stdp(MIXED_RULE_SYM).epoch / ms) == pytest.approx(5600), "the shorter of tau_c and tau_c_sym"
+    assert float(three_factor_stdp(dataclasses.replace(MIXED_RULE, tau_c_sym=75 * second)).epoch / ms) == pytest.approx(16000)
 
 
 # ----------------------------------------------------------------------------------- closed form
@@ -127,6 +140,8 @@ PAIR_RULE = ThreeFactorParameters(
     w_max=10.0,
     w0=1.0,
 )
+#: the same with the symmetric channel on its own eligibility time constant
+PAIR_RULE_SYM = dataclasses.replace(PAIR_RULE, tau_c_sym=1.3 * second)
 #: baths settle within 1 ms (so gates are constant during the pairing); dopamine pulse decays 0.2 s
 PAIR_MODULATORS = ModulatorParameters(tau_da=0.2 * second, tau_ach=1 * ms, tau_ne=1 * ms, tau_ser=1 * ms)
 
@@ -149,7 +164,7 @@ def _closed_form_dw(delta_t_ms: float, bath: tuple[str, float] | None, p: ThreeF
         level[bath[0]] = bath[1]
     s = max(0.0, 1 + p.sigma_ach * level["ach"] - p.sigma_ser * level["ser"])
     r = max(p.r_min, 1 + p.rho_ne * level["ne"] + p.rho_da * level["da"])
-    tau_p, tau_m, tau_c = (float(x / second) for x in (p.tau_plus, p.tau_minus, p.tau_c))
+    tau_p, tau_m = (float(x / second) for x in (p.tau_plus, p.tau_minus))
     dt = abs(delta_t_ms) / 1000
     if delta_t_ms > 0:  # pre then post: the post spike reads apre
         c_a, c_s = s * p.A_plus * math.exp(-dt / (r * tau_p)), s * p.B_plus * math.exp(-dt / (r * tau_p))
@@ -157,25 +172,36 @@ def _closed_form_dw(delta_t_ms: float, bath: tuple[str, float] | None, p: ThreeF
         c_a, c_s = -s * p.A_minus * math.exp(-dt / (r * tau_m)), s * p.B_minus * math.exp(-dt / (r * tau_m))
     t_c = (PRE_MS + max(delta_t_ms, 0.0)) / 1000  # second spike of the pair
     tau_da = float(PAIR_MODULATORS.tau_da / second)
-    tau_mix = 1 / (1 / tau_c + 1 / tau_da)
-    da_integral = DA_AMOUNT * math.exp(-(DA_AT_S - t_c) / tau_c) * tau_mix * (1 - math.exp(-(END_S - DA_AT_S) / tau_mix))
-    c_integral = tau_c * (1 - math.exp(-(END_S - t_c) / tau_c))
+
+    def integrals(tau_c: float) -> tuple[float, float]:
+        """∫ DA(u) exp(-(u - t_c)/tau_c) du and ∫ exp(-(u - t_c)/tau_c) du up to END_S."""
+        tau_mix = 1 / (1 / tau_c + 1 / tau_da)
+        da = DA_AMOUNT * math.exp(-(DA_AT_S - t_c) / tau_c) * tau_mix * (1 - math.exp(-(END_S - DA_AT_S) / tau_mix))
+        return da, tau_c * (1 - math.exp(-(END_S - t_c) / tau_c))
+
+    da_a, _ = integrals(float(p.tau_c / second))
+    da_s, c_s_integral = integrals(float(p.tau_c_symmetric / second))
     k_a, k_s, k_ach = (float(x / Hz) for x in (p.k_a_da, p.k_s_da, p.k_s_ach))
-    return c_a * k_a * da_integral + c_s * (k_s * da_integral - k_ach * level["ach"] * c_integral)
+    return c_a * k_a * da_a + c_s * (k_s * da_s - k_ach * level["ach"] * c_s_integral)
 
 
-@pytest.fixture(scope="module", params=["event", "clock"])
+@pytest.fixture(
+    scope="module",
+    params=[("event", PAIR_RULE), ("clock", PAIR_RULE), ("event", PAIR_RULE_SYM), ("clock", PAIR_RULE_SYM)],
+    ids=["event", "clock", "event-separate-tau", "clock-separate-tau"],
+)
 def single_pairs(request):
-    """dw of every PAIR_CASES condition, one network per variant (one site per condition)."""
-    variant = request.param
+    """dw of every PAIR_CASES condition, one network per variant and rule (one site per
+    condition); returns (rule, {case: dw})."""
+    variant, rule = request.param
     names = list(PAIR_CASES)
     k = len(names)
     with use_device("runtime", seed=1) as sim:
         from brian2 import defaultclock
 
         defaultclock.dt = 1 * ms
-        model = three_factor_stdp(PAIR_RULE, variant=variant)
-        sites = ModulatorSites(k, PAIR_RULE, PAIR_MODULATORS, variant=variant, epoch=model.epoch)
+        model = three_factor_stdp(rule, variant=variant)
+        sites = ModulatorSites(k, rule, PAIR_MODULATORS, variant=variant, epoch=model.epoch)
         pre_steps, post_steps = [], []
         for name in names:
             delta = PAIR_CASES[name][0]
@@ -189,7 +215,7 @@ def single_pairs(request):
         drive.connect(j="i")
         synapses = model.connect(pre, post)
         synapses.connect(j="i")
-        synapses.w = PAIR_RULE.w0
+        synapses.w = rule.w0
         # sites 0 and 1 get their dopamine from spikes of "reward neurons", the rest from release events
         reward_neurons = SpikeGeneratorGroup(2, [0, 1], [DA_AT_S, DA_AT_S] * second)
         release = sites.release_from(reward_neurons, "da", DA_AMOUNT, site=[0, 1])
@@ -201,24 +227,27 @@ def single_pairs(request):
         objects = [sites.group, pre, post_times, post, drive, synapses, reward_neurons, release, *sites.schedule(events)]
         sim.run(Network(*objects), END_S * second)
         order = np.argsort(np.asarray(synapses.i[:]))
-        dw = model.current_weights(synapses)[order] - PAIR_RULE.w0
-        return dict(zip(names, dw, strict=True))
+        dw = model.current_weights(synapses)[order] - rule.w0
+        return rule, dict(zip(names, dw, strict=True))
 
 
 @pytest.mark.parametrize("case", list(PAIR_CASES))
 def test_single_pair_matches_the_closed_form(single_pairs, case):
     """M (dopamine pulse through both channels), s (ACh, 5HT), r (NE) against the closed form."""
-    expected = _closed_form_dw(*PAIR_CASES[case])
+    rule, dw = single_pairs
+    expected = _closed_form_dw(*PAIR_CASES[case], p=rule)
     assert abs(expected) > 1e-3
-    assert single_pairs[case] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert dw[case] == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 def test_gates_change_the_pairing_as_documented(single_pairs):
     """Noradrenaline widens the window (more potentiation for the same delay), acetylcholine
     raises induction, serotonin lowers it."""
-    assert single_pairs["pre-post, NE (r = 2)"] > single_pairs["pre-post"] > 0
-    assert single_pairs["post-pre, NE (r = 2)"] < single_pairs["post-pre"]
-    assert single_pairs["pre-post, 5HT (s = 0.6)"] == pytest.approx(0.6 * single_pairs["pre-post"], rel=1e-9)
+    rule, dw = single_pairs
+    assert dw["pre-post, NE (r = 2)"] > dw["pre-post"] > 0
+    if rule is PAIR_RULE:  # with the slower symmetric trace post-pre nets potentiation, which NE also widens
+        assert dw["post-pre, NE (r = 2)"] < dw["post-pre"]
+    assert dw["pre-post, 5HT (s = 0.6)"] == pytest.approx(0.6 * dw["pre-post"], rel=1e-9)
 
 
 # ----------------------------------------------------------------------------------- sites
@@ -251,11 +280,20 @@ def test_run_args_change_site_parameters_and_guard_the_epoch():
         sites = ModulatorSites(3, IZHIKEVICH2007, IZHIKEVICH2007_MODULATORS, variant="event")
         args = {view.name: value for view, value in sites.run_args(tau_c=np.array([1.0, 2.0, 3.0]) * second).items()}
         assert np.allclose(np.asarray(args["tau_c"] / second), [1, 2, 3])
+        assert np.allclose(np.asarray(args["tau_c_sym"] / second), [1, 2, 3]), "a set without tau_c_sym: it follows tau_c"
         assert np.allclose(args["da"], 0.002) and np.allclose(args["da_tonic"], 0.002)
         with pytest.raises(InputError, match="too short for the compiled epoch"):
             sites.run_args(tau_c=0.1 * second)
         with pytest.raises(InputError, match="unknown modulator-site parameter"):
             sites.run_args(tau_x=1 * second)
+        own = dataclasses.replace(IZHIKEVICH2007, tau_c_sym=30 * second)
+        sites = ModulatorSites(2, [IZHIKEVICH2007, own], IZHIKEVICH2007_MODULATORS, variant="event")
+        args = {view.name: value for view, value in sites.run_args(tau_c=4 * second).items()}
+        assert np.allclose(np.asarray(args["tau_c_sym"] / second), [4, 30]), "a set's own tau_c_sym stays"
+        args = {view.name: value for view, value in sites.run_args(tau_c_sym=20 * second).items()}
+        assert np.allclose(np.asarray(args["tau_c_sym"] / second), [20, 20]) and np.allclose(np.asarray(args["tau_c"] / second), 1)
+        with pytest.raises(InputError, match="tau_c_sym down to 0.1 s is too short"):
+            sites.run_args(tau_c_sym=0.1 * second)
 
 
 # ----------------------------------------------------------------------------------- bad input

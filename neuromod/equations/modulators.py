@@ -21,14 +21,16 @@ documented in :mod:`neuromod.equations.neuromodulated`) and integrates what the 
 
 * at the start of each step, from the concentrations at ``t``: the induction gate ``s_gate``, the
   window gate ``r_gate``, the per-step decay factors ``f_plus = exp(-dt/(r*tau_plus))``,
-  ``f_minus``, ``f_c = exp(-dt/tau_c)``;
+  ``f_minus``, ``f_c = exp(-dt/tau_c)``, ``f_c_sym = exp(-dt/tau_c_sym)``;
 * at the end of each step (after this step's releases): the warped clock ``tw += dt/r`` on which
   the STDP traces decay, and the exact integrals over the coming step
-  ``dI_x = ∫_t^{t+dt} M_x(u) exp(-(u - t)/tau_c) du`` of the gains ``M_a``, ``M_s`` (closed form,
+  ``dI_x = ∫_t^{t+dt} M_x(u) exp(-(u - t)/tau_x) du`` of the gains ``M_a``, ``M_s`` (closed form,
   since every concentration relaxes exponentially within a step), accumulated into the running
-  integrals ``J_x = ∫_{T0}^{t} M_x(u) exp(-(u - T0)/tau_c) du`` since the epoch start ``T0``
-  (reset every ``epoch``, which keeps ``exp((t - T0)/tau_c)`` small; see
-  :mod:`neuromod.equations.neuromodulated`).
+  integrals ``J_x = ∫_{T0}^{t} M_x(u) exp(-(u - T0)/tau_x) du`` since the epoch start ``T0``
+  (reset every ``epoch``, which keeps ``exp((t - T0)/tau_x)`` small; see
+  :mod:`neuromod.equations.neuromodulated`). ``tau_x`` is the channel's eligibility time
+  constant: ``tau_c`` for ``c_a``, ``tau_c_sym`` for ``c_s`` (equal unless a set gives
+  ``tau_c_sym``).
 
 Brian2 synapses cannot read variables of a third group, so the postsynaptic neurons of plastic
 synapses carry a small *port*: copies of the site variables their synapses need
@@ -93,18 +95,21 @@ s_gate = clip(1 + sigma_ach*ach - sigma_ser*ser, 0, inf)
 f_plus = exp(-dt/(r_gate*tau_plus))
 f_minus = exp(-dt/(r_gate*tau_minus))
 f_c = exp(-dt/tau_c)
+f_c_sym = exp(-dt/tau_c_sym)
 """
 
 
 def _step_code() -> str:
     """End-of-step site update: warped clock, exact step integrals, relaxation of concentrations."""
     lines = ["tw += dt/r_gate"]
-    # ∫_0^dt X(u) exp(-u/tau_c) du for X relaxing from X to X_inf with tau_X (exact)
-    integral = {m: f"({m}_inf*F_c + ({m} - {m}_inf)*F_{m})" for m in ("da", "ach")}
-    lines.append(f"dI_a = m_0*F_c + k_a_da*{integral['da']}")
-    lines.append(f"dI_s = k_s_da*{integral['da']} - k_s_ach*{integral['ach']}")
+    # ∫_0^dt X(u) exp(-u/tau) du for X relaxing from X to X_inf with tau_X (exact); tau is the
+    # channel's eligibility time constant (tau_c for c_a, tau_c_sym for c_s)
+    a = {m: f"({m}_inf*F_c + ({m} - {m}_inf)*F_{m})" for m in ("da", "ach")}
+    s = {m: f"({m}_inf*F_c_sym + ({m} - {m}_inf)*F_{m}_sym)" for m in ("da", "ach")}
+    lines.append(f"dI_a = m_0*F_c + k_a_da*{a['da']}")
+    lines.append(f"dI_s = k_s_da*{s['da']} - k_s_ach*{s['ach']}")
     lines.append("J_a += exp(-(t - T0)/tau_c)*dI_a")
-    lines.append("J_s += exp(-(t - T0)/tau_c)*dI_s")
+    lines.append("J_s += exp(-(t - T0)/tau_c_sym)*dI_s")
     for m in MODULATOR_NAMES:
         lines.append(f"{m} = {m}_inf + ({m} - {m}_inf)*exp(-dt/tau_{m})")
     return "\n".join(lines)
@@ -134,12 +139,14 @@ def _site_equations() -> str:
         "tau_plus : second (constant)",
         "tau_minus : second (constant)",
         "tau_c : second (constant)",
+        "tau_c_sym : second (constant)",
         # derived every step
         "r_gate : 1",
         "s_gate : 1",
         "f_plus : 1",
         "f_minus : 1",
         "f_c : 1",
+        "f_c_sym : 1",
         "tw : second",
         "T0 : second",
         "dI_a : 1",
@@ -147,20 +154,22 @@ def _site_equations() -> str:
         "J_a : 1",
         "J_s : 1",
         "F_c = tau_c*(1 - exp(-dt/tau_c)) : second",
+        "F_c_sym = tau_c_sym*(1 - exp(-dt/tau_c_sym)) : second",
     ]
     for m in ("da", "ach"):
         lines.append(f"F_{m} = (1/(1/tau_c + 1/tau_{m}))*(1 - exp(-dt*(1/tau_c + 1/tau_{m}))) : second")
+        lines.append(f"F_{m}_sym = (1/(1/tau_c_sym + 1/tau_{m}))*(1 - exp(-dt*(1/tau_c_sym + 1/tau_{m}))) : second")
     return "\n".join(lines) + "\n"
 
 
 #: Site variables each variant's synapses read, by the moment the port copies them.
 _PORT_VARIABLES: dict[str, dict[str, dict[str, str]]] = {
     "event": {
-        "start": {"s_gate": "1", "tau_c": "second", "tau_plus": "second", "tau_minus": "second"},
+        "start": {"s_gate": "1", "tau_c": "second", "tau_c_sym": "second", "tau_plus": "second", "tau_minus": "second"},
         "end": {"J_a": "1", "J_s": "1", "tw": "second", "T0": "second"},
     },
     "clock": {
-        "start": {"s_gate": "1", "f_c": "1", "f_plus": "1", "f_minus": "1"},
+        "start": {"s_gate": "1", "f_c": "1", "f_c_sym": "1", "f_plus": "1", "f_minus": "1"},
         "end": {"dI_a": "1", "dI_s": "1"},
     },
 }
@@ -238,7 +247,8 @@ class ModulatorSites:
         Which implementation of the synapses reads the sites (decides the port variables).
     epoch : Quantity, optional
         Restart interval of the running integrals (event variant); default
-        :func:`default_epoch` of the smallest ``tau_c``. Must equal the synapses' epoch.
+        :func:`default_epoch` of the smallest eligibility time constant (``tau_c`` or
+        ``tau_c_sym``). Must equal the synapses' epoch.
     dt : Quantity, optional
         Time step of the sites (default: Brian2's default clock); must be the network's.
     name : str, optional
@@ -271,7 +281,8 @@ class ModulatorSites:
         self.rules = _per_site(rule, self.n_sites, "ThreeFactorParameters")
         self.modulator_params = _per_site(modulators, self.n_sites, "ModulatorParameters")
         self.dt = defaultclock.dt if dt is None else dt
-        self.epoch = default_epoch(min((p.tau_c for p in self.rules), key=lambda q: float(q / second))) if epoch is None else epoch
+        taus = [tau for p in self.rules for tau in (p.tau_c, p.tau_c_symmetric)]
+        self.epoch = default_epoch(min(taus, key=lambda q: float(q / second))) if epoch is None else epoch
         steps = float(self.epoch / self.dt)
         if steps < 1 or abs(steps - round(steps)) > 1e-9:
             raise InputError(f"the epoch ({self.epoch}) must be a whole number of time steps ({self.dt})")
@@ -289,12 +300,17 @@ class ModulatorSites:
     def parameter_values(self, **overrides: Any) -> dict[str, Any]:
         """Per-site values of every constant (``{"tau_c": array, ...}``), from the parameter sets,
         with ``overrides`` (name -> value or per-site array) applied; for ``Simulation.rerun`` use
-        :meth:`run_args`."""
+        :meth:`run_args`.
+
+        ``tau_c_sym`` of a site whose set leaves it ``None`` follows ``tau_c``, also when only
+        ``tau_c`` is overridden (one time constant for both channels, as before the field existed).
+        """
         values: dict[str, Any] = {}
         rule_fields = ("m_0", "k_a_da", "k_s_da", "k_s_ach", "sigma_ach", "sigma_ser", "rho_ne", "rho_da", "r_min",
                        "tau_plus", "tau_minus", "tau_c")
         for field in rule_fields:
             values[field] = _stack([getattr(p, field) for p in self.rules])
+        values["tau_c_sym"] = _stack([p.tau_c_symmetric for p in self.rules])
         for m in MODULATOR_NAMES:
             values[f"{m}_tonic"] = np.array([getattr(p, f"{m}_tonic") for p in self.modulator_params], dtype=float)
             values[f"tau_{m}"] = _stack([getattr(p, f"tau_{m}") for p in self.modulator_params])
@@ -302,6 +318,11 @@ class ModulatorSites:
             if key not in values:
                 raise InputError(f"unknown modulator-site parameter {key!r}; known: {', '.join(sorted(values))}")
             values[key] = value
+        if "tau_c" in overrides and "tau_c_sym" not in overrides:
+            tied = np.array([p.tau_c_sym is None for p in self.rules])
+            tau_c = np.broadcast_to(np.asarray(values["tau_c"] / second, dtype=float), (self.n_sites,))
+            own = np.asarray(values["tau_c_sym"] / second, dtype=float)
+            values["tau_c_sym"] = np.where(tied, tau_c, own) * second
         return values
 
     def _initial_values(self, **overrides: Any) -> dict[str, Any]:
@@ -318,11 +339,13 @@ class ModulatorSites:
         """``{site variable: values}`` for ``Simulation.rerun``: change e.g. ``tau_c`` or a gain of
         some sites without recompiling (concentrations restart at the new tonic levels)."""
         values = self._initial_values(**overrides)
-        shortest = float(np.min(np.asarray(values["tau_c"] / second)))
-        if self.variant == "event" and float(self.epoch / second) / shortest > 20:
-            raise InputError(
-                f"tau_c down to {shortest:g} s is too short for the compiled epoch {self.epoch} (at most 20 tau_c); rebuild instead"
-            )
+        for key in ("tau_c", "tau_c_sym"):
+            shortest = float(np.min(np.asarray(values[key] / second)))
+            if self.variant == "event" and float(self.epoch / second) / shortest > 20:
+                raise InputError(
+                    f"{key} down to {shortest:g} s is too short for the compiled epoch {self.epoch} (at most 20 {key}); "
+                    "rebuild instead"
+                )
         return {getattr(self.group, key): value for key, value in values.items()}
 
     # ------------------------------------------------------------------ ports

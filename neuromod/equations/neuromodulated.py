@@ -4,7 +4,8 @@ turn the traces into weight change.
 The rule
 --------
 Per synapse: STDP traces ``apre`` and ``apost`` (a pre / post spike adds 1, or sets them to 1
-with nearest-spike interaction), and two eligibility traces, decaying with ``tau_c``:
+with nearest-spike interaction), and two eligibility traces, decaying with ``tau_c`` (``c_a``)
+and ``tau_c_sym`` (``c_s``; the same as ``tau_c`` unless a parameter set gives it):
 
 * ``c_a``, the **asymmetric** (Hebbian) channel: a post spike adds ``s*A_plus*apre``, a pre spike
   adds ``-s*A_minus*apost`` (pair STDP: Bi & Poo 1998; as an eligibility trace converted by
@@ -47,7 +48,8 @@ postsynaptic neuron (:mod:`neuromod.equations.modulators`). With the parameters 
 
 Two implementations of one model
 --------------------------------
-``variant="clock"``: every time step each synapse does ``w += c*dI``, ``c *= exp(-dt/tau_c)``,
+``variant="clock"``: every time step each synapse does ``w += c*dI``, ``c *= exp(-dt/tau_c)``
+(``tau_c_sym`` for ``c_s``; likewise in what follows),
 ``apre *= exp(-dt/(r*tau_plus))``, ... where the site supplies
 ``dI = ∫_t^{t+dt} M(u) exp(-(u - t)/tau_c) du`` exactly (each concentration relaxes exponentially
 within a step, so the integral has a closed form).
@@ -61,7 +63,8 @@ synapse's last update ``t_l`` and now is::
 ``J`` is one running integral per site (not per synapse), accumulated step by step from the same
 ``dI`` (so the two variants agree to round-off, for *any* time course of the modulators: rewards,
 bath applications, modulatory neurons). The synapse stores ``q`` and ``J(t_l)``; a coincidence
-``Δc`` adds ``Δc*exp((t - T0)/tau_c)`` to ``q``. Every ``epoch`` (8 tau_c by default) the sites
+``Δc`` adds ``Δc*exp((t - T0)/tau_c)`` to ``q``. Every ``epoch`` (8 times the shorter of ``tau_c``
+and ``tau_c_sym`` by default) the sites
 restart ``T0`` and ``J`` and every synapse folds its pending change into ``w`` (one pass over the
 synapses per epoch instead of one per time step), which keeps ``exp((t - T0)/tau_c) <= e^8``.
 The synapse's own variables ``w`` and ``q_x`` are thus stale between its spikes; read ``w_now``
@@ -89,11 +92,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from brian2 import Quantity
+from brian2 import Quantity, second
 
 from neuromod.equations.base import SynapseModel
 from neuromod.equations.modulators import SITE_SCHEDULE, check_variant, default_epoch
 from neuromod.equations.neuromod_params import (
+    BRZOSKO2015_TAG,
     BRZOSKO2015_TIMING,
     BRZOSKO2017,
     IZHIKEVICH2007,
@@ -108,12 +112,16 @@ __all__ = [
     "IZHIKEVICH2007",
     "BRZOSKO2017",
     "BRZOSKO2015_TIMING",
+    "BRZOSKO2015_TAG",
 ]
 
 _INTERACTIONS = ("all_to_all", "nearest")
 
 #: channel -> (amplitude at a post spike, amplitude at a pre spike, sign at a pre spike)
 _CHANNELS = {"a": ("A_plus", "A_minus", "-"), "s": ("B_plus", "B_minus", "+")}
+#: channel -> suffix of its eligibility time constant and decay factor at the port
+#: (``mod_tau_c``/``mod_f_c`` for c_a, ``mod_tau_c_sym``/``mod_f_c_sym`` for c_s)
+_TAU = {"a": "", "s": "_sym"}
 
 
 @dataclass(frozen=True)
@@ -196,7 +204,8 @@ def three_factor_stdp(
         Overrides ``params.interaction``.
     epoch : Quantity, optional
         Restart interval of the running integrals (event variant); default
-        :func:`~neuromod.equations.modulators.default_epoch` of ``params.tau_c``.
+        :func:`~neuromod.equations.modulators.default_epoch` of the shorter of ``params.tau_c``
+        and ``params.tau_c_sym``.
 
     Returns
     -------
@@ -216,7 +225,8 @@ def three_factor_stdp(
         raise InputError("a three-factor parameter set needs non-zero amplitudes (A_plus/A_minus or B_plus/B_minus)")
     if not params.w_min < params.w_max:
         raise InputError(f"weight bounds need w_min < w_max, got {params.w_min}, {params.w_max}")
-    epoch = default_epoch(params.tau_c) if epoch is None else epoch
+    if epoch is None:
+        epoch = default_epoch(min(params.tau_c, params.tau_c_symmetric, key=lambda q: float(q / second)))
     namespace: dict[str, Any] = {"w_min": float(params.w_min), "w_max": float(params.w_max)}
     for ch in channels:
         plus, minus, _ = _CHANNELS[ch]
@@ -247,7 +257,7 @@ def three_factor_stdp(
             (
                 _join(
                     "w += " + " + ".join(f"c_{ch}*mod_dI_{ch}_post" for ch in channels),
-                    *(f"c_{ch} *= mod_f_c_post" for ch in channels),
+                    *(f"c_{ch} *= mod_f_c{_TAU[ch]}_post" for ch in channels),
                     "apre *= mod_f_plus_post",
                     "apost *= mod_f_minus_post",
                 ),
@@ -255,7 +265,7 @@ def three_factor_stdp(
             ),
         )
     else:
-        scale = "exp((t - mod_T0_post)/mod_tau_c_post)"
+        scale = {ch: f"exp((t - mod_T0_post)/mod_tau_c{_TAU[ch]}_post)" for ch in channels}
         pending = " + ".join(f"q_{ch}*(mod_J_{ch}_post - Jl_{ch})" for ch in channels)
         catch_up = _join(f"w += {pending}", *(f"Jl_{ch} = mod_J_{ch}_post" for ch in channels))
         model = _join(
@@ -265,14 +275,14 @@ def three_factor_stdp(
             "apost : 1",
             "tpost : second",
             *(f"q_{ch} : 1\nJl_{ch} : 1" for ch in channels),
-            *(f"c_{ch} = q_{ch}*exp(-(t - mod_T0_post)/mod_tau_c_post) : 1" for ch in channels),
+            *(f"c_{ch} = q_{ch}*exp(-(t - mod_T0_post)/mod_tau_c{_TAU[ch]}_post) : 1" for ch in channels),
             f"w_now = clip(w + {pending}, w_min, w_max) : 1",
         )
         on_pre = _join(
             catch_up,
             "apost = apost*exp(-(mod_tw_post - tpost)/mod_tau_minus_post)",
             "tpost = mod_tw_post",
-            *(f"q_{ch} += {_CHANNELS[ch][2]}{scale}*mod_s_gate_post*{_CHANNELS[ch][1]}*apost" for ch in channels),
+            *(f"q_{ch} += {_CHANNELS[ch][2]}{scale[ch]}*mod_s_gate_post*{_CHANNELS[ch][1]}*apost" for ch in channels),
             "w = clip(w, w_min, w_max)",
             transmit,
             "apre = apre*exp(-(mod_tw_post - tpre)/mod_tau_plus_post)",
@@ -283,7 +293,7 @@ def three_factor_stdp(
             catch_up,
             "apre = apre*exp(-(mod_tw_post - tpre)/mod_tau_plus_post)",
             "tpre = mod_tw_post",
-            *(f"q_{ch} += {scale}*mod_s_gate_post*{_CHANNELS[ch][0]}*apre" for ch in channels),
+            *(f"q_{ch} += {scale[ch]}*mod_s_gate_post*{_CHANNELS[ch][0]}*apre" for ch in channels),
             "w = clip(w, w_min, w_max)",
             "apost = apost*exp(-(mod_tw_post - tpost)/mod_tau_minus_post)",
             spike_post,
@@ -293,7 +303,7 @@ def three_factor_stdp(
             (
                 _join(
                     f"w += {pending}",
-                    *(f"q_{ch} = q_{ch}*exp(-(t - mod_T0_post)/mod_tau_c_post)" for ch in channels),
+                    *(f"q_{ch} = q_{ch}*exp(-(t - mod_T0_post)/mod_tau_c{_TAU[ch]}_post)" for ch in channels),
                     *(f"Jl_{ch} = 0" for ch in channels),
                 ),
                 "epoch",
