@@ -122,11 +122,12 @@ _A2C = {"gamma": 0.5, "value_weight": 0.5, "entropy_weight": 0.01, "fixation_sup
 
 #: the full configurations (the targets of benchmarks/task_targets.py are for these)
 TRAINING_SPECS: dict[str, TrainingSpec] = {
-    "card-sort": TrainingSpec("a2c", {"n_trials": 120, "block_trials": 15, "block_jitter": 0, "fixation_penalty": 0.2},
+    "card-sort": TrainingSpec("a2c", {"n_trials": 120, "block_trials": 15, "block_jitter": 0, "fixation_penalty": 0.2,
+                                      "show_previous_card": True},
                               {**_MODEL, "hidden_size": 96}, {**_TRAIN, "steps": 8000, "batch_size": 16, **_A2C}),
     "associative-recall": TrainingSpec("supervised", {"k": 5, "glyph_size": 10, "delay_steps": 1, "response_steps": 1,
                                                       "fixation_weight": 0.2, "omniglot": "", "split": "background",
-                                                      "presentation": "sequential"},
+                                                      "presentation": "sequential", "min_k": 2},
                                        {**_MODEL, "projection_size": 48}, {**_TRAIN, "steps": 10000, "batch_size": 64}),
     "bandit": TrainingSpec("a2c", {"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
                                    "fixation_penalty": 0.2},
@@ -357,7 +358,8 @@ def evaluate(net: TaskNet, task: str, params: Mapping[str, Any], *, seed: int, t
                 out["error_ratio"] = out["nmse_after"] / out["nmse_before"]
                 out["fixation_accuracy"] = 0.5 * (out.pop("fixation_accuracy_before") + out.pop("fixation_accuracy_after"))
                 return out
-            batch = task_obj.batch(episodes, seed=np.random.default_rng([tag, seed, 0])).to(device)
+            extra = {"n_pairs": task_obj.k} if task == "associative-recall" else {}  # evaluated at K, never the curriculum
+            batch = task_obj.batch(episodes, seed=np.random.default_rng([tag, seed, 0]), **extra).to(device)
             return task_obj.metrics(net(batch.inputs).outputs, batch)
     finally:
         net.train(was_training)

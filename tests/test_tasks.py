@@ -184,6 +184,48 @@ def test_associative_recall_answer_is_the_label_studied_with_the_query_character
     assert make_task("associative-recall", 0, glyph_size=12).batch(2, seed=0).inputs.shape == (2, 14, 1 + 144 + 5)
 
 
+def test_associative_recall_curriculum_studies_fewer_pairs_and_evaluation_uses_k():
+    cls = task_class("associative-recall")
+    task = cls(0, k=4, glyph_size=4, glyphs=_PixelGlyphs(), presentation="together", min_k=2)
+    batch = task.batch(200, seed=3)
+    shown = batch.info["n_pairs"]
+    assert set(shown.tolist()) == {2, 3, 4}
+    t0 = task.timing["fixation"]
+    labels_in = (batch.inputs[:, t0:t0 + 4, 17:] != 0).any(-1)  # (B, 4) pair slots in use
+    for b in range(200):
+        n = int(shown[b])
+        assert labels_in[b].tolist() == [False] * (4 - n) + [True] * n, "pairs fill the last slots"
+        query_char = batch.inputs[b, -1, 1:17].argmax()
+        study_chars = batch.inputs[b, t0 + 4 - n:t0 + 4, 1:17].argmax(-1)
+        study_labels = batch.inputs[b, t0 + 4 - n:t0 + 4, 17:].argmax(-1)
+        assert int(batch.targets[b, -1]) == 1 + int(study_labels[study_chars == query_char][0])
+    full = task.batch(50, seed=3, n_pairs=4)
+    assert np.all(full.info["n_pairs"] == 4) and bool(((full.inputs[:, t0:t0 + 4, 17:] != 0).any(-1)).all())
+    # without a curriculum (min_k 0 = k) the episodes are those of the task before min_k existed
+    plain = cls(0, k=4, glyph_size=4, glyphs=_PixelGlyphs(), presentation="together").batch(16, seed=3)
+    again = cls(0, k=4, glyph_size=4, glyphs=_PixelGlyphs(), presentation="together", min_k=4).batch(16, seed=3)
+    assert torch.equal(plain.inputs, again.inputs) and np.all(plain.info["n_pairs"] == 4)
+    with pytest.raises(InputError, match="min_k must lie in"):
+        cls(0, k=4, min_k=5)
+    with pytest.raises(InputError, match="n_pairs must lie in"):
+        task.batch(2, seed=0, n_pairs=5)
+
+
+def test_card_sort_shows_the_previous_card():
+    task = CardSort(0, n_trials=10, block_trials=5)
+    obs = [task.reset(4, seed=1)]
+    for t in range(1, 2 * 10):
+        obs.append(task.step(np.zeros(4, int) if t % 2 == 1 else np.ones(4, int))[0])
+    obs = np.stack(obs, 1)  # (B, 20, obs); trial j occupies steps 2j, 2j+1
+    assert task.n_inputs == 1 + 24 + 4 + 1
+    current = obs[:, ::2, 1:13].reshape(4, 10, 3, 4).argmax(-1)
+    previous = obs[:, 2::2, 13:25].reshape(4, 9, 3, 4).argmax(-1)
+    assert np.array_equal(current, task.cards) and np.array_equal(previous, task.cards[:, :-1])
+    assert not obs[:, :2, 13:25].any(), "nothing before the first trial"
+    hidden = CardSort(0, n_trials=10, show_previous_card=False)
+    assert hidden.n_inputs == 1 + 12 + 4 + 1
+
+
 def test_procedural_glyphs_two_drawings_of_a_character_look_alike():
     glyphs = ProceduralGlyphs(12).episode(20, np.random.default_rng(0))
     assert glyphs.shape == (20, 2, 12, 12) and set(np.unique(glyphs)) <= {0.0, 1.0}

@@ -17,6 +17,13 @@ to bind glyph and label within the episode: the one-shot binding that fast Hebbi
 meant for (Miconi, Clune & Stanley 2018, "Differentiable plasticity", ICML, used Omniglot the same
 way). Chance is 1/K.
 
+Curriculum (``min_k < k``): each training episode studies a number of pairs drawn uniformly from
+``min_k .. k`` (the first pair slots stay blank, so every episode has the same length, and the
+labels are a random subset of ``0 .. K-1``); evaluation always uses ``k`` pairs
+(``batch(..., n_pairs=k)``). Few-pair episodes give a learning signal from the start; with ``k``
+pairs only, the binding has a long plateau at chance before it starts (measured here: K = 5 at
+chance after 3000 steps in three configurations).
+
 Observation: ``[fixation, glyph pixels (size*size), label one-hot (K)]``; action space
 ``Discrete(K + 1)``: 0 = keep fixating, ``1 + label`` = answer. Glyphs come from the procedural
 alphabet by default or from a local Omniglot folder (:mod:`neuromod.protocols.tasks.glyphs`).
@@ -44,7 +51,8 @@ class AssociativeRecall(SupervisedTask):
     the steps that must hold fixation, relative to 1 for response steps); ``omniglot``: path of a
     local Omniglot folder ("" = procedural glyphs); ``split``: Omniglot split
     (``"background"`` / ``"evaluation"``); ``presentation``: ``"sequential"`` (glyph, then label)
-    or ``"together"`` (one step per pair).
+    or ``"together"`` (one step per pair); ``min_k``: fewest pairs of a training episode (the
+    curriculum of the module docstring; 0 = ``k``, no curriculum).
     """
 
     name = "associative-recall"
@@ -52,9 +60,12 @@ class AssociativeRecall(SupervisedTask):
 
     def __init__(self, seed: int = 0, *, k: int = 5, glyph_size: int = 10, delay_steps: int = 1, response_steps: int = 1,
                  fixation_weight: float = 0.2, omniglot: str = "", split: str = "background",
-                 presentation: str = "sequential", glyphs: GlyphSource | None = None):
+                 presentation: str = "sequential", min_k: int = 0, glyphs: GlyphSource | None = None):
         super().__init__(seed)
         self.k = check_positive_int("k", k, minimum=2)
+        self.min_k = check_positive_int("min_k", min_k, minimum=0) or self.k
+        if not 1 <= self.min_k <= self.k:
+            raise InputError(f"min_k must lie in 1 .. k ({self.k}) or be 0 (= k), got {min_k}")
         self.glyph_size = check_positive_int("glyph_size", glyph_size, minimum=4)
         self.delay_steps = check_positive_int("delay_steps", delay_steps, minimum=0)
         self.response_steps = check_positive_int("response_steps", response_steps)
@@ -85,10 +96,15 @@ class AssociativeRecall(SupervisedTask):
     def config(self) -> dict[str, Any]:
         return {"k": self.k, "glyph_size": self.glyph_size, "delay_steps": self.delay_steps,
                 "response_steps": self.response_steps, "fixation_weight": self.fixation_weight,
-                "omniglot": self.omniglot, "split": self.split, "presentation": self.presentation}
+                "omniglot": self.omniglot, "split": self.split, "presentation": self.presentation, "min_k": self.min_k}
 
-    def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None) -> TaskBatch:
+    def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None,
+              n_pairs: int | None = None) -> TaskBatch:
+        """A batch; ``n_pairs`` fixes the number of studied pairs of every episode (else drawn
+        from ``min_k .. k``)."""
         rng = make_rng(seed, self.rng)
+        if n_pairs is not None and not 1 <= n_pairs <= self.k:
+            raise InputError(f"n_pairs must lie in 1 .. {self.k}, got {n_pairs}")
         k, n_pix = self.k, self.glyph_size**2
         n_steps = sum(self.timing.values())
         x = np.zeros((batch_size, n_steps, self.n_inputs), dtype=np.float32)
@@ -99,14 +115,18 @@ class AssociativeRecall(SupervisedTask):
         t_query = t_study + self.timing["study"] + self.delay_steps
         t_resp = t_query + 1
         x[:, :t_resp, 0] = 1.0  # fixation cue until the response period
+        studied = np.zeros(batch_size, dtype=np.int64)
         for b in range(batch_size):
+            # drawn only with a curriculum, so that without one the episodes stay draw for draw the same
+            n = n_pairs if n_pairs is not None else (int(rng.integers(self.min_k, k + 1)) if self.min_k < k else k)
+            studied[b] = n
             drawings = self.glyphs.episode(k, rng).reshape(k, 2, n_pix)
             labels[b] = rng.permutation(k)
-            for i in range(k):
-                t_glyph = t_study + self.pair_steps * i
+            for i in range(n):  # pairs fill the last n slots of the study period
+                t_glyph = t_study + self.pair_steps * (k - n + i)
                 x[b, t_glyph, 1:1 + n_pix] = drawings[i, 0]
                 x[b, t_glyph + self.pair_steps - 1, 1 + n_pix + labels[b, i]] = 1.0
-            q = int(rng.integers(k))
+            q = int(rng.integers(n))
             query[b] = q
             x[b, t_query:, 1:1 + n_pix] = drawings[q, 1]
             y[b, t_resp:] = 1 + labels[b, q]
@@ -114,4 +134,5 @@ class AssociativeRecall(SupervisedTask):
         response[:, t_resp:] = True
         mask = np.where(response, 1.0, self.fixation_weight).astype(np.float32)
         return TaskBatch(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask), torch.from_numpy(response),
-                         {"labels": labels, "query": query, "answer": labels[np.arange(batch_size), query]})
+                         {"labels": labels, "query": query, "answer": labels[np.arange(batch_size), query],
+                          "n_pairs": studied})

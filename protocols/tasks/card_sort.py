@@ -9,9 +9,18 @@ share the value of the *rule* dimension. The rule is hidden and changes to anoth
 quickly; staying with the old rule after a shift is a *perseverative error*.
 
 Trials have a fixation step and a decision step (:class:`~neuromod.protocols.tasks.base.TrialTask`).
-Observation ``[fixation, card (3 dimensions x 4 values, one-hot), previous choice (4), previous
-reward]``; actions ``Discrete(5)``: 0 = keep fixating, ``1 + j`` = reference card ``j``. Reward 1
-for a correct sort, 0 otherwise. Chance is 1/4.
+Observation ``[fixation, card (3 dimensions x 4 values, one-hot), previous card (the same 12
+channels; zeros on the first trial), previous choice (4), previous reward]``; actions
+``Discrete(5)``: 0 = keep fixating, ``1 + j`` = reference card ``j``. Reward 1 for a correct sort,
+0 otherwise. Chance is 1/4.
+
+The previous card is visible because it is in the clinical test: a sorted card lies face up on
+the pile under the reference card it was sorted to, so the subject sees what was sorted where
+when the feedback comes. From it, the previous choice and the reward the agent can tell which
+dimensions the last sort was consistent with; without it (``show_previous_card=False``) it must
+also remember the card across the trial. Measured here (session 2, A2C, 2000 steps): without the
+previous card the twin stayed at 0.55 late accuracy, the level of sorting by one dimension and
+never switching.
 """
 
 from __future__ import annotations
@@ -34,25 +43,28 @@ class CardSort(TrialTask):
 
     Parameters: ``n_trials`` per episode; ``block_trials`` (trials per rule block);
     ``block_jitter`` (each block lasts ``block_trials`` +- up to this many trials, drawn uniformly;
-    0 = fixed blocks); ``fixation_penalty``. The first rule is random; every later rule is one of the
+    0 = fixed blocks); ``fixation_penalty``; ``show_previous_card`` (module docstring). The first rule is random; every later rule is one of the
     two other dimensions.
     """
 
     name = "card-sort"
     metric = "accuracy_late"
     n_choices = N_VALUES
-    stimulus_size = N_DIMENSIONS * N_VALUES
 
     def __init__(self, seed: int = 0, *, n_trials: int = 120, block_trials: int = 15, block_jitter: int = 0,
-                 fixation_penalty: float = 0.2):
+                 fixation_penalty: float = 0.2, show_previous_card: bool = True):
         super().__init__(seed, n_trials=n_trials, fixation_penalty=fixation_penalty)
+        self.show_previous_card = bool(show_previous_card)
+        card_names = [f"{DIMENSION_NAMES[d]}_{v}" for d in range(N_DIMENSIONS) for v in range(N_VALUES)]
+        names = card_names + ([f"previous_{n}" for n in card_names] if self.show_previous_card else [])
+        self.stimulus_size = len(names)
         self.block_trials = check_positive_int("block_trials", block_trials, minimum=2)
         self.block_jitter = check_positive_int("block_jitter", block_jitter, minimum=0)
         if self.block_jitter >= self.block_trials:
             from neuromod.errors import InputError
 
             raise InputError(f"block_jitter ({block_jitter}) must be smaller than block_trials ({block_trials})")
-        self._declare_observation([f"{DIMENSION_NAMES[d]}_{v}" for d in range(N_DIMENSIONS) for v in range(N_VALUES)])
+        self._declare_observation(names)
 
     @property
     def chance(self) -> float:
@@ -60,7 +72,7 @@ class CardSort(TrialTask):
 
     def config(self) -> dict[str, Any]:
         return {"n_trials": self.n_trials, "block_trials": self.block_trials, "block_jitter": self.block_jitter,
-                "fixation_penalty": self.fixation_penalty}
+                "fixation_penalty": self.fixation_penalty, "show_previous_card": self.show_previous_card}
 
     def _start(self, batch_size: int, rng: np.random.Generator) -> None:
         n = self.n_trials
@@ -81,9 +93,13 @@ class CardSort(TrialTask):
         self.correct = 1 + np.take_along_axis(self.cards, self.rule[..., None], axis=2)[..., 0]
 
     def _stimulus(self, trial: int) -> np.ndarray:
-        card = self.cards[:, trial]  # (B, 3)
-        out = np.zeros((card.shape[0], N_DIMENSIONS * N_VALUES), dtype=np.float32)
-        out[np.arange(card.shape[0])[:, None], np.arange(N_DIMENSIONS)[None, :] * N_VALUES + card] = 1.0
+        size = N_DIMENSIONS * N_VALUES
+        out = np.zeros((self.cards.shape[0], self.stimulus_size), dtype=np.float32)
+        rows = np.arange(self.cards.shape[0])[:, None]
+        slots = np.arange(N_DIMENSIONS)[None, :] * N_VALUES
+        out[rows, slots + self.cards[:, trial]] = 1.0
+        if self.show_previous_card and trial > 0:
+            out[rows, size + slots + self.cards[:, trial - 1]] = 1.0
         return out
 
     def _outcome(self, trial: int, choices: np.ndarray) -> np.ndarray:
