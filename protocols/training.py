@@ -123,7 +123,7 @@ _A2C = {"gamma": 0.5, "value_weight": 0.5, "entropy_weight": 0.01, "fixation_sup
 #: the full configurations (the targets of benchmarks/task_targets.py are for these)
 TRAINING_SPECS: dict[str, TrainingSpec] = {
     "card-sort": TrainingSpec("a2c", {"n_trials": 120, "block_trials": 15, "block_jitter": 0, "fixation_penalty": 0.2,
-                                      "show_previous_card": True},
+                                      "show_previous_card": True, "deck": "nelson"},
                               {**_MODEL, "hidden_size": 96}, {**_TRAIN, "steps": 8000, "batch_size": 16, **_A2C}),
     "associative-recall": TrainingSpec("supervised", {"k": 5, "glyph_size": 10, "delay_steps": 1, "response_steps": 1,
                                                       "fixation_weight": 0.2, "omniglot": "", "split": "background",

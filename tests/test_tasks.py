@@ -211,6 +211,23 @@ def test_associative_recall_curriculum_studies_fewer_pairs_and_evaluation_uses_k
         task.batch(2, seed=0, n_pairs=5)
 
 
+def test_card_sort_decks():
+    from neuromod.protocols.tasks.card_sort import DECKS
+
+    assert DECKS["nelson"].shape == (24, 3) and DECKS["full"].shape == (64, 3)
+    nelson = CardSort(0, n_trials=200)
+    nelson.reset(8, seed=0)
+    # Nelson's deck: three different values, so a card matches one reference card per dimension
+    # and each sort is consistent with exactly one rule
+    assert all(len(set(c)) == 3 for c in nelson.cards.reshape(-1, 3).tolist())
+    assert len({tuple(c) for c in nelson.cards.reshape(-1, 3).tolist()}) == 24
+    full = CardSort(0, n_trials=200, deck="full")
+    full.reset(8, seed=0)
+    assert any(len(set(c)) < 3 for c in full.cards.reshape(-1, 3).tolist())
+    with pytest.raises(InputError, match="deck must be one of"):
+        CardSort(0, deck="milner")
+
+
 def test_card_sort_shows_the_previous_card():
     task = CardSort(0, n_trials=10, block_trials=5)
     obs = [task.reset(4, seed=1)]

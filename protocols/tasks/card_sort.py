@@ -14,6 +14,15 @@ channels; zeros on the first trial), previous choice (4), previous reward]``; ac
 ``Discrete(5)``: 0 = keep fixating, ``1 + j`` = reference card ``j``. Reward 1 for a correct sort,
 0 otherwise. Chance is 1/4.
 
+The deck (``deck``): ``"nelson"`` (default) holds the 24 cards whose three values all differ, so a
+card never shares more than one attribute with a reference card and every sort is consistent
+with exactly one rule (Nelson 1976, "A modified card sorting test sensitive to frontal lobe
+defects", Cortex 12:313, removed the ambiguous cards for this reason); ``"full"`` holds all
+64. With the full deck, sorting by the value shared by most dimensions of the card is right 56 %
+of the time without ever using feedback (E[largest count] / 3 = 0.5625); measured here (session
+2), both the plastic twin and a GRU trained with A2C settled exactly there (0.555 late accuracy),
+which is why the unambiguous deck is the default.
+
 The previous card is visible because it is in the clinical test: a sorted card lies face up on
 the pile under the reference card it was sorted to, so the subject sees what was sorted where
 when the feedback comes. From it, the previous choice and the reward the agent can tell which
@@ -31,11 +40,17 @@ import numpy as np
 
 from neuromod.protocols.tasks.base import EpisodeRecord, TrialTask, check_positive_int
 
-__all__ = ["CardSort", "N_DIMENSIONS", "N_VALUES", "DIMENSION_NAMES"]
+__all__ = ["CardSort", "N_DIMENSIONS", "N_VALUES", "DIMENSION_NAMES", "DECKS"]
 
 N_DIMENSIONS = 3
 N_VALUES = 4
 DIMENSION_NAMES = ("colour", "shape", "number")
+
+
+#: the decks: every card as its (colour, shape, number) values; "nelson" keeps the cards whose
+#: values all differ (none shares two attributes with a reference card)
+_ALL_CARDS = np.array(np.meshgrid(*[np.arange(N_VALUES)] * N_DIMENSIONS, indexing="ij")).reshape(N_DIMENSIONS, -1).T
+DECKS = {"nelson": _ALL_CARDS[[len(set(c)) == N_DIMENSIONS for c in _ALL_CARDS.tolist()]], "full": _ALL_CARDS}
 
 
 class CardSort(TrialTask):
@@ -43,7 +58,7 @@ class CardSort(TrialTask):
 
     Parameters: ``n_trials`` per episode; ``block_trials`` (trials per rule block);
     ``block_jitter`` (each block lasts ``block_trials`` +- up to this many trials, drawn uniformly;
-    0 = fixed blocks); ``fixation_penalty``; ``show_previous_card`` (module docstring). The first rule is random; every later rule is one of the
+    0 = fixed blocks); ``fixation_penalty``; ``show_previous_card`` and ``deck`` (module docstring). The first rule is random; every later rule is one of the
     two other dimensions.
     """
 
@@ -52,8 +67,13 @@ class CardSort(TrialTask):
     n_choices = N_VALUES
 
     def __init__(self, seed: int = 0, *, n_trials: int = 120, block_trials: int = 15, block_jitter: int = 0,
-                 fixation_penalty: float = 0.2, show_previous_card: bool = True):
+                 fixation_penalty: float = 0.2, show_previous_card: bool = True, deck: str = "nelson"):
         super().__init__(seed, n_trials=n_trials, fixation_penalty=fixation_penalty)
+        if deck not in DECKS:
+            from neuromod.errors import InputError
+
+            raise InputError(f"deck must be one of {tuple(DECKS)}, got {deck!r}")
+        self.deck = deck
         self.show_previous_card = bool(show_previous_card)
         card_names = [f"{DIMENSION_NAMES[d]}_{v}" for d in range(N_DIMENSIONS) for v in range(N_VALUES)]
         names = card_names + ([f"previous_{n}" for n in card_names] if self.show_previous_card else [])
@@ -72,11 +92,13 @@ class CardSort(TrialTask):
 
     def config(self) -> dict[str, Any]:
         return {"n_trials": self.n_trials, "block_trials": self.block_trials, "block_jitter": self.block_jitter,
-                "fixation_penalty": self.fixation_penalty, "show_previous_card": self.show_previous_card}
+                "fixation_penalty": self.fixation_penalty, "show_previous_card": self.show_previous_card,
+                "deck": self.deck}
 
     def _start(self, batch_size: int, rng: np.random.Generator) -> None:
         n = self.n_trials
-        self.cards = rng.integers(N_VALUES, size=(batch_size, n, N_DIMENSIONS))
+        cards = DECKS[self.deck]
+        self.cards = cards[rng.integers(len(cards), size=(batch_size, n))]
         self.rule = np.zeros((batch_size, n), dtype=np.int64)
         self.block_position = np.zeros((batch_size, n), dtype=np.int64)
         self.previous_rule = np.full((batch_size, n), -1, dtype=np.int64)
