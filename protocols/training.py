@@ -145,7 +145,7 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                                                "eval_every": 250, "eval_episodes": 64, "activity_l2": 0.1,
                                                                "checkpoint_every": 250, "eval_length": 256}),
     "meta-timeseries": TrainingSpec("supervised", {"family": "linear", "dim": 2, "min_examples": 0, "max_examples": 6,
-                                                   "query_steps": 4, "fixation_weight": 0.2},
+                                                   "query_steps": 4, "fixation_weight": 0.2, "presentation": "together"},
                                     dict(_MODEL), {**_TRAIN, "steps": 5000, "batch_size": 64}),
 }
 
