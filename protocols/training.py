@@ -144,9 +144,11 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                {**_MODEL, "hidden_size": 64}, {**_TRAIN, "steps": 10000, "batch_size": 32, "lr": 2e-3,
                                                                "eval_every": 250, "eval_episodes": 64, "activity_l2": 0.1,
                                                                "checkpoint_every": 250, "eval_length": 256}),
-    "meta-timeseries": TrainingSpec("supervised", {"family": "linear", "dim": 2, "min_examples": 0, "max_examples": 6,
-                                                   "query_steps": 4, "fixation_weight": 0.2, "presentation": "together"},
-                                    dict(_MODEL), {**_TRAIN, "steps": 5000, "batch_size": 64}),
+    # x then y on two steps: the order the antisymmetric STDP rule binds (tasks/meta_timeseries.py)
+    "meta-timeseries": TrainingSpec("supervised", {"family": "linear", "dim": 3, "min_examples": 0, "max_examples": 10,
+                                                   "query_steps": 4, "fixation_weight": 0.2, "presentation": "sequential"},
+                                    dict(_MODEL), {**_TRAIN, "steps": 8000, "batch_size": 64, "lr": 3e-3,
+                                                   "lr_schedule": "cosine", "eval_every": 500, "checkpoint_every": 500}),
 }
 
 _MODEL_KEYS = tuple(_MODEL)
