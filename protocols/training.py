@@ -152,6 +152,7 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
 }
 
 _MODEL_KEYS = tuple(_MODEL)
+_TWIN_KEYS = ("rule", "alpha_init", "alpha_max", "tau_u_init", "learn_rule")
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -165,7 +166,6 @@ def learning_rate(params: Mapping[str, Any], step: int) -> float:
         return lr
     progress = min(1.0, step / max(1, int(params["steps"])))
     return lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
-_TWIN_KEYS = ("rule", "alpha_init", "alpha_max", "tau_u_init", "learn_rule")
 
 
 def _spec(task: str) -> TrainingSpec:
