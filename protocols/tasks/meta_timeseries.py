@@ -20,7 +20,8 @@ are held in activity. "sequential" with ``dim`` 2 reached 0.63 in 3000 steps wit
 gain trained down to alpha = 0.003. "sequential" with ``dim`` 3 and 10 examples (the training
 default) fell slowly to 0.63 by step 3500, then to 0.43 at step 4000 and 0.34 at 8000, ending
 with alpha 1.26 and a slow fast-weight decay (tauU 0.023); with alpha off at test it is 0.53.
-``dim`` 4 diverged at lr 3e-3 and 2e-3.
+The same configuration with seed 2 diverged at step 1150, and ``dim`` 4 diverged at lr 3e-3 and
+2e-3: the ReLU state can run away (``clip`` bounds it, at a cost in speed).
 
 Transformation families (``family``):
 
