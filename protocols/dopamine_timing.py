@@ -226,39 +226,13 @@ class TimingNetwork:
 
     def pending_dw_rel(self) -> np.ndarray:
         """Relative weight change of each condition still to come after the run, if nothing is
-        released any more: ``sum_x c_x(T) * ∫_T^inf M_x(u) exp(-(u - T)/tau_x) du`` with every
-        concentration relaxing from its value at the end ``T`` to its resting level (exact, but
-        without the weight bounds; read inside the ``use_device`` block, after the run)."""
+        released any more: ``sum_x c_x(T) * ∫_T^inf M_x(u) exp(-(u - T)/tau_x) du`` at the end ``T``
+        (exact, but without the weight bounds; read inside the ``use_device`` block, after the run)."""
         order = self._order()
         site = np.asarray(self.synapses.j[:])[order]
-        group = self.sites.group
-        end = float(self.duration / second)
-        level = {}
-        for m in ("da", "ach"):
-            now = np.asarray(getattr(group, m)[:], dtype=float)[site]
-            rest = np.asarray(getattr(group, f"{m}_tonic")[:], dtype=float) + np.asarray(getattr(group, f"{m}_bath")[:], dtype=float)
-            rest = rest[site]
-            tau_m = np.asarray(getattr(group, f"tau_{m}")[:] / second, dtype=float)[site]
-            level[m] = (now, rest, tau_m)
-        r = self.rule
-        gains = {
-            "a": (float(r.m_0 * second), float(r.k_a_da * second), 0.0, float(r.tau_c / second)),
-            "s": (0.0, float(r.k_s_da * second), float(r.k_s_ach * second), float(r.tau_c_symmetric / second)),
-        }
-        pending = np.zeros(order.size)
-        for ch in self.model.channels():
-            base, k_da, k_ach, tau = gains[ch]
-            if self.model.variant == "event":
-                t0 = np.asarray(group.T0[:] / second, dtype=float)[site]
-                c = np.asarray(getattr(self.synapses, f"q_{ch}")[:], dtype=float)[order] * np.exp(-(end - t0) / tau)
-            else:
-                c = np.asarray(getattr(self.synapses, f"c_{ch}")[:], dtype=float)[order]
-
-            def integral(m: str, tau: float = tau) -> np.ndarray:
-                now, rest, tau_m = level[m]
-                return rest * tau + (now - rest) / (1 / tau + 1 / tau_m)
-
-            pending += c * (base * tau + k_da * integral("da") - k_ach * integral("ach"))
+        future = self.sites.future_gain_integrals()
+        pending = sum(self.model.current_eligibility(self.synapses, ch, self.duration)[order] * future[ch][site]
+                      for ch in self.model.channels())
         return pending / self.w0
 
 

@@ -73,6 +73,7 @@ __all__ = [
     "check_variant",
     "default_epoch",
     "SITE_SCHEDULE",
+    "CHANNEL_TAU_SUFFIX",
 ]
 
 #: The two implementations of the three-factor rule: updates only at spikes (closed form) or every step.
@@ -99,17 +100,31 @@ f_c_sym = exp(-dt/tau_c_sym)
 """
 
 
+#: eligibility channel -> suffix of its time constant among the site variables: ``tau_c``,
+#: ``f_c``, ``F_c``, ``F_da`` ... for ``c_a``; ``tau_c_sym``, ``f_c_sym``, ``F_c_sym``, ``F_da_sym``
+#: ... for ``c_s``
+CHANNEL_TAU_SUFFIX: dict[str, str] = {"a": "", "s": "_sym"}
+
+#: eligibility channel -> its gain as terms (sign, site constant, modulator or None):
+#: ``M_a = m_0 + k_a_da*DA``, ``M_s = k_s_da*DA - k_s_ach*ACh`` (:mod:`neuromod.equations.neuromodulated`)
+_CHANNEL_GAINS: dict[str, tuple[tuple[int, str, str | None], ...]] = {
+    "a": ((1, "m_0", None), (1, "k_a_da", "da")),
+    "s": ((1, "k_s_da", "da"), (-1, "k_s_ach", "ach")),
+}
+
+
 def _step_code() -> str:
     """End-of-step site update: warped clock, exact step integrals, relaxation of concentrations."""
     lines = ["tw += dt/r_gate"]
-    # ∫_0^dt X(u) exp(-u/tau) du for X relaxing from X to X_inf with tau_X (exact); tau is the
-    # channel's eligibility time constant (tau_c for c_a, tau_c_sym for c_s)
-    a = {m: f"({m}_inf*F_c + ({m} - {m}_inf)*F_{m})" for m in ("da", "ach")}
-    s = {m: f"({m}_inf*F_c_sym + ({m} - {m}_inf)*F_{m}_sym)" for m in ("da", "ach")}
-    lines.append(f"dI_a = m_0*F_c + k_a_da*{a['da']}")
-    lines.append(f"dI_s = k_s_da*{s['da']} - k_s_ach*{s['ach']}")
-    lines.append("J_a += exp(-(t - T0)/tau_c)*dI_a")
-    lines.append("J_s += exp(-(t - T0)/tau_c_sym)*dI_s")
+    for ch, sfx in CHANNEL_TAU_SUFFIX.items():
+        # ∫_0^dt X(u) exp(-u/tau) du for X relaxing from X to X_inf with tau_X (exact); tau is the
+        # channel's eligibility time constant
+        terms = []
+        for sign, gain, m in _CHANNEL_GAINS[ch]:
+            integral = f"F_c{sfx}" if m is None else f"({m}_inf*F_c{sfx} + ({m} - {m}_inf)*F_{m}{sfx})"
+            terms.append(f"{'-' if sign < 0 else '+'} {gain}*{integral}")
+        lines.append(f"dI_{ch} = " + " ".join(terms).removeprefix("+ "))
+        lines.append(f"J_{ch} += exp(-(t - T0)/tau_c{sfx})*dI_{ch}")
     for m in MODULATOR_NAMES:
         lines.append(f"{m} = {m}_inf + ({m} - {m}_inf)*exp(-dt/tau_{m})")
     return "\n".join(lines)
@@ -153,12 +168,12 @@ def _site_equations() -> str:
         "dI_s : 1",
         "J_a : 1",
         "J_s : 1",
-        "F_c = tau_c*(1 - exp(-dt/tau_c)) : second",
-        "F_c_sym = tau_c_sym*(1 - exp(-dt/tau_c_sym)) : second",
     ]
-    for m in ("da", "ach"):
-        lines.append(f"F_{m} = (1/(1/tau_c + 1/tau_{m}))*(1 - exp(-dt*(1/tau_c + 1/tau_{m}))) : second")
-        lines.append(f"F_{m}_sym = (1/(1/tau_c_sym + 1/tau_{m}))*(1 - exp(-dt*(1/tau_c_sym + 1/tau_{m}))) : second")
+    for sfx in CHANNEL_TAU_SUFFIX.values():
+        tau = f"tau_c{sfx}"
+        lines.append(f"F_c{sfx} = {tau}*(1 - exp(-dt/{tau})) : second")
+        for m in ("da", "ach"):
+            lines.append(f"F_{m}{sfx} = (1/(1/{tau} + 1/tau_{m}))*(1 - exp(-dt*(1/{tau} + 1/tau_{m}))) : second")
     return "\n".join(lines) + "\n"
 
 
@@ -189,15 +204,17 @@ def check_modulator(name: str) -> str:
     return name
 
 
-def default_epoch(tau_c: Quantity) -> Quantity:
-    """Epoch of the running integrals: 8 eligibility time constants, in whole milliseconds.
+def default_epoch(*tau_c: Quantity) -> Quantity:
+    """Epoch of the running integrals: 8 times the shortest of the eligibility time constants
+    ``tau_c``, in whole milliseconds.
 
     The event-driven weight update multiplies ``exp((t - T0)/tau_c) <= e^8 ≈ 3000`` by a
     difference of running integrals, so round-off stays near 3000 × 1e-16 of a weight change.
     """
     from brian2 import ms
 
-    return max(1, int(round(float(8 * tau_c / ms)))) * ms
+    shortest = min(float(tau / ms) for tau in tau_c)
+    return max(1, int(round(8 * shortest))) * ms
 
 
 @dataclass(frozen=True)
@@ -281,8 +298,7 @@ class ModulatorSites:
         self.rules = _per_site(rule, self.n_sites, "ThreeFactorParameters")
         self.modulator_params = _per_site(modulators, self.n_sites, "ModulatorParameters")
         self.dt = defaultclock.dt if dt is None else dt
-        taus = [tau for p in self.rules for tau in (p.tau_c, p.tau_c_symmetric)]
-        self.epoch = default_epoch(min(taus, key=lambda q: float(q / second))) if epoch is None else epoch
+        self.epoch = default_epoch(*(tau for p in self.rules for tau in p.eligibility_time_constants)) if epoch is None else epoch
         steps = float(self.epoch / self.dt)
         if steps < 1 or abs(steps - round(steps)) > 1e-9:
             raise InputError(f"the epoch ({self.epoch}) must be a whole number of time steps ({self.dt})")
@@ -347,6 +363,32 @@ class ModulatorSites:
                     "rebuild instead"
                 )
         return {getattr(self.group, key): value for key, value in values.items()}
+
+    def future_gain_integrals(self) -> dict[str, np.ndarray]:
+        """Per channel (``"a"``, ``"s"``), per site: ``∫_t^inf M_x(u) exp(-(u - t)/tau_x) du`` from
+        now on if nothing more is released (each concentration relaxes from its present value to
+        its resting level, tonic + bath). Times a synapse's eligibility ``c_x`` it is the weight
+        change still to come (exact, without the weight bounds). Read from the site variables, so
+        it holds after ``Simulation.rerun`` with other constants too; call it inside the
+        ``use_device`` block, after the run."""
+        from brian2 import hertz
+
+        def read(name: str, unit: Any = 1) -> np.ndarray:
+            return np.asarray(getattr(self.group, name)[:] / unit, dtype=float)
+
+        out = {}
+        for ch, sfx in CHANNEL_TAU_SUFFIX.items():
+            tau = read(f"tau_c{sfx}", second)
+            total = np.zeros(self.n_sites)
+            for sign, gain, m in _CHANNEL_GAINS[ch]:
+                if m is None:
+                    integral = tau
+                else:
+                    now, rest, tau_m = read(m), read(f"{m}_tonic") + read(f"{m}_bath"), read(f"tau_{m}", second)
+                    integral = rest * tau + (now - rest) / (1 / tau + 1 / tau_m)
+                total += sign * read(gain, hertz) * integral
+            out[ch] = total
+        return out
 
     # ------------------------------------------------------------------ ports
     def port(self, neuron: NeuronModel) -> NeuronModel:

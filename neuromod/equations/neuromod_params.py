@@ -142,6 +142,11 @@ class ThreeFactorParameters(ParameterSet):
         return self.tau_c if self.tau_c_sym is None else self.tau_c_sym
 
     @property
+    def eligibility_time_constants(self) -> tuple[Quantity, Quantity]:
+        """``(tau_c, tau_c_symmetric)``: the time constants of ``c_a`` and ``c_s``."""
+        return self.tau_c, self.tau_c_symmetric
+
+    @property
     def channels(self) -> tuple[str, ...]:
         """The eligibility channels the set uses: ``"a"`` (asymmetric), ``"s"`` (symmetric)."""
         used = []

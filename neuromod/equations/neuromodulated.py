@@ -95,6 +95,7 @@ import numpy as np
 from brian2 import Quantity, second
 
 from neuromod.equations.base import SynapseModel
+from neuromod.equations.modulators import CHANNEL_TAU_SUFFIX as _TAU
 from neuromod.equations.modulators import SITE_SCHEDULE, check_variant, default_epoch
 from neuromod.equations.neuromod_params import (
     BRZOSKO2015_TAG,
@@ -119,9 +120,6 @@ _INTERACTIONS = ("all_to_all", "nearest")
 
 #: channel -> (amplitude at a post spike, amplitude at a pre spike, sign at a pre spike)
 _CHANNELS = {"a": ("A_plus", "A_minus", "-"), "s": ("B_plus", "B_minus", "+")}
-#: channel -> suffix of its eligibility time constant and decay factor at the port
-#: (``mod_tau_c``/``mod_f_c`` for c_a, ``mod_tau_c_sym``/``mod_f_c_sym`` for c_s)
-_TAU = {"a": "", "s": "_sym"}
 
 
 @dataclass(frozen=True)
@@ -173,6 +171,17 @@ class ThreeFactorSynapseModel(SynapseModel):
                 w = w + np.asarray(getattr(synapses, f"q_{ch}")[:]) * (J - np.asarray(getattr(synapses, f"Jl_{ch}")[:]))
         lo, hi = self.namespace["w_min"], self.namespace["w_max"]
         return np.clip(w, lo, hi)
+
+    def current_eligibility(self, synapses: Any, channel: str, t: Quantity) -> np.ndarray:
+        """The eligibility ``c_<channel>`` of each of ``synapses`` at time ``t`` (the end of the
+        run), from plain state arrays like :meth:`current_weights` (call it likewise)."""
+        if self.variant == "clock":
+            return np.asarray(getattr(synapses, f"c_{channel}")[:], dtype=float)
+        post = np.asarray(synapses.j[:])
+        port = synapses.target
+        t0 = np.asarray(port.mod_T0[:] / second, dtype=float)[post]
+        tau = np.asarray(getattr(port, f"mod_tau_c{_TAU[channel]}")[:] / second, dtype=float)[post]
+        return np.asarray(getattr(synapses, f"q_{channel}")[:], dtype=float) * np.exp(-(float(t / second) - t0) / tau)
 
 
 def _join(*parts: str) -> str:
@@ -226,7 +235,7 @@ def three_factor_stdp(
     if not params.w_min < params.w_max:
         raise InputError(f"weight bounds need w_min < w_max, got {params.w_min}, {params.w_max}")
     if epoch is None:
-        epoch = default_epoch(min(params.tau_c, params.tau_c_symmetric, key=lambda q: float(q / second)))
+        epoch = default_epoch(*params.eligibility_time_constants)
     namespace: dict[str, Any] = {"w_min": float(params.w_min), "w_max": float(params.w_max)}
     for ch in channels:
         plus, minus, _ = _CHANNELS[ch]
