@@ -3,8 +3,10 @@
 Time-series meta-learning: every episode a new random linear map; a few input/output
 examples, then predictions. Compare the error before and after the examples.
 
-A small configuration (a few minutes on a laptop CPU); leave ``overrides`` out for the full one
-(``neuromod.protocols.training.training_defaults("meta-timeseries")``). Run::
+A small configuration (a few minutes on a laptop CPU), the one the tests check: x and y shown
+together, 2 dimensions, which a network solves in its activity. Leave ``overrides`` out for the
+full configuration (``neuromod.protocols.training.training_defaults("meta-timeseries")``: x then
+y, 3 dimensions, 8000 steps), where the fast weights carry the in-context learning. Run::
 
     python examples/train_meta_timeseries.py [OUT_FOLDER]
 
@@ -18,7 +20,8 @@ from neuromod.protocols.training import train
 
 out = sys.argv[1] if len(sys.argv) > 1 else "runs/meta-timeseries"
 result = train("meta-timeseries", out=out, steps=600, seed=1, device="auto",
-               overrides={"hidden_size": "32", "max_examples": "4", "query_steps": "3", "lr": "0.01"}, progress=True)
+               overrides={"hidden_size": "32", "max_examples": "4", "query_steps": "3", "lr": "0.01",
+                          "presentation": "together", "dim": "2"}, progress=True)
 m = result["metrics"]
 print(f"NMSE before examples {m['nmse_before']:.2f}, after {m['nmse_after']:.2f} (ratio {m['error_ratio']:.2f})")
 print(f"figures and checkpoints in {out}/ (learning_curves.png, result.json, model.pt, twin.pt)")

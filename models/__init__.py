@@ -9,8 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["GateConfig", "GatedPlasticRNN", "GatedPlasticRNNCell", "TwinConfig", "TwinState", "load_twin", "read_twin", "save_twin"]
-
+#: public name -> module that defines it
 _LAZY = {
     "GateConfig": "neuromod.models.gated_rnn",
     "GatedPlasticRNN": "neuromod.models.gated_rnn",
@@ -21,6 +20,7 @@ _LAZY = {
     "read_twin": "neuromod.models.twin_io",
     "save_twin": "neuromod.models.twin_io",
 }
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

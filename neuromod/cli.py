@@ -164,6 +164,11 @@ def doctor() -> None:
         typer.echo(f"{'torch':12s} not installed")
 
 
+def _figures(values: dict) -> str:
+    """``name=value, ...`` with floats to 4 significant digits."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
 @app.command()
 @_user_errors
 def train(
@@ -185,8 +190,7 @@ def train(
         raise InputError(f"run folder {str(resume)!r} to resume does not exist")
     target = out if out is not None else (resume if resume is not None else Path("runs") / f"train-{task}")
     result = train_task(task, out=target, steps=steps, device=device, seed=seed, overrides=parse_assignments(set_ or []), resume=resume, progress=True)
-    metrics = result.get("metrics", {})
-    typer.echo(f"wrote {target}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+    typer.echo(f"wrote {target}: " + _figures(result.get("metrics", {})))
 
 
 @app.command()
@@ -204,7 +208,7 @@ def ablate(
     result = ablate_run(run_dir, out=out, episodes=episodes)
     typer.echo(f"wrote {out if out is not None else run_dir / 'ablation'}")
     for record in result.get("conditions", []):
-        typer.echo("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        typer.echo("  " + _figures(record))
 
 
 def main() -> None:
