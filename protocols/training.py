@@ -216,13 +216,15 @@ def resolve_device(device: str | None) -> torch.device:
 
 
 def build_task(task: str, params: Mapping[str, Any], *, seed: int = 0, heldout: bool = False):
-    """The task object for ``params``; ``heldout=True`` switches to the held-out split of its data."""
+    """The task object for ``params``; ``heldout=True`` gives the task evaluation uses: the
+    held-out split of its data, and no training curriculum (associative recall studies K pairs)."""
     kwargs = {k: params[k] for k in _spec(task).task}
     if heldout:
         if task == "seq-digits":
             kwargs["split"] = "test"
-        elif task == "associative-recall" and kwargs.get("omniglot"):
-            if (Path(kwargs["omniglot"]).expanduser() / "images_evaluation").is_dir():
+        elif task == "associative-recall":
+            kwargs["min_k"] = 0  # = k
+            if kwargs.get("omniglot") and (Path(kwargs["omniglot"]).expanduser() / "images_evaluation").is_dir():
                 kwargs["split"] = "evaluation"
     return make_task(task, seed, **kwargs)
 
@@ -364,8 +366,7 @@ def evaluate(net: TaskNet, task: str, params: Mapping[str, Any], *, seed: int, t
                 out["error_ratio"] = out["nmse_after"] / out["nmse_before"]
                 out["fixation_accuracy"] = 0.5 * (out.pop("fixation_accuracy_before") + out.pop("fixation_accuracy_after"))
                 return out
-            extra = {"n_pairs": task_obj.k} if task == "associative-recall" else {}  # evaluated at K, never the curriculum
-            batch = task_obj.batch(episodes, seed=np.random.default_rng([tag, seed, 0]), **extra).to(device)
+            batch = task_obj.batch(episodes, seed=np.random.default_rng([tag, seed, 0])).to(device)
             return task_obj.metrics(net(batch.inputs).outputs, batch)
     finally:
         net.train(was_training)

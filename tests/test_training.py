@@ -249,3 +249,14 @@ def test_shipped_checkpoints_load_and_beat_chance(path):
     figures = evaluate(net, info["task"], info["parameters"], seed=info["seed"], tag=HELDOUT_TAG, episodes=64)
     value, chance = figures[task.metric], task.chance
     assert (value > chance + 0.1) if task.higher_is_better else (value < chance - 0.1), (task.metric, value, chance)
+
+
+def test_heldout_recall_task_has_no_curriculum():
+    """Training mixes in episodes with fewer pairs (min_k); evaluation always studies K."""
+    from neuromod.protocols.training import build_task, resolve_training_parameters
+
+    params = resolve_training_parameters("associative-recall", {"k": "4", "min_k": "2"})
+    train_task, eval_task = build_task("associative-recall", params), build_task("associative-recall", params, heldout=True)
+    assert train_task.min_k == 2 and eval_task.min_k == eval_task.k == 4
+    assert set(train_task.batch(64, seed=0).info["n_pairs"].tolist()) == {2, 3, 4}
+    assert set(eval_task.batch(64, seed=0).info["n_pairs"].tolist()) == {4}

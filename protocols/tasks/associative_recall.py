@@ -19,8 +19,8 @@ way). Chance is 1/K.
 
 Curriculum (``min_k < k``): each training episode studies a number of pairs drawn uniformly from
 ``min_k .. k`` (the first pair slots stay blank, so every episode has the same length, and the
-labels are a random subset of ``0 .. K-1``); evaluation always uses ``k`` pairs
-(``batch(..., n_pairs=k)``). Few-pair episodes are meant to give a learning signal before the
+labels are a random subset of ``0 .. K-1``); evaluation always uses ``k`` pairs (the held-out
+task of :func:`~neuromod.protocols.training.build_task` has no curriculum). Few-pair episodes are meant to give a learning signal before the
 binding exists. Measured here (session 2): with ``k`` pairs only, K = 5 stayed at chance for
 3000 steps in three configurations; with the curriculum the training loss fell (0.45 -> 0.34,
 largely by learning which labels were shown), but K = 5 accuracy stayed at chance too, in five
