@@ -553,9 +553,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         net.load_state_dict(checkpoint["net"]["state_dict"])
     optimizer = torch.optim.Adam(net.parameters(), lr=float(params["lr"]))
     if checkpoint is not None:
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        for group in optimizer.param_groups:
-            group["lr"] = float(params["lr"])
+        optimizer.load_state_dict(checkpoint["optimizer"])  # its lr is set from the schedule every step
 
     start = int(checkpoint["step"]) if checkpoint else 0
     curves: list[dict[str, Any]] = list(checkpoint["curves"]) if checkpoint else []
