@@ -131,8 +131,9 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                "activity_l2": 0.05, "eval_every": 250, "eval_episodes": 128, "checkpoint_every": 250}),
     "associative-recall": TrainingSpec("supervised", {"k": 5, "glyph_size": 10, "delay_steps": 1, "response_steps": 1,
                                                       "fixation_weight": 0.2, "omniglot": "", "split": "background",
-                                                      "presentation": "sequential", "min_k": 2},
-                                       {**_MODEL, "projection_size": 48}, {**_TRAIN, "steps": 10000, "batch_size": 64}),
+                                                      "presentation": "sequential", "min_k": 2, "label_echo": 1.0},
+                                       {**_MODEL, "projection_size": 48},
+                                       {**_TRAIN, "steps": 10000, "batch_size": 64, "echo_steps": 3000}),
     "bandit": TrainingSpec("a2c", {"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
                                    "fixation_penalty": 0.2},
                            {**_MODEL, "hidden_size": 48}, {**_TRAIN, "steps": 3000, "batch_size": 16, **_A2C}),
@@ -217,13 +218,15 @@ def resolve_device(device: str | None) -> torch.device:
 
 def build_task(task: str, params: Mapping[str, Any], *, seed: int = 0, heldout: bool = False):
     """The task object for ``params``; ``heldout=True`` gives the task evaluation uses: the
-    held-out split of its data, and no training curriculum (associative recall studies K pairs)."""
+    held-out split of its data, and no training aids (associative recall studies K pairs and
+    does not echo the labels)."""
     kwargs = {k: params[k] for k in _spec(task).task}
     if heldout:
         if task == "seq-digits":
             kwargs["split"] = "test"
         elif task == "associative-recall":
             kwargs["min_k"] = 0  # = k
+            kwargs["label_echo"] = 0.0
             if kwargs.get("omniglot") and (Path(kwargs["omniglot"]).expanduser() / "images_evaluation").is_dir():
                 kwargs["split"] = "evaluation"
     return make_task(task, seed, **kwargs)
@@ -540,6 +543,9 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         raise InputError(f"{str(folder)!r} already holds a training run; resume it (--resume) or choose another folder")
 
     task_obj = build_task(task, params, seed=seed)
+    # associative recall's label echo (shaping) is on for the first ``echo_steps`` steps only
+    echo_steps = int(params.get("echo_steps", 0)) if params.get("label_echo", 0) > 0 else 0
+    unshaped_task = build_task(task, {**params, "label_echo": 0.0}, seed=seed) if echo_steps else task_obj
     eval_task = build_task(task, params, seed=seed, heldout=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -606,7 +612,8 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
                 figures = task_obj.metrics(out_seq.outputs.detach(), batch)
                 lm_state = detach_state(out_seq.state)
             else:
-                loss, figures = _supervised_step(net, task_obj, params, rng, torch_device)
+                loss, figures = _supervised_step(net, task_obj if step < echo_steps else unshaped_task, params, rng,
+                                                 torch_device)
             if not torch.isfinite(loss):
                 raise InputError(f"training of {task!r} diverged at step {step + 1} (the loss is not finite); "
                                  f"lower lr (now {params['lr']}) or bound the fast weights with clip=...")

@@ -211,6 +211,22 @@ def test_associative_recall_curriculum_studies_fewer_pairs_and_evaluation_uses_k
         task.batch(2, seed=0, n_pairs=5)
 
 
+def test_associative_recall_label_echo_names_each_studied_label_and_changes_nothing_else():
+    cls = task_class("associative-recall")
+    plain = cls(0, k=4, glyph_size=4, glyphs=_PixelGlyphs(), min_k=2).batch(32, seed=3)
+    echoed = cls(0, k=4, glyph_size=4, glyphs=_PixelGlyphs(), min_k=2, label_echo=0.5).batch(32, seed=3)
+    assert torch.equal(plain.inputs, echoed.inputs) and torch.equal(plain.response, echoed.response)
+    label_steps = (plain.inputs[..., 17:] != 0).any(-1)
+    assert int(label_steps.sum()) == int(plain.info["n_pairs"].sum())  # one label step per studied pair
+    assert torch.equal(echoed.targets[label_steps], 1 + plain.inputs[..., 17:][label_steps].argmax(-1))
+    assert bool((plain.targets[label_steps] == 0).all()), "without the echo: fixate while studying"
+    assert bool((echoed.mask[label_steps] == 0.5).all())
+    assert torch.equal(echoed.targets[~label_steps], plain.targets[~label_steps])
+    assert torch.equal(echoed.mask[~label_steps], plain.mask[~label_steps])
+    with pytest.raises(InputError, match="label_echo must be >= 0"):
+        cls(0, k=4, label_echo=-1)
+
+
 def test_card_sort_decks():
     from neuromod.protocols.tasks.card_sort import DECKS
 

@@ -212,7 +212,7 @@ TINY = {
     # binding glyphs to labels has a long plateau before it starts: the smallest run that leaves it
     "associative-recall": (600, {"hidden_size": "32", "k": "2", "glyph_size": "6", "projection_size": "0",
                                  "batch_size": "32", "lr": "0.01", "eval_every": "600", "eval_episodes": "256",
-                                 "checkpoint_every": "600"}),
+                                 "checkpoint_every": "600", "echo_steps": "300"}),
 }
 
 
@@ -260,3 +260,22 @@ def test_heldout_recall_task_has_no_curriculum():
     assert train_task.min_k == 2 and eval_task.min_k == eval_task.k == 4
     assert set(train_task.batch(64, seed=0).info["n_pairs"].tolist()) == {2, 3, 4}
     assert set(eval_task.batch(64, seed=0).info["n_pairs"].tolist()) == {4}
+    assert train_task.label_echo == 1.0 and eval_task.label_echo == 0.0  # the echo is a training aid only
+
+
+def test_label_echo_is_on_for_the_first_echo_steps_only(monkeypatch, tmp_path):
+    """Training names the studied labels for ``echo_steps`` steps, then trains on the plain task."""
+    import neuromod.protocols.training as training
+
+    used = []
+    original = training._supervised_step
+
+    def spy(net, task_obj, params, rng, device):
+        used.append(task_obj.label_echo)
+        return original(net, task_obj, params, rng, device)
+
+    monkeypatch.setattr(training, "_supervised_step", spy)
+    overrides = {"k": "3", "min_k": "2", "glyph_size": "6", "hidden_size": "8", "projection_size": "0", "batch_size": "4",
+                 "echo_steps": "3", "eval_every": "5", "eval_episodes": "8"}
+    training.train("associative-recall", out=tmp_path / "run", steps=5, overrides=overrides, device="cpu")
+    assert used == [1.0, 1.0, 1.0, 0.0, 0.0]

@@ -26,6 +26,17 @@ binding exists. Measured here (session 2): with ``k`` pairs only, K = 5 stayed a
 largely by learning which labels were shown), but K = 5 accuracy stayed at chance too, in five
 runs of up to 5000 steps (plain and modulated rule). No configuration here has solved K = 5 yet.
 
+Label echo (``label_echo > 0``, training only): at each study step that shows a label, the
+network is asked to name that label (loss weight ``label_echo``) instead of holding fixation.
+This is shaping, in the spirit of the model of Miconi et al. (2018), whose study labels were
+imposed on the output layer: the readout learns at once which hidden pattern means which label,
+so a label pattern that the fast weights bring back at the query is read out from the first steps
+of training, and the gradient that strengthens the binding is not lost in noise. Measured here
+(session 3, default network, one seed): with the echo, held-out K = 5 accuracy left chance after
+about 1000 steps (0.30) and reached 0.41 at 2000 steps; without it, it stayed at chance in every
+run. The training of :mod:`~neuromod.protocols.training` turns the echo off after
+``echo_steps`` steps, so the trained network holds fixation during study; evaluation never echoes.
+
 Observation: ``[fixation, glyph pixels (size*size), label one-hot (K)]``; action space
 ``Discrete(K + 1)``: 0 = keep fixating, ``1 + label`` = answer. Glyphs come from the procedural
 alphabet by default or from a local Omniglot folder (:mod:`neuromod.protocols.tasks.glyphs`).
@@ -52,7 +63,8 @@ class AssociativeRecall(SupervisedTask):
     study and query; ``response_steps`` (answer scored on each); ``fixation_weight`` (loss weight of
     the steps that must hold fixation, relative to 1 for response steps); ``omniglot``: path of a
     local Omniglot folder ("" = procedural glyphs); ``split``: Omniglot split
-    (``"background"`` / ``"evaluation"``); ``presentation``: ``"sequential"`` (glyph, then label)
+    (``"background"`` / ``"evaluation"``); ``label_echo``: loss weight of naming each studied
+    label at its study step (0 = off, the plain task; module docstring); ``presentation``: ``"sequential"`` (glyph, then label)
     or ``"together"`` (one step per pair); ``min_k``: fewest pairs of a training episode (the
     curriculum of the module docstring; 0 = ``k``, no curriculum).
     """
@@ -62,7 +74,7 @@ class AssociativeRecall(SupervisedTask):
 
     def __init__(self, seed: int = 0, *, k: int = 5, glyph_size: int = 10, delay_steps: int = 1, response_steps: int = 1,
                  fixation_weight: float = 0.2, omniglot: str = "", split: str = "background",
-                 presentation: str = "sequential", min_k: int = 0, glyphs: GlyphSource | None = None):
+                 presentation: str = "sequential", min_k: int = 0, label_echo: float = 0.0, glyphs: GlyphSource | None = None):
         super().__init__(seed)
         self.k = check_positive_int("k", k, minimum=2)
         self.min_k = check_positive_int("min_k", min_k, minimum=0) or self.k
@@ -72,6 +84,9 @@ class AssociativeRecall(SupervisedTask):
         self.delay_steps = check_positive_int("delay_steps", delay_steps, minimum=0)
         self.response_steps = check_positive_int("response_steps", response_steps)
         self.fixation_weight = float(fixation_weight)
+        self.label_echo = float(label_echo)
+        if not self.label_echo >= 0:
+            raise InputError(f"label_echo must be >= 0 (0 = off), got {label_echo!r}")
         self.omniglot = str(omniglot)
         self.split = split
         if presentation not in ("sequential", "together"):
@@ -98,7 +113,8 @@ class AssociativeRecall(SupervisedTask):
     def config(self) -> dict[str, Any]:
         return {"k": self.k, "glyph_size": self.glyph_size, "delay_steps": self.delay_steps,
                 "response_steps": self.response_steps, "fixation_weight": self.fixation_weight,
-                "omniglot": self.omniglot, "split": self.split, "presentation": self.presentation, "min_k": self.min_k}
+                "omniglot": self.omniglot, "split": self.split, "presentation": self.presentation, "min_k": self.min_k,
+                "label_echo": self.label_echo}
 
     def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None,
               n_pairs: int | None = None) -> TaskBatch:
@@ -135,6 +151,11 @@ class AssociativeRecall(SupervisedTask):
         response = np.zeros((batch_size, n_steps), dtype=bool)
         response[:, t_resp:] = True
         mask = np.where(response, 1.0, self.fixation_weight).astype(np.float32)
+        if self.label_echo > 0:  # name each studied label at its study step (shaping, training only)
+            shown = x[:, :, 1 + n_pix:]
+            echo = shown.sum(-1) > 0
+            y[echo] = 1 + shown[echo].argmax(-1)
+            mask[echo] = self.label_echo
         return TaskBatch(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask), torch.from_numpy(response),
                          {"labels": labels, "query": query, "answer": labels[np.arange(batch_size), query],
                           "n_pairs": studied})
