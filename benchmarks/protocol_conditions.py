@@ -19,6 +19,14 @@ build folder, so every build compiles from scratch, as a user's separate runs wo
    is multiplied by K -- the JSON says which (``baseline.extrapolated``).
 
 The JSON also holds the sizes, the device, the machine's load and the versions.
+
+On ``cuda_standalone`` every build is an nvcc compile (about 20 s per network on the 16-core GPU
+machine, about 3.5 min on 2 cores) and every run of a binary up to about 5 s (59 000 steps at the
+GPU's floor of ~0.1 ms per step, ``../shared/gpu.md``), so the defaults (15 builds, 54 extra binary
+runs) would take about 10 minutes there. ``--repeats 1 --binary-repeats 2 --baseline-builds 2``
+limits it to 5 builds (warm-up, one condition, K conditions, 2 one-by-one builds, from which the
+one-by-one figure is extrapolated) and 4 extra runs, about 3 minutes there;
+``benchmarks/gpu_session.sh`` runs it so.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ __all__ = [
     "Simulation",
     "use_device",
     "check_device_name",
+    "device_unavailable",
     "cuda_toolchain",
     "CudaToolchain",
 ]
@@ -190,6 +191,33 @@ def cuda_toolchain() -> CudaToolchain:
     )
 
 
+def device_unavailable(name: str) -> str | None:
+    """Why device ``name`` cannot build and run a network on this machine, or None if it can.
+
+    ``cuda_standalone`` needs brian2cuda, nvcc, curand and a GPU (``nvidia-smi`` lists one); the
+    standalone devices need a C++ compiler. Benchmarks use this to skip a device and say why.
+    """
+    check_device_name(name)
+    if name == "runtime":
+        return None
+    if not (shutil.which("g++") or shutil.which("c++")):
+        return "no C++ compiler (g++ or c++) on PATH"
+    if name == "cpp_standalone":
+        return None
+    try:
+        import brian2cuda  # noqa: F401
+    except ImportError:
+        return "brian2cuda is not installed"
+    chain = cuda_toolchain()
+    if not chain.nvcc:
+        return "no nvcc on PATH"
+    if not chain.can_compile:
+        return "no curand headers and library (CUDA toolkit or nvidia-curand wheel)"
+    if not chain.gpu_names:
+        return "no GPU (nvidia-smi lists none): cuda_standalone can compile here but not run"
+    return None
+
+
 def _configure_cuda(prefs: Any) -> CudaToolchain:
     """Apply the brian2cuda preferences that CUDA 13 needs; return what was found."""
     try:
@@ -240,6 +268,9 @@ class Simulation:
     timings_s : dict
         Wall times of the phases measured so far (``build_s`` for code generation and compile
         plus the first run, ``run_s`` for the last simulation run, ``rerun_s`` for re-runs).
+        Standalone devices also give ``compile_s`` (Brian2's timer of ``make``) and ``loop_s``
+        (the simulation loop of the last run as the binary measures it, Brian2's
+        ``device._last_run_time``: without start-up, synapse creation and writing results).
     compile_only : bool
         Standalone devices only: generate and compile the project but do not run the binary
         (e.g. ``cuda_standalone`` on a machine without a GPU). Monitors then hold no data.
@@ -290,9 +321,20 @@ class Simulation:
         start = time.perf_counter()
         brian2.device.build(directory=str(self.build_dir), compile=True, run=not self.compile_only, with_output=False)
         self.timings_s["build_s"] = time.perf_counter() - start
+        make_s = brian2.device.timers.get("compile", {}).get("make")
+        if make_s is not None:
+            self.timings_s["compile_s"] = float(make_s)
         if not self.compile_only:
             self.timings_s["run_s"] = float(brian2.device.timers.get("run_binary", float("nan")))
+            self._record_loop_time()
         self._executed = True
+
+    def _record_loop_time(self) -> None:
+        import brian2
+
+        loop_s = getattr(brian2.device, "_last_run_time", None)
+        if loop_s is not None:
+            self.timings_s["loop_s"] = float(loop_s)
 
     def rerun(self, run_args: Mapping[Any, Any] | None = None) -> None:
         """Run again with new values for some variables (``{group.I: 0.6*nA}``), no recompiling.
@@ -310,6 +352,7 @@ class Simulation:
 
             self.execute()
             brian2.device.run(directory=str(self.build_dir), with_output=False, run_args=run_args)
+            self._record_loop_time()
         else:
             network = self._runs[0][0]
             network.restore("neuromod_initial", restore_random_state=True)

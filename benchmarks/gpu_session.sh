@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The GPU checks in one command, for the lent GPU machine (one H100, 16 cores, CUDA 13, Python 3.12
+# with torch, scipy, sympy, jinja2, cython...; no network). From the repository root, with the
+# carried wheels in .whl/ (brian2 2.8.0, brian2cuda 1.0a7, numpy 2.3.5, neo, nixio, elephant,
+# quantities, tensorly):
+#
+#     bash benchmarks/gpu_session.sh OUTDIR          (device tool: command "bash benchmarks/gpu_session.sh $OUT",
+#                                                     carry [".whl"])
+#
+# 1. installs the wheels and this package into /tmp/site (PYTHONPATH), runs `neuromod doctor`;
+# 2. runs the checks below in order of priority, each under `timeout`, its output in OUTDIR/NAME.log
+#    (and on stdout), its JSON in OUTDIR/NAME.json; a step that fails or times out does not stop
+#    the others. OUTDIR/steps.txt lists every step's exit code and seconds; a summary ends the output.
+#
+# The whole session keeps within SESSION_BUDGET_S (default 540 s = 9 min, install included): a step
+# starts only when its estimate fits in the time left, and its timeout is cut to the time left.
+#
+# Estimates for that machine (../shared/gpu.md: nvcc 18-26 s per network; cpp_standalone with 16
+# OpenMP threads 124 s per 10 s of biological time at 1e7 synapses, 20 s at 1e6; cuda 14.1 s and
+# 9.8 s; a cpp build of a small network a few seconds with make -j16):
+#   install + doctor                         ~25 s
+#   devices_agree (AdEx 540 ms + Leabra unit, cpp and cuda: 2 cpp builds, 2 nvcc builds)   ~75 s
+#   stdp_network_1e7 (2 s biological, so that the cpp loop takes ~25-35 s, not 124 s+;
+#     cpp 16 threads + cuda, 1 build each, 1e7 synapses created and read back)             ~90 s
+#   stdp_network_1e6 (5 s biological: cpp ~12 s, cuda ~5 s loop, 1 build each)           ~55 s
+#   protocol_conditions_cuda (K 64; 5 nvcc builds, 4 extra binary runs of up to 5 s)      ~160 s
+#   rate_twin_cuda (10 torch subprocesses: fused vs naive, 2 rules, T 200 and T 1000)     ~100 s
+#   protocol_conditions_cpp (K 64; the same 5 builds, with g++)                           ~35 s
+#   total                                                                                 ~540 s
+# These are guesses from gpu.md's figures; when the early steps take longer, the last ones are
+# skipped (steps.txt says so), which is why they are ordered by priority.
+#
+# Environment: PYTHON (default python3), SITE (default /tmp/site), SESSION_BUDGET_S;
+# NEUROMOD_SESSION_QUICK=1 runs tiny sizes with the current Python and no install (a dry run on a
+# machine without a GPU: the cuda steps then record that cuda_standalone is unavailable, or fail).
+
+OUT=${1:?usage: bash benchmarks/gpu_session.sh OUTDIR}
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+[[ $PY == */* ]] && PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")  # the doctor runs from /tmp
+SITE=${SITE:-/tmp/site}
+BUDGET=${SESSION_BUDGET_S:-540}
+QUICK=${NEUROMOD_SESSION_QUICK:-0}
+export NEUROMOD_MAKE_JOBS=${NEUROMOD_MAKE_JOBS:-16}
+export PYTHONUNBUFFERED=1
+START=$SECONDS
+
+stamp() { echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) (+$((SECONDS - START)) s) $*" | tee -a "$OUT/session.log"; }
+
+# step NAME ESTIMATE_S TIMEOUT_S COMMAND...: run COMMAND under timeout, output to OUTDIR/NAME.log
+step() {
+    local name=$1 estimate=$2 limit=$3
+    shift 3
+    local left=$((BUDGET - (SECONDS - START)))
+    if ((left < estimate)); then
+        stamp "$name: skipped ($left s left, estimate $estimate s)"
+        echo "$name skipped left=${left}s estimate=${estimate}s" >>"$OUT/steps.txt"
+        return
+    fi
+    ((limit > left)) && limit=$left
+    stamp "$name: start (estimate $estimate s, timeout $limit s): $*"
+    local began=$SECONDS
+    timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$OUT/$name.log"
+    local rc=${PIPESTATUS[0]}
+    stamp "$name: exit $rc after $((SECONDS - began)) s"
+    echo "$name rc=$rc seconds=$((SECONDS - began)) estimate=${estimate}s timeout=${limit}s" >>"$OUT/steps.txt"
+}
+
+# sizes: full on the GPU machine, tiny for a dry run
+if [[ $QUICK == 1 ]]; then
+    AGREE=(--quick)
+    STDP_LARGE=(--quick --synapses 1e5 --duration 0.2)  # one thread: OpenMP on a busy 2-core machine spins
+    STDP_SMALL=(--quick --synapses 1e4 --duration 0.2)
+    CONDITIONS=(--quick --k 2 --repeats 1 --binary-repeats 1 --baseline-builds 1)
+    TWIN=(--quick)
+else
+    AGREE=()
+    STDP_LARGE=(--synapses 1e7 --duration 2 --threads 16)
+    STDP_SMALL=(--synapses 1e6 --duration 5 --threads 16)
+    CONDITIONS=(--repeats 1 --binary-repeats 2 --baseline-builds 2)
+    TWIN=()
+fi
+
+stamp "session start in $ROOT, output $OUT, budget $BUDGET s"
+if [[ $QUICK != 1 ]]; then
+    stamp "install: wheels and neuromod into $SITE (pip output in install.log)"
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl \
+        >>"$OUT/install.log" 2>&1 || stamp "install: pip could not install the wheels (see install.log)"
+    export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
+    "$PY" -m pip install -q --no-index --no-deps --no-build-isolation --target "$SITE" . >>"$OUT/install.log" 2>&1
+    if [[ ! -f $SITE/neuromod/protocols/__init__.py ]]; then
+        # pip could not build it (no setuptools there): pyproject's package-dir layout, copied by hand
+        stamp "install: pip could not install neuromod, copying the package folders instead"
+        rm -rf "$SITE/neuromod" && cp -r neuromod "$SITE/neuromod"
+        for sub in models protocols analysis; do cp -r "$sub" "$SITE/neuromod/$sub"; done
+    fi
+fi
+# from /tmp: `python -m` puts the working folder first on sys.path, and ./neuromod lacks the
+# subpackages that pyproject maps in from other folders (protocols, models, analysis)
+(cd /tmp && "$PY" -c "import sys, brian2, numpy, neuromod.protocols; print('python', sys.version.split()[0], \
+'brian2', brian2.__version__, 'numpy', numpy.__version__, 'neuromod from', neuromod.__file__)") 2>&1 | tee -a "$OUT/install.log"
+(cd /tmp && timeout 120 "$PY" -m neuromod.cli doctor) 2>&1 | tee "$OUT/doctor.log"
+nvidia-smi >"$OUT/nvidia_smi.log" 2>&1
+CUDA_MISSING=$(cd /tmp && "$PY" -c "from neuromod.device import device_unavailable; print(device_unavailable('cuda_standalone') or '')" 2>&1 | tail -n 1)
+[[ -n $CUDA_MISSING ]] && stamp "cuda_standalone cannot run here: $CUDA_MISSING"
+
+# 1. cpp_standalone and cuda_standalone give the same spikes (deterministic networks)
+step devices_agree 75 150 "$PY" benchmarks/devices_agree.py "${AGREE[@]}" --out "$OUT/devices_agree.json"
+# 2. Song-Abbott STDP network at 1e7 synapses: cuda vs cpp with 16 threads (2 s biological, see above)
+step stdp_network_1e7 90 180 "$PY" benchmarks/stdp_network.py "${STDP_LARGE[@]}" --out "$OUT/stdp_network_1e7.json"
+# 3. the same at 1e6 synapses (the size where gpu.md found the GPU 1.8-2x faster)
+step stdp_network_1e6 55 120 "$PY" benchmarks/stdp_network.py "${STDP_SMALL[@]}" --out "$OUT/stdp_network_1e6.json"
+# 4. K = 64 stdp-window conditions in one network vs one condition vs one by one, on the GPU
+# (nothing to compare without a GPU; the other benchmarks record that cuda_standalone was unavailable)
+if [[ -z $CUDA_MISSING ]]; then
+    step protocol_conditions_cuda 160 210 "$PY" benchmarks/protocol_conditions.py --device cuda_standalone "${CONDITIONS[@]}" \
+        --out "$OUT/protocol_conditions_cuda.json"
+else
+    echo "protocol_conditions_cuda skipped: $CUDA_MISSING" >>"$OUT/steps.txt"
+fi
+# 5. the rate twin's training step on the GPU (fused vs the naive per-step reference)
+step rate_twin_cuda 100 150 "$PY" benchmarks/rate_twin.py --device cuda "${TWIN[@]}" --out "$OUT/rate_twin_cuda.json"
+# 6. the K = 64 benchmark on cpp_standalone, same machine, for comparison with 4.
+step protocol_conditions_cpp 35 90 "$PY" benchmarks/protocol_conditions.py --device cpp_standalone "${CONDITIONS[@]}" \
+    --out "$OUT/protocol_conditions_cpp.json"
+
+stamp "summary"
+cat "$OUT/steps.txt"
+"$PY" - "$OUT" <<'EOF' 2>&1 | tee "$OUT/summary.txt"
+import json, sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+def load(name):
+    try:
+        return json.loads((out / f"{name}.json").read_text())
+    except (OSError, ValueError) as exc:
+        print(f"{name}: no result ({type(exc).__name__})")
+        return None
+
+if (r := load("devices_agree")) is not None:
+    print(f"devices_agree: agree {r['agree']}, unavailable {r['unavailable']}, errors {r['errors']}")
+    for name, net in r["networks"].items():
+        for device, c in net["comparisons"].items():
+            print(f"  {name} {device}: same counts {c['same_spike_counts']}, max |dt| {c['max_abs_spike_time_difference_ms']} ms, "
+                  f"first difference {c['first_difference_ms']} ms")
+for size in ("1e7", "1e6"):
+    if (r := load(f"stdp_network_{size}")) is not None:
+        runs = {d: (x["n_output_spikes"], round(x["mean_weight_over_gmax"], 4), x["timings_s"].get("loop_s"),
+                    x["timings_s"].get("compile_s")) for d, x in r["runs"].items()}
+        print(f"stdp_network {size}: speedup cuda/cpp {r['speedup_cuda_over_cpp']}, agree {r['agree']}, "
+              f"(spikes, mean w, loop s, compile s) {runs}, errors {r['errors']}")
+for device in ("cuda", "cpp"):
+    if (r := load(f"protocol_conditions_{device}")) is not None:
+        print(f"protocol_conditions {device}: run ratio {r['run_time']['run_ratio']:.2f}, build ratio {r['build']['build_ratio']:.1f}")
+if (r := load("rate_twin_cuda")) is not None:
+    print("rate_twin cuda:", {rule: {k: e.get(k) for k in ("speedup", "memory_ratio", "time_per_step_ms")} for rule, e in r["rules"].items()})
+EOF
+stamp "session end"
