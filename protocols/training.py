@@ -133,7 +133,7 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                                       "fixation_weight": 0.2, "omniglot": "", "split": "background",
                                                       "presentation": "sequential", "min_k": 2, "label_echo": 1.0},
                                        {**_MODEL, "projection_size": 48},
-                                       {**_TRAIN, "steps": 10000, "batch_size": 64, "echo_steps": 3000}),
+                                       {**_TRAIN, "steps": 10000, "batch_size": 64, "shaping_steps": 3000}),
     "bandit": TrainingSpec("a2c", {"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
                                    "fixation_penalty": 0.2},
                            {**_MODEL, "hidden_size": 48}, {**_TRAIN, "steps": 3000, "batch_size": 16, **_A2C}),
@@ -187,6 +187,8 @@ def resolve_training_parameters(task: str, overrides: Mapping[str, Any] | None) 
     for key in ("steps", "batch_size", "eval_every", "eval_episodes", "checkpoint_every", "hidden_size"):
         if params[key] < 1:
             raise InputError(f"training parameter {key!r} must be >= 1, got {params[key]!r}")
+    if params.get("shaping_steps", 0) < 0:
+        raise InputError(f"training parameter 'shaping_steps' must be >= 0, got {params['shaping_steps']!r}")
     for key in ("lr", "grad_clip"):
         if not params[key] > 0:
             raise InputError(f"training parameter {key!r} must be > 0, got {params[key]!r}")
@@ -216,17 +218,23 @@ def resolve_device(device: str | None) -> torch.device:
     raise InputError(f"unknown training device {device!r}; expected cpu, cuda, cuda:N or auto")
 
 
-def build_task(task: str, params: Mapping[str, Any], *, seed: int = 0, heldout: bool = False):
-    """The task object for ``params``; ``heldout=True`` gives the task evaluation uses: the
-    held-out split of its data, and no training aids (associative recall studies K pairs and
-    does not echo the labels)."""
+def build_task(task: str, params: Mapping[str, Any], *, seed: int = 0, heldout: bool = False, shaped: bool = True):
+    """The task object for ``params``.
+
+    ``heldout=True`` gives the task evaluation uses: the held-out split of its data, and no training
+    aids. ``shaped=False`` keeps the training data but drops the training aids. The aids are those
+    of associative recall: the ``min_k`` curriculum (episodes with fewer pairs) and the
+    ``label_echo`` (the network names each studied label); training uses them for the first
+    ``shaping_steps`` steps only.
+    """
     kwargs = {k: params[k] for k in _spec(task).task}
+    if task == "associative-recall" and (heldout or not shaped):
+        kwargs["min_k"] = 0  # = k
+        kwargs["label_echo"] = 0.0
     if heldout:
         if task == "seq-digits":
             kwargs["split"] = "test"
         elif task == "associative-recall":
-            kwargs["min_k"] = 0  # = k
-            kwargs["label_echo"] = 0.0
             if kwargs.get("omniglot") and (Path(kwargs["omniglot"]).expanduser() / "images_evaluation").is_dir():
                 kwargs["split"] = "evaluation"
     return make_task(task, seed, **kwargs)
@@ -543,9 +551,9 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         raise InputError(f"{str(folder)!r} already holds a training run; resume it (--resume) or choose another folder")
 
     task_obj = build_task(task, params, seed=seed)
-    # associative recall's label echo (shaping) is on for the first ``echo_steps`` steps only
-    echo_steps = int(params.get("echo_steps", 0)) if params.get("label_echo", 0) > 0 else 0
-    unshaped_task = build_task(task, {**params, "label_echo": 0.0}, seed=seed) if echo_steps else task_obj
+    # the training aids of associative recall (curriculum, label echo) for the first shaping_steps only
+    shaping_steps = int(params.get("shaping_steps", total))
+    plain_task = build_task(task, params, seed=seed, shaped=False) if shaping_steps < total else task_obj
     eval_task = build_task(task, params, seed=seed, heldout=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -612,7 +620,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
                 figures = task_obj.metrics(out_seq.outputs.detach(), batch)
                 lm_state = detach_state(out_seq.state)
             else:
-                loss, figures = _supervised_step(net, task_obj if step < echo_steps else unshaped_task, params, rng,
+                loss, figures = _supervised_step(net, task_obj if step < shaping_steps else plain_task, params, rng,
                                                  torch_device)
             if not torch.isfinite(loss):
                 raise InputError(f"training of {task!r} diverged at step {step + 1} (the loss is not finite); "

@@ -212,7 +212,7 @@ TINY = {
     # binding glyphs to labels has a long plateau before it starts: the smallest run that leaves it
     "associative-recall": (600, {"hidden_size": "32", "k": "2", "glyph_size": "6", "projection_size": "0",
                                  "batch_size": "32", "lr": "0.01", "eval_every": "600", "eval_episodes": "256",
-                                 "checkpoint_every": "600", "echo_steps": "300"}),
+                                 "checkpoint_every": "600", "shaping_steps": "300"}),
 }
 
 
@@ -263,19 +263,20 @@ def test_heldout_recall_task_has_no_curriculum():
     assert train_task.label_echo == 1.0 and eval_task.label_echo == 0.0  # the echo is a training aid only
 
 
-def test_label_echo_is_on_for_the_first_echo_steps_only(monkeypatch, tmp_path):
-    """Training names the studied labels for ``echo_steps`` steps, then trains on the plain task."""
+def test_shaping_aids_are_on_for_the_first_shaping_steps_only(monkeypatch, tmp_path):
+    """Training uses the curriculum and names the studied labels for ``shaping_steps`` steps, then
+    trains on the plain K-pair task."""
     import neuromod.protocols.training as training
 
     used = []
     original = training._supervised_step
 
     def spy(net, task_obj, params, rng, device):
-        used.append(task_obj.label_echo)
+        used.append((task_obj.label_echo, task_obj.min_k))
         return original(net, task_obj, params, rng, device)
 
     monkeypatch.setattr(training, "_supervised_step", spy)
     overrides = {"k": "3", "min_k": "2", "glyph_size": "6", "hidden_size": "8", "projection_size": "0", "batch_size": "4",
-                 "echo_steps": "3", "eval_every": "5", "eval_episodes": "8"}
+                 "shaping_steps": "3", "eval_every": "5", "eval_episodes": "8"}
     training.train("associative-recall", out=tmp_path / "run", steps=5, overrides=overrides, device="cpu")
-    assert used == [1.0, 1.0, 1.0, 0.0, 0.0]
+    assert used == [(1.0, 2)] * 3 + [(0.0, 3)] * 2
