@@ -458,3 +458,16 @@ def test_meta_timeseries_examples_queries_and_error_measure(family, presentation
 def test_bad_task_parameters_raise_input_errors(name, bad, match):
     with pytest.raises(InputError, match=match):
         make_task(name, 0, **bad)
+
+
+def test_forced_choice_accuracy_scores_the_best_answer_even_when_the_network_keeps_fixating():
+    task = task_class("associative-recall")(0, k=4, glyph_size=4, glyphs=_PixelGlyphs())
+    batch = task.batch(8, seed=1)
+    logits = torch.nn.functional.one_hot(batch.targets, 5).float()  # the right answer everywhere
+    m = task.metrics(logits, batch)
+    assert m["accuracy"] == m["forced_choice_accuracy"] == m["fixation_accuracy"] == 1.0
+    logits[..., 0] = 5.0  # keeps fixating: no answer, but the answers still rank the right label first
+    m = task.metrics(logits, batch)
+    assert m["accuracy"] == 0.0 and m["forced_choice_accuracy"] == 1.0 and m["fixation_accuracy"] == 1.0
+    logits[..., 1:] = torch.roll(logits[..., 1:], 1, dims=-1)  # and now the wrong label ranks first
+    assert task.metrics(logits, batch)["forced_choice_accuracy"] == 0.0

@@ -209,21 +209,25 @@ class SupervisedTask(Task):
     def metrics(self, outputs: torch.Tensor, batch: TaskBatch) -> dict[str, float]:
         """Figures for network ``outputs`` (B, T, n_outputs) on ``batch``; includes :attr:`metric`.
 
-        Default for discrete tasks: ``accuracy`` (arg-max equals the target on response steps)
-        and ``fixation_accuracy`` (arg-max is 0 on the steps with the fixation cue on).
+        Default for discrete tasks: ``accuracy`` (arg-max equals the target on response steps),
+        ``fixation_accuracy`` (arg-max is 0 on the steps with the fixation cue on) and
+        ``forced_choice_accuracy`` (arg-max over the answers alone, as if fixating were not allowed:
+        what an ablated network that stops answering would still know).
         """
         return discrete_metrics(outputs, batch)
 
 
 def discrete_metrics(outputs: torch.Tensor, batch: TaskBatch) -> dict[str, float]:
-    """Response accuracy and fixation accuracy of logits ``outputs`` (B, T, n_actions)."""
+    """Response accuracy, fixation accuracy and forced-choice accuracy of logits ``outputs`` (B, T, n_actions)."""
     choice = outputs.argmax(-1)
+    forced = 1 + outputs[..., 1:].argmax(-1)
     response = batch.response
+    n_response = max(1, int(response.sum().item()))
     fixating = batch.inputs[..., 0] > 0.5
-    correct = (choice == batch.targets) & response
-    acc = correct.sum().item() / max(1, int(response.sum().item()))
+    acc = ((choice == batch.targets) & response).sum().item() / n_response
+    forced_acc = ((forced == batch.targets) & response).sum().item() / n_response
     fix = ((choice == 0) & fixating).sum().item() / max(1, int(fixating.sum().item()))
-    return {"accuracy": float(acc), "fixation_accuracy": float(fix)}
+    return {"accuracy": float(acc), "fixation_accuracy": float(fix), "forced_choice_accuracy": float(forced_acc)}
 
 
 @dataclass
