@@ -90,7 +90,7 @@ def run_once(dts: list, device: str, scratch: Path, time_step, binary_repeats: i
         shutil.rmtree(build_dir, ignore_errors=True)
     timings = result.metrics["timings_s"]
     return {"wall_s": wall, "run_s": float(timings.get("run_s", float("nan"))), "binary_s": binary,
-            "n_steps": result.metrics["n_steps"]}
+            "n_steps": result.metrics["n_steps"], "dw_rel": [float(c["dw_rel"]) for c in result.conditions]}
 
 
 def median_of(samples: list[dict[str, float]], key: str) -> float:
@@ -185,6 +185,15 @@ def main(argv: list[str] | None = None) -> int:
             "goal_min_ratio": 10.0,
             "samples_one_network_wall_s": [s["wall_s"] for s in many],
             "samples_one_condition_wall_s": [s["wall_s"] for s in single],
+        },
+        "window": {
+            "description": "relative weight change per condition: the K-condition network against the same "
+                           "conditions built one by one (a run of this benchmark on another device compares with "
+                           "this one condition by condition)",
+            "dw_rel": many[0]["dw_rel"],
+            "one_by_one_dw_rel": {f"{float(dts[i] / ms):g}": b["dw_rel"][0] for i, b in zip(chosen, baseline)},
+            "max_abs_difference_one_network_vs_one_by_one": max(abs(many[0]["dw_rel"][i] - b["dw_rel"][0])
+                                                                 for i, b in zip(chosen, baseline)),
         },
         "baseline": {
             "description": "each condition built and run alone (one network, one build per condition)",

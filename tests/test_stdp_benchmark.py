@@ -38,4 +38,8 @@ def test_benchmark_writes_both_figures_and_their_ratios(bench, tmp_path):
     assert len(run["samples_k_conditions_run_s"]) == 2 and all(t > 0 for t in run["samples_k_conditions_run_s"])
     assert build["build_ratio"] == pytest.approx(build["one_by_one_wall_s"] / build["one_network_wall_s"])
     assert report["baseline"]["extrapolated"] is True and report["baseline"]["measured_builds"] == 1
+    # the window of the K-condition network and of the conditions built alone: the same physics
+    window = report["window"]
+    assert len(window["dw_rel"]) == 2 and window["dw_rel"][0] < 0 < window["dw_rel"][1]  # -100 ms, +100 ms
+    assert len(window["one_by_one_dw_rel"]) == 1 and window["max_abs_difference_one_network_vs_one_by_one"] < 1e-9
     assert {"brian2", "numpy", "python"} <= set(report["versions"])
