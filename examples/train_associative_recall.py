@@ -6,7 +6,7 @@ then name the label of a query glyph. Pass omniglot=<folder> to use a local Omni
 A small configuration (K = 2 on 6x6 glyphs, about a minute on a laptop CPU; the training aids,
 label echo and fewer-pair episodes, for the first 400 of 800 steps); leave ``overrides`` out for
 the full one (``neuromod.protocols.training.training_defaults("associative-recall")``: K = 5,
-10000 steps, about 17 minutes on one CPU core). Run::
+15000 steps, about 24 minutes on one CPU core). Run::
 
     python examples/train_associative_recall.py [OUT_FOLDER]
 

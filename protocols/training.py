@@ -133,7 +133,7 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                                       "fixation_weight": 0.2, "omniglot": "", "split": "background",
                                                       "presentation": "sequential", "min_k": 2, "label_echo": 1.0},
                                        {**_MODEL, "hidden_size": 128, "projection_size": 64},
-                                       {**_TRAIN, "steps": 10000, "batch_size": 64, "lr": 3e-3, "lr_schedule": "cosine",
+                                       {**_TRAIN, "steps": 15000, "batch_size": 64, "lr": 3e-3, "lr_schedule": "cosine",
                                         "shaping_steps": 3000}),
     "bandit": TrainingSpec("a2c", {"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
                                    "fixation_penalty": 0.2},
