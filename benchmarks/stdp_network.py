@@ -48,7 +48,7 @@ from brian2 import Hz, Network, PoissonGroup, defaultclock, mV, ms, second
 
 from neuromod.benchmarking import available_devices, envelope, measure_on_devices, parse_devices, write_report
 from neuromod.device import use_device
-from neuromod.equations.base import NeuronModel
+from neuromod.equations.neurons import SONG2000_V_RESET, SONG2000_V_THRESHOLD, song2000_lif
 from neuromod.equations.stdp import pair_stdp
 from neuromod.equations.stdp_params import PAIR_STDP
 
@@ -60,17 +60,7 @@ INPUT_RATE = 15 * Hz
 TIME_STEP = 0.1 * ms
 #: Song et al. (2000): 1000 inputs per neuron with maximal conductance 0.01 (of the leak)
 SONG_INPUTS, SONG_GMAX = 1000, 0.01
-#: reset and threshold, also the range of the initial v
-V_RESET, V_THRESHOLD = -60 * mV, -54 * mV
-NEURON = NeuronModel(
-    model="dv/dt = (ge*(E_e - v) + E_L - v)/tau_m : volt\ndge/dt = -ge/tau_e : 1\ncount : integer\n",
-    threshold="v > v_threshold",
-    reset="v = v_reset\ncount += 1",
-    method="euler",
-    namespace={"tau_m": 10 * ms, "E_L": -74 * mV, "E_e": 0 * mV, "tau_e": 5 * ms, "v_threshold": V_THRESHOLD,
-               "v_reset": V_RESET},
-    citation="Song, Miller & Abbott 2000, Nat Neurosci 3:919 (constants of Brian2's example of it)",
-)
+NEURON = song2000_lif(count_spikes=True)
 HISTOGRAM_BINS = 20
 #: agreement between devices: relative difference of output spikes, absolute one of mean w/gmax
 SPIKE_COUNT_RTOL = 0.05
@@ -92,7 +82,8 @@ def simulate(device: str, sizes: dict[str, Any], duration_s: float, threads: int
         defaultclock.dt = TIME_STEP  # brian2cuda's synapse code refers to the default clock by name
         inputs = PoissonGroup(sizes["n_inputs"], INPUT_RATE, name="inputs")
         neurons = NEURON.group(N_NEURONS, name="neurons")
-        neurons.v = f"{float(V_RESET / mV)!r}*mV + rand()*{float((V_THRESHOLD - V_RESET) / mV)!r}*mV"
+        low, span = float(SONG2000_V_RESET / mV), float((SONG2000_V_THRESHOLD - SONG2000_V_RESET) / mV)
+        neurons.v = f"{low!r}*mV + rand()*{span!r}*mV"
         synapses = rule.connect(inputs, neurons, name="stdp")
         synapses.connect(p=CONNECTION_PROBABILITY)
         synapses.w = "rand()"

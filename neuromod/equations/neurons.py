@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from brian2 import mV, ms
 
 from neuromod.equations.adex_params import (
     BRETTE_GERSTNER2005,
@@ -48,6 +49,9 @@ __all__ = [
     "adex",
     "adex_values",
     "ADEX_CURRENTS",
+    "SONG2000_V_RESET",
+    "SONG2000_V_THRESHOLD",
+    "song2000_lif",
 ]
 
 ADEX_CITATION = "Brette R, Gerstner W (2005) J Neurophysiol 94:3637-3642"
@@ -184,3 +188,29 @@ def adex_values(
         values["v"] = column("EL")
         values["w"] = np.zeros(len(sets)) * amp
     return values
+
+
+#: Reset and threshold of :func:`song2000_lif` (also the range of a random initial ``v``).
+SONG2000_V_RESET = -60 * mV
+SONG2000_V_THRESHOLD = -54 * mV
+
+
+def song2000_lif(*, count_spikes: bool = False) -> NeuronModel:
+    """The conductance-based leaky integrate-and-fire neuron of Song, Miller & Abbott (2000).
+
+    ``dv/dt = (g_e (E_e - v) + E_L - v) / tau_m``, ``dg_e/dt = -g_e / tau_e`` with ``g_e`` in units
+    of the leak conductance (a presynaptic spike adds its weight to ``ge``); tau_m 10 ms, E_L -74 mV,
+    E_e 0 mV, tau_e 5 ms, threshold -54 mV, reset -60 mV (the constants of Brian2's example of the
+    paper). ``count_spikes=True`` adds an integer ``count`` raised at every spike, a spike counter
+    that costs less than a ``SpikeMonitor`` on a GPU.
+    """
+    count = "count : integer\n" if count_spikes else ""
+    return NeuronModel(
+        model="dv/dt = (ge*(E_e - v) + E_L - v)/tau_m : volt\ndge/dt = -ge/tau_e : 1\n" + count,
+        threshold="v > v_threshold",
+        reset="v = v_reset" + ("\ncount += 1" if count_spikes else ""),
+        method="euler",
+        namespace={"tau_m": 10 * ms, "E_L": -74 * mV, "E_e": 0 * mV, "tau_e": 5 * ms,
+                   "v_threshold": SONG2000_V_THRESHOLD, "v_reset": SONG2000_V_RESET},
+        citation="Song S, Miller KD, Abbott LF (2000) Nat Neurosci 3:919-926",
+    )
