@@ -16,6 +16,16 @@ a trained network; on a GRU they are always off and setting them raises.
 Only the recurrent core is the "twin" that the spiking model imports
 (:func:`neuromod.models.twin_io.save_twin` on ``net.rnn``); the projection and the heads are the
 task's interface.
+
+**Activity-silent intervals.** ``forward(obs, state, reset=steps)`` wipes the network's activity
+before each step ``t`` with ``reset[t]`` true (the same steps for the whole batch): the rates, the
+potentials and the STDP activity traces go back to their initial value (zero), the fast weights
+``dU`` (and the eligibility ``E`` of the modulated rule) carry over. It stands for an interval
+long enough that persistent activity decays while synaptic changes stay: the "activity-silent"
+working memory of Mongillo, Barak & Tsodyks 2008 (Science 319:1543) and Stokes 2015 (Trends Cogn.
+Sci. 19:394). A task that declares such intervals (``task.activity_reset``) can only be solved
+across them by the fast weights, which is what makes the alpha-off ablation a test of them. A
+GRU's hidden state is wiped the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -94,6 +105,14 @@ def detach_state(state: Any) -> Any:
     return state.detach()
 
 
+def _reset_flags(reset: Any, n_steps: int) -> np.ndarray:
+    """``reset`` (sequence, array or tensor of length ``n_steps``) as a numpy bool array."""
+    flags = np.asarray(reset.cpu() if isinstance(reset, Tensor) else reset, dtype=bool).reshape(-1)
+    if flags.shape[0] != n_steps:
+        raise InputError(f"reset must have one entry per time step ({n_steps}), got {flags.shape[0]}")
+    return flags
+
+
 class TaskNet(nn.Module):
     """Input projection, recurrent core and heads (see the module docstring).
 
@@ -155,11 +174,39 @@ class TaskNet(nn.Module):
     def _heads(self, h: Tensor) -> tuple[Tensor, Tensor | None]:
         return self.readout(h), (self.value(h).squeeze(-1) if self.value is not None else None)
 
-    def forward(self, obs: Tensor, state: Any = None) -> TaskNetOutput:
-        """A sequence ``obs`` (B, T, n_inputs) from ``state`` (zeros if None)."""
+    def reset_activity(self, state: Any) -> Any:
+        """``state`` with its activity wiped (module docstring): the twin's ``v``, ``h`` and STDP
+        traces set to zero, its ``dU`` and ``E`` kept; a GRU's hidden state set to zero."""
+        if state is None:
+            return None
+        if isinstance(state, TwinState):
+            zero = lambda t: None if t is None else torch.zeros_like(t)  # noqa: E731
+            return state._replace(v=zero(state.v), h=zero(state.h), e_plus=zero(state.e_plus),
+                                  e_minus=zero(state.e_minus), e=zero(state.e))
+        return torch.zeros_like(state)
+
+    def forward(self, obs: Tensor, state: Any = None, *, reset: Any = None) -> TaskNetOutput:
+        """A sequence ``obs`` (B, T, n_inputs) from ``state`` (zeros if None).
+
+        ``reset``: optional boolean sequence of length T; the activity is wiped before every step
+        where it is true (module docstring). The sequence then runs segment by segment, from one
+        reset to the next.
+        """
         if obs.dim() != 3 or obs.shape[-1] != self.config.n_inputs:
             raise InputError(f"observations must have shape (B, T, {self.config.n_inputs}), got {tuple(obs.shape)}")
-        h, final = self.rnn(self._encode(obs), state)
+        x = self._encode(obs)
+        if reset is None:
+            h, final = self.rnn(x, state)
+        else:
+            flags = _reset_flags(reset, obs.shape[1])
+            starts = sorted({0, *np.flatnonzero(flags).tolist()})
+            pieces = []
+            for t0, t1 in zip(starts, [*starts[1:], obs.shape[1]]):
+                if flags[t0] and state is not None:
+                    state = self.reset_activity(state)
+                h_seg, state = self.rnn(x[:, t0:t1], state)
+                pieces.append(h_seg)
+            h, final = torch.cat(pieces, 1), state
         outputs, values = self._heads(h)
         return TaskNetOutput(outputs, values, final, h)
 

@@ -125,7 +125,7 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
     # trained on 60-trial episodes (half the time per step); the task's own default is 120 trials,
     # and the shipped network scores the same on those (models/data/task_checkpoints.json)
     "card-sort": TrainingSpec("a2c", {"n_trials": 60, "block_trials": 15, "block_jitter": 0, "fixation_penalty": 0.2,
-                                      "show_previous_card": True, "deck": "nelson"},
+                                      "show_previous_card": True, "deck": "nelson", "silent_iti": False},
                               {**_MODEL, "hidden_size": 64},
                               {**_TRAIN, "steps": 5000, "batch_size": 32, **_A2C, "lr": 2e-3, "lr_schedule": "cosine",
                                "activity_l2": 0.05, "eval_every": 250, "eval_episodes": 128, "checkpoint_every": 250}),
@@ -136,7 +136,7 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                        {**_TRAIN, "steps": 15000, "batch_size": 64, "lr": 3e-3, "lr_schedule": "cosine",
                                         "shaping_steps": 3000}),
     "bandit": TrainingSpec("a2c", {"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
-                                   "fixation_penalty": 0.2},
+                                   "fixation_penalty": 0.2, "silent_iti": False},
                            {**_MODEL, "hidden_size": 48}, {**_TRAIN, "steps": 3000, "batch_size": 16, **_A2C}),
     "seq-digits": TrainingSpec("supervised", {"delay_steps": 5, "delay_noise": 0.5, "stimulus_noise": 0.0,
                                               "response_steps": 1, "fixation_weight": 0.2, "mnist": "", "split": "train"},
@@ -148,7 +148,8 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                                                "checkpoint_every": 250, "eval_length": 256}),
     # x then y on two steps: the order the antisymmetric STDP rule binds (tasks/meta_timeseries.py)
     "meta-timeseries": TrainingSpec("supervised", {"family": "linear", "dim": 3, "min_examples": 0, "max_examples": 10,
-                                                   "query_steps": 4, "fixation_weight": 0.2, "presentation": "sequential"},
+                                                   "query_steps": 4, "fixation_weight": 0.2, "presentation": "sequential",
+                                                   "silent_delay": False},
                                     dict(_MODEL), {**_TRAIN, "steps": 8000, "batch_size": 64, "lr": 3e-3,
                                                    "lr_schedule": "cosine", "eval_every": 500, "checkpoint_every": 500}),
 }
@@ -282,10 +283,13 @@ def play_episodes(net: TaskNet, task_obj, batch_size: int, rng: np.random.Genera
     obs = task_obj.reset(batch_size, seed=rng)
     state = net.initial_state(batch_size)
     observations, actions = [], []
+    resets = task_obj.activity_reset
     with torch.no_grad():
         step = net.stepper()
-        for _ in range(task_obj.n_steps):
+        for t in range(task_obj.n_steps):
             o = torch.from_numpy(obs).to(device)
+            if resets is not None and resets[t]:
+                state = net.reset_activity(state)
             out = step(o, state)
             state = out.state
             if greedy:
@@ -305,7 +309,7 @@ def play_episodes(net: TaskNet, task_obj, batch_size: int, rng: np.random.Genera
 def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
     record, obs, actions = play_episodes(net, task_obj, params["batch_size"], rng, device=device, generator=generator)
-    out = net(obs)
+    out = net(obs, reset=task_obj.activity_reset)
     logp = torch.log_softmax(out.outputs, -1)
     logp_a = logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
     entropy = -(logp.exp() * logp).sum(-1)
@@ -326,7 +330,7 @@ def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: 
 
 def _supervised_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
     batch = task_obj.batch(params["batch_size"], seed=rng).to(device)
-    out = net(batch.inputs)
+    out = net(batch.inputs, reset=task_obj.activity_reset)
     loss = task_obj.loss(out.outputs, batch) + _activity_penalty(out.hidden, params)
     return loss, task_obj.metrics(out.outputs.detach(), batch)
 
@@ -372,14 +376,14 @@ def evaluate(net: TaskNet, task: str, params: Mapping[str, Any], *, seed: int, t
                 out = {}
                 for i, shown in enumerate((0, task_obj.max_examples)):
                     batch = task_obj.batch(episodes, seed=np.random.default_rng([tag, seed, i]), n_examples=shown).to(device)
-                    m = task_obj.metrics(net(batch.inputs).outputs, batch)
+                    m = task_obj.metrics(net(batch.inputs, reset=task_obj.activity_reset).outputs, batch)
                     out["nmse_before" if shown == 0 else "nmse_after"] = m["nmse"]
                     out[f"fixation_accuracy_{'before' if shown == 0 else 'after'}"] = m["fixation_accuracy"]
                 out["error_ratio"] = out["nmse_after"] / out["nmse_before"]
                 out["fixation_accuracy"] = 0.5 * (out.pop("fixation_accuracy_before") + out.pop("fixation_accuracy_after"))
                 return out
             batch = task_obj.batch(episodes, seed=np.random.default_rng([tag, seed, 0])).to(device)
-            return task_obj.metrics(net(batch.inputs).outputs, batch)
+            return task_obj.metrics(net(batch.inputs, reset=task_obj.activity_reset).outputs, batch)
     finally:
         net.train(was_training)
 

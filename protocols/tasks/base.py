@@ -179,6 +179,16 @@ class Task:
         """Value of :attr:`metric` for a policy that answers at random."""
         raise NotImplementedError
 
+    @property
+    def activity_reset(self) -> np.ndarray | None:
+        """Steps (bool, one per time step) before which the network's activity is wiped, or None.
+
+        An activity-silent interval (:mod:`neuromod.models.task_net`): only the fast weights carry
+        over it. Tasks declare them when built with their ``silent_*`` option; the training loop,
+        the evaluation and the ablations pass them to the network.
+        """
+        return None
+
     def config(self) -> dict[str, Any]:
         """The task's parameters (constructor keywords), for config.json and checkpoints."""
         raise NotImplementedError
@@ -280,7 +290,7 @@ class ReinforcementTask(Task):
 
 
 class TrialTask(ReinforcementTask):
-    """Reinforcement episodes made of trials of two steps: fixation, then decision.
+    """Reinforcement episodes made of trials: fixation, decision (and, silent, a feedback step).
 
     ``timing = {"fixation": 1, "decision": 1}`` per trial, ``n_trials`` trials per episode.
     Observation: ``[fixation, stimulus (task-specific), previous choice one-hot, previous reward]``;
@@ -289,21 +299,30 @@ class TrialTask(ReinforcementTask):
     previous trial's choice and reward stay visible during the whole next trial (the feedback of
     meta-reinforcement learning: Wang et al. 2018, Nat. Neurosci. 21:860).
 
+    ``silent_iti=True``: an activity-silent inter-trial interval. Each trial gains a third step,
+    ``feedback`` (fixation cue on, fixation required as on the fixation step), the only step on
+    which the trial's choice and reward (and the task's feedback stimulus) are shown; then the
+    network's activity is wiped before the next trial (:attr:`activity_reset`). Whatever the agent
+    learnt from a trial must be carried to the next one by the fast weights.
+
     Subclasses define ``n_choices``, ``stimulus_size``, ``_start(batch_size, rng)``,
-    ``_stimulus(trial) -> (B, stimulus_size)``, ``_outcome(trial, choices) -> rewards`` and
+    ``_stimulus(trial, phase) -> (B, stimulus_size)`` (``phase`` is ``"fixation"``,
+    ``"decision"`` or ``"feedback"``), ``_outcome(trial, choices) -> rewards`` and
     ``_trial_info() -> dict`` of (B, n_trials) arrays.
     """
 
     n_choices: int = 2
     stimulus_size: int = 0
 
-    def __init__(self, seed: int = 0, *, n_trials: int = 100, fixation_penalty: float = 0.2):
+    def __init__(self, seed: int = 0, *, n_trials: int = 100, fixation_penalty: float = 0.2, silent_iti: bool = False):
         super().__init__(seed)
         self.n_trials = check_positive_int("n_trials", n_trials)
         self.fixation_penalty = float(fixation_penalty)
         if self.fixation_penalty < 0:
             raise InputError(f"fixation_penalty must be >= 0, got {fixation_penalty}")
-        self.timing = {"fixation": 1, "decision": 1}
+        self.silent_iti = bool(silent_iti)
+        self.timing = {"fixation": 1, "decision": 1, **({"feedback": 1} if self.silent_iti else {})}
+        self.phases = tuple(self.timing)
         self.action_space = Discrete(self.n_choices + 1)
         self._t = 0
 
@@ -312,13 +331,29 @@ class TrialTask(ReinforcementTask):
         self.observation_space = Box(-np.inf, np.inf, (len(names),), names)
 
     @property
+    def steps_per_trial(self) -> int:
+        return len(self.phases)
+
+    @property
     def n_steps(self) -> int:
-        return 2 * self.n_trials
+        return self.steps_per_trial * self.n_trials
+
+    @property
+    def activity_reset(self) -> np.ndarray | None:
+        if not self.silent_iti:
+            return None
+        flags = np.zeros(self.n_steps, dtype=bool)
+        flags[self.steps_per_trial::self.steps_per_trial] = True
+        return flags
+
+    def decision_steps(self, values: np.ndarray) -> np.ndarray:
+        """The decision-step entries (B, n_trials) of a per-step array (B, n_steps)."""
+        return values[:, 1::self.steps_per_trial]
 
     def _start(self, batch_size: int, rng: np.random.Generator) -> None:
         raise NotImplementedError
 
-    def _stimulus(self, trial: int) -> np.ndarray:
+    def _stimulus(self, trial: int, phase: str) -> np.ndarray:
         raise NotImplementedError
 
     def _outcome(self, trial: int, choices: np.ndarray) -> np.ndarray:
@@ -340,15 +375,17 @@ class TrialTask(ReinforcementTask):
         return self._observe()
 
     def _observe(self) -> np.ndarray:
-        trial, phase = divmod(self._t, 2)
+        trial, index = divmod(self._t, self.steps_per_trial)
+        phase = self.phases[index]
         obs = np.zeros((self.batch_size, self.n_inputs), dtype=np.float32)
-        obs[:, 0] = 1.0 if phase == 0 else 0.0
+        obs[:, 0] = 0.0 if phase == "decision" else 1.0
         s = self.stimulus_size
         if s:
-            obs[:, 1:1 + s] = self._stimulus(trial)
-        chosen = self._prev_choice > 0
-        obs[np.flatnonzero(chosen), 1 + s + self._prev_choice[chosen] - 1] = 1.0
-        obs[:, -1] = self._prev_reward
+            obs[:, 1:1 + s] = self._stimulus(trial, phase)
+        if phase == "feedback" or not self.silent_iti:
+            chosen = self._prev_choice > 0
+            obs[np.flatnonzero(chosen), 1 + s + self._prev_choice[chosen] - 1] = 1.0
+            obs[:, -1] = self._prev_reward
         self._observations.append(obs)
         return obs
 
@@ -356,8 +393,8 @@ class TrialTask(ReinforcementTask):
         if self._t >= self.n_steps:
             raise RuntimeError("episode is over; call reset()")
         actions = np.asarray(actions, dtype=np.int64).reshape(self.batch_size)
-        trial, phase = divmod(self._t, 2)
-        if phase == 0:
+        trial, index = divmod(self._t, self.steps_per_trial)
+        if self.phases[index] != "decision":
             rewards = np.where(actions != 0, -self.fixation_penalty, 0.0).astype(np.float32)
         else:
             rewards = self._outcome(trial, actions).astype(np.float32)
@@ -378,4 +415,4 @@ class TrialTask(ReinforcementTask):
 
     def choices(self, record: EpisodeRecord) -> np.ndarray:
         """Choice of every trial (B, n_trials): 0 = none, ``1..n_choices``."""
-        return record.actions[:, 1::2]
+        return self.decision_steps(record.actions)

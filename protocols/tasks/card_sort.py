@@ -59,7 +59,9 @@ class CardSort(TrialTask):
     Parameters: ``n_trials`` per episode; ``block_trials`` (trials per rule block);
     ``block_jitter`` (each block lasts ``block_trials`` +- up to this many trials, drawn uniformly;
     0 = fixed blocks); ``fixation_penalty``; ``show_previous_card`` and ``deck`` (module
-    docstring). The first rule is random; every later rule is one of the two other dimensions.
+    docstring); ``silent_iti`` (:class:`~neuromod.protocols.tasks.base.TrialTask`: the outcome and
+    the sorted card are shown on a feedback step at the end of the trial, then the activity is
+    wiped, so the rule must be kept in the fast weights). The first rule is random; every later rule is one of the two other dimensions.
     """
 
     name = "card-sort"
@@ -67,8 +69,9 @@ class CardSort(TrialTask):
     n_choices = N_VALUES
 
     def __init__(self, seed: int = 0, *, n_trials: int = 120, block_trials: int = 15, block_jitter: int = 0,
-                 fixation_penalty: float = 0.2, show_previous_card: bool = True, deck: str = "nelson"):
-        super().__init__(seed, n_trials=n_trials, fixation_penalty=fixation_penalty)
+                 fixation_penalty: float = 0.2, show_previous_card: bool = True, deck: str = "nelson",
+                 silent_iti: bool = False):
+        super().__init__(seed, n_trials=n_trials, fixation_penalty=fixation_penalty, silent_iti=silent_iti)
         if deck not in DECKS:
             from neuromod.errors import InputError
 
@@ -93,7 +96,7 @@ class CardSort(TrialTask):
     def config(self) -> dict[str, Any]:
         return {"n_trials": self.n_trials, "block_trials": self.block_trials, "block_jitter": self.block_jitter,
                 "fixation_penalty": self.fixation_penalty, "show_previous_card": self.show_previous_card,
-                "deck": self.deck}
+                "deck": self.deck, "silent_iti": self.silent_iti}
 
     def _start(self, batch_size: int, rng: np.random.Generator) -> None:
         n = self.n_trials
@@ -114,14 +117,17 @@ class CardSort(TrialTask):
                 t = end
         self.correct = 1 + np.take_along_axis(self.cards, self.rule[..., None], axis=2)[..., 0]
 
-    def _stimulus(self, trial: int) -> np.ndarray:
+    def _stimulus(self, trial: int, phase: str) -> np.ndarray:
         size = N_DIMENSIONS * N_VALUES
         out = np.zeros((self.cards.shape[0], self.stimulus_size), dtype=np.float32)
         rows = np.arange(self.cards.shape[0])[:, None]
         slots = np.arange(N_DIMENSIONS)[None, :] * N_VALUES
-        out[rows, slots + self.cards[:, trial]] = 1.0
-        if self.show_previous_card and trial > 0:
-            out[rows, size + slots + self.cards[:, trial - 1]] = 1.0
+        if phase != "feedback":
+            out[rows, slots + self.cards[:, trial]] = 1.0
+        # the card on the pile: the last trial's during this trial, or (silent ITI) this trial's at its feedback
+        shown = trial if phase == "feedback" else (trial - 1 if not self.silent_iti else -1)
+        if self.show_previous_card and shown >= 0:
+            out[rows, size + slots + self.cards[:, shown]] = 1.0
         return out
 
     def _outcome(self, trial: int, choices: np.ndarray) -> np.ndarray:

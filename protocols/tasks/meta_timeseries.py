@@ -65,7 +65,9 @@ class MetaTimeseries(SupervisedTask):
     Parameters: ``family`` (``"linear"`` or ``"sine"``); ``dim`` (D, for ``"linear"``; ``"sine"``
     is one-dimensional); ``min_examples``, ``max_examples``; ``query_steps`` (number of queries);
     ``fixation_weight``; ``presentation`` (``"sequential"``: x then y, two steps per example or
-    query; ``"together"``: one step).
+    query; ``"together"``: one step); ``silent_delay`` (an activity-silent delay between the
+    examples and the queries: the network's activity is wiped before the first query, so what it
+    learnt from the examples must be in its fast weights; :mod:`neuromod.models.task_net`).
     """
 
     name = "meta-timeseries"
@@ -74,8 +76,9 @@ class MetaTimeseries(SupervisedTask):
 
     def __init__(self, seed: int = 0, *, family: str = "linear", dim: int = 2, min_examples: int = 0,
                  max_examples: int = 6, query_steps: int = 4, fixation_weight: float = 0.2,
-                 presentation: str = "sequential"):
+                 presentation: str = "sequential", silent_delay: bool = False):
         super().__init__(seed)
+        self.silent_delay = bool(silent_delay)
         if presentation not in ("sequential", "together"):
             raise InputError(f"presentation must be 'sequential' or 'together', got {presentation!r}")
         self.presentation = presentation
@@ -104,7 +107,21 @@ class MetaTimeseries(SupervisedTask):
     def config(self) -> dict[str, Any]:
         return {"family": self.family, "dim": self.dim, "min_examples": self.min_examples,
                 "max_examples": self.max_examples, "query_steps": self.query_steps,
-                "fixation_weight": self.fixation_weight, "presentation": self.presentation}
+                "fixation_weight": self.fixation_weight, "presentation": self.presentation,
+                "silent_delay": self.silent_delay}
+
+    @property
+    def n_steps(self) -> int:
+        return sum(self.timing.values())
+
+    @property
+    def activity_reset(self) -> np.ndarray | None:
+        """With ``silent_delay``: the activity is wiped before the first query step."""
+        if not self.silent_delay:
+            return None
+        flags = np.zeros(self.n_steps, dtype=bool)
+        flags[self.timing["fixation"] + self.timing["examples"]] = True
+        return flags
 
     def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None,
               n_examples: int | None = None) -> TaskBatch:

@@ -1,0 +1,129 @@
+"""Activity-silent intervals: TaskNet wipes activity where a task says so, and only the fast weights carry over."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from neuromod.errors import InputError
+from neuromod.models.task_net import TaskNet
+from neuromod.protocols.tasks.bandit import Bandit
+from neuromod.protocols.tasks.card_sort import CardSort
+from neuromod.protocols.tasks.meta_timeseries import MetaTimeseries
+
+T, B, I = 9, 3, 5
+RESET = np.zeros(T, dtype=bool)
+RESET[[3, 6]] = True
+
+
+def net_of(cell: str, rule: str = "plain", seed: int = 0) -> TaskNet:
+    torch.manual_seed(seed)
+    twin = {"rule": rule, "alpha_init": 1.0} if cell == "plastic" else {}
+    return TaskNet(n_inputs=I, n_outputs=4, hidden_size=8, cell=cell, twin=twin).double()
+
+
+@pytest.fixture
+def obs():
+    return torch.rand(B, T, I, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("cell,rule", [("plastic", "plain"), ("plastic", "modulated"), ("gru", "plain")])
+def test_sequence_with_resets_equals_stepping_and_wiping_the_state(cell, rule, obs):
+    net = net_of(cell, rule)
+    out = net(obs, reset=RESET)
+    state, outputs = net.initial_state(B), []
+    for t in range(T):
+        if RESET[t]:
+            state = net.reset_activity(state)
+        step = net.step(obs[:, t], state)
+        state = step.state
+        outputs.append(step.outputs)
+    torch.testing.assert_close(out.outputs, torch.stack(outputs, 1))
+    # and the resets change the result: without them the activity runs on
+    assert not torch.allclose(out.outputs, net(obs).outputs)
+
+
+@pytest.mark.parametrize("rule", ["plain", "modulated"])
+def test_a_reset_wipes_activity_and_traces_and_keeps_the_fast_weights(rule, obs):
+    net = net_of("plastic", rule)
+    state = net(obs).state
+    wiped = net.reset_activity(state)
+    for name in ("v", "h", "e_plus", "e_minus", "e"):
+        if getattr(state, name) is not None:
+            assert torch.count_nonzero(getattr(wiped, name)) == 0, name
+    assert torch.count_nonzero(state.dU) > 0
+    assert torch.equal(wiped.dU, state.dU)
+    if rule == "modulated":
+        assert torch.equal(wiped.E, state.E)
+
+
+def test_across_a_reset_only_the_fast_weights_remember(obs):
+    """Two histories, the same steps after a reset: alpha off, the outputs are equal; alpha on, they differ."""
+    net = net_of("plastic")
+    other = obs.clone()
+    other[:, :3] = torch.rand(B, 3, I, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    reset = np.zeros(T, dtype=bool)
+    reset[3] = True
+    on_a, on_b = net(obs, reset=reset).outputs[:, 3:], net(other, reset=reset).outputs[:, 3:]
+    assert not torch.allclose(on_a, on_b)
+    net.alpha_off = True
+    torch.testing.assert_close(net(obs, reset=reset).outputs[:, 3:], net(other, reset=reset).outputs[:, 3:])
+    # a GRU has no fast weights: after a reset it has forgotten everything
+    gru = net_of("gru")
+    torch.testing.assert_close(gru(obs, reset=reset).outputs[:, 3:], gru(other, reset=reset).outputs[:, 3:])
+
+
+def test_reset_of_the_wrong_length_is_an_input_error(obs):
+    with pytest.raises(InputError, match="one entry per time step"):
+        net_of("plastic")(obs, reset=np.zeros(T - 1, dtype=bool))
+
+
+@pytest.mark.parametrize("task_class", [CardSort, Bandit])
+def test_silent_iti_trials_have_a_feedback_step_and_a_reset_before_each_trial(task_class):
+    n = 6
+    task = task_class(0, n_trials=n, silent_iti=True)
+    assert task.timing == {"fixation": 1, "decision": 1, "feedback": 1} and task.n_steps == 3 * n
+    flags = task.activity_reset
+    assert flags.shape == (3 * n,) and np.flatnonzero(flags).tolist() == list(range(3, 3 * n, 3))
+    assert task_class(0, n_trials=n).activity_reset is None
+    obs = [task.reset(4, seed=1)]
+    rewards = []
+    for t in range(task.n_steps):
+        action = np.ones(4, dtype=int) if t % 3 == 1 else np.zeros(4, dtype=int)
+        o, r = task.step(action)
+        rewards.append(r)
+        if t + 1 < task.n_steps:
+            obs.append(o)
+    obs, rewards = np.stack(obs, 1), np.stack(rewards, 1)
+    fixation, feedback = obs[..., 0], obs[:, :, -(task.n_choices + 1):]
+    assert np.all(fixation[:, 0::3] == 1) and np.all(fixation[:, 1::3] == 0) and np.all(fixation[:, 2::3] == 1)
+    # choice and reward only on the feedback step, and they are this trial's
+    assert not feedback[:, 0::3].any() and not feedback[:, 1::3].any()
+    assert np.all(feedback[:, 2::3, 0] == 1) and np.array_equal(feedback[:, 2::3, -1], rewards[:, 1::3])
+    record = task.record()
+    assert np.all(task.choices(record) == 1)
+    assert task.metrics(record)["fixation_accuracy"] == 1.0
+
+
+def test_silent_card_sort_shows_the_sorted_card_at_feedback_only():
+    task = CardSort(0, n_trials=5, silent_iti=True)
+    obs = [task.reset(2, seed=3)]
+    for t in range(task.n_steps - 1):
+        obs.append(task.step(np.ones(2, dtype=int) if t % 3 == 1 else np.zeros(2, dtype=int))[0])
+    obs = np.stack(obs, 1)
+    card, pile = obs[..., 1:13], obs[..., 13:25]
+    assert np.array_equal(card[:, 0::3].reshape(2, 5, 3, 4).argmax(-1), task.cards)
+    assert np.array_equal(card[:, 1::3], card[:, 0::3]) and not card[:, 2::3].any()
+    assert np.array_equal(pile[:, 2::3].reshape(2, 5, 3, 4).argmax(-1), task.cards)
+    assert not pile[:, 0::3].any() and not pile[:, 1::3].any()
+    assert task.config()["silent_iti"] is True
+
+
+def test_silent_delay_of_meta_timeseries_is_before_the_first_query():
+    task = MetaTimeseries(0, dim=2, max_examples=3, query_steps=2, silent_delay=True)
+    batch = task.batch(2, seed=0)
+    flags = task.activity_reset
+    assert flags.shape == (batch.n_steps,) and np.flatnonzero(flags).tolist() == [1 + 2 * 3]
+    assert not batch.response[:, :1 + 2 * 3].any()
+    assert MetaTimeseries(0).activity_reset is None
