@@ -128,7 +128,8 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                       "show_previous_card": True, "deck": "nelson", "silent_iti": False},
                               {**_MODEL, "hidden_size": 64},
                               {**_TRAIN, "steps": 5000, "batch_size": 32, **_A2C, "lr": 2e-3, "lr_schedule": "cosine",
-                               "activity_l2": 0.05, "eval_every": 250, "eval_episodes": 128, "checkpoint_every": 250}),
+                               "activity_l2": 0.05, "eval_every": 250, "eval_episodes": 128, "checkpoint_every": 250,
+                               "shaping_steps": 0}),
     "associative-recall": TrainingSpec("supervised", {"k": 5, "glyph_size": 10, "delay_steps": 1, "response_steps": 1,
                                                       "fixation_weight": 0.2, "omniglot": "", "split": "background",
                                                       "presentation": "sequential", "min_k": 2, "label_echo": 1.0},
@@ -137,7 +138,7 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                         "shaping_steps": 3000}),
     "bandit": TrainingSpec("a2c", {"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
                                    "fixation_penalty": 0.2, "silent_iti": False},
-                           {**_MODEL, "hidden_size": 48}, {**_TRAIN, "steps": 3000, "batch_size": 16, **_A2C}),
+                           {**_MODEL, "hidden_size": 48}, {**_TRAIN, "steps": 3000, "batch_size": 16, **_A2C, "shaping_steps": 0}),
     "seq-digits": TrainingSpec("supervised", {"delay_steps": 5, "delay_noise": 0.5, "stimulus_noise": 0.0,
                                               "response_steps": 1, "fixation_weight": 0.2, "mnist": "", "split": "train"},
                                dict(_MODEL), {**_TRAIN, "steps": 8000, "batch_size": 64, "lr": 3e-3, "lr_schedule": "cosine",
@@ -151,7 +152,8 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                                    "query_steps": 4, "fixation_weight": 0.2, "presentation": "sequential",
                                                    "silent_delay": False},
                                     dict(_MODEL), {**_TRAIN, "steps": 8000, "batch_size": 64, "lr": 3e-3,
-                                                   "lr_schedule": "cosine", "eval_every": 500, "checkpoint_every": 500}),
+                                                   "lr_schedule": "cosine", "eval_every": 500, "checkpoint_every": 500,
+                                                   "shaping_steps": 0}),
 }
 
 _MODEL_KEYS = tuple(_MODEL)
@@ -274,16 +276,18 @@ def _discounted_returns(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
 
 
 def play_episodes(net: TaskNet, task_obj, batch_size: int, rng: np.random.Generator, *, device: torch.device,
-                  greedy: bool = False, generator: torch.Generator | None = None):
+                  greedy: bool = False, generator: torch.Generator | None = None, silent: bool = True):
     """Play ``batch_size`` episodes of a reinforcement task without gradients.
 
     Returns ``(record, observations (B, T, obs) tensor, actions (B, T) tensor)``; actions are
     sampled from the policy (``generator`` makes it reproducible) or, with ``greedy``, its arg-max.
+    The network's activity is wiped where the task says (``task_obj.activity_reset``), unless
+    ``silent`` is false (a training aid: see :func:`train`).
     """
     obs = task_obj.reset(batch_size, seed=rng)
     state = net.initial_state(batch_size)
     observations, actions = [], []
-    resets = task_obj.activity_reset
+    resets = task_obj.activity_reset if silent else None
     with torch.no_grad():
         step = net.stepper()
         for t in range(task_obj.n_steps):
@@ -306,10 +310,11 @@ def play_episodes(net: TaskNet, task_obj, batch_size: int, rng: np.random.Genera
     return task_obj.record(), torch.stack(observations, 1), torch.stack(actions, 1)
 
 
-def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
+def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device, *, silent: bool = True):
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    record, obs, actions = play_episodes(net, task_obj, params["batch_size"], rng, device=device, generator=generator)
-    out = net(obs, reset=task_obj.activity_reset)
+    record, obs, actions = play_episodes(net, task_obj, params["batch_size"], rng, device=device, generator=generator,
+                                         silent=silent)
+    out = net(obs, reset=task_obj.activity_reset if silent else None)
     logp = torch.log_softmax(out.outputs, -1)
     logp_a = logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
     entropy = -(logp.exp() * logp).sum(-1)
@@ -328,9 +333,10 @@ def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: 
     return loss, task_obj.metrics(record)
 
 
-def _supervised_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
+def _supervised_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device, *,
+                     silent: bool = True):
     batch = task_obj.batch(params["batch_size"], seed=rng).to(device)
-    out = net(batch.inputs, reset=task_obj.activity_reset)
+    out = net(batch.inputs, reset=task_obj.activity_reset if silent else None)
     loss = task_obj.loss(out.outputs, batch) + _activity_penalty(out.hidden, params)
     return loss, task_obj.metrics(out.outputs.detach(), batch)
 
@@ -557,7 +563,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
 
     task_obj = build_task(task, params, seed=seed)
     # the training aids of associative recall (curriculum, label echo) for the first shaping_steps only
-    shaping_steps = int(params.get("shaping_steps", total))
+    shaping_steps = int(params.get("shaping_steps", 0))
     plain_task = build_task(task, params, seed=seed, shaped=False) if shaping_steps < total else task_obj
     eval_task = build_task(task, params, seed=seed, heldout=True)
     with torch.random.fork_rng(devices=[]):
@@ -617,7 +623,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         for step in range(start, total):
             rng = _step_rng(seed, step)
             if spec.method == "a2c":
-                loss, figures = _a2c_step(net, task_obj, params, rng, torch_device)
+                loss, figures = _a2c_step(net, task_obj, params, rng, torch_device, silent=step >= shaping_steps)
             elif spec.method == "tbptt":
                 batch = task_obj.stream_batch(offsets, step).to(torch_device)
                 out_seq = net(batch.inputs, lm_state)
@@ -625,8 +631,9 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
                 figures = task_obj.metrics(out_seq.outputs.detach(), batch)
                 lm_state = detach_state(out_seq.state)
             else:
-                loss, figures = _supervised_step(net, task_obj if step < shaping_steps else plain_task, params, rng,
-                                                 torch_device)
+                shaping = step < shaping_steps
+                loss, figures = _supervised_step(net, task_obj if shaping else plain_task, params, rng, torch_device,
+                                                 silent=not shaping)
             if not torch.isfinite(loss):
                 raise InputError(f"training of {task!r} diverged at step {step + 1} (the loss is not finite); "
                                  f"lower lr (now {params['lr']}) or bound the fast weights with clip=...")

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from neuromod.errors import InputError
+from neuromod.models.task_net import TaskNet
 from neuromod.protocols.ablation import ablate
 from neuromod.protocols.training import TRAINING_SPECS, load_run, resolve_device, train, training_defaults
 
@@ -271,12 +272,38 @@ def test_shaping_aids_are_on_for_the_first_shaping_steps_only(monkeypatch, tmp_p
     used = []
     original = training._supervised_step
 
-    def spy(net, task_obj, params, rng, device):
+    def spy(net, task_obj, params, rng, device, **kwargs):
         used.append((task_obj.label_echo, task_obj.min_k))
-        return original(net, task_obj, params, rng, device)
+        return original(net, task_obj, params, rng, device, **kwargs)
 
     monkeypatch.setattr(training, "_supervised_step", spy)
     overrides = {"k": "3", "min_k": "2", "glyph_size": "6", "hidden_size": "8", "projection_size": "0", "batch_size": "4",
                  "shaping_steps": "3", "eval_every": "5", "eval_episodes": "8"}
     training.train("associative-recall", out=tmp_path / "run", steps=5, overrides=overrides, device="cpu")
     assert used == [(1.0, 2)] * 3 + [(0.0, 3)] * 2
+
+
+@pytest.mark.parametrize("task,method,option", [("meta-timeseries", "_supervised_step", "silent_delay"),
+                                                ("card-sort", "_a2c_step", "silent_iti")])
+def test_silent_intervals_start_after_the_shaping_steps(task, method, option, monkeypatch, tmp_path):
+    """Before ``shaping_steps`` the network's activity runs on across the task's silent intervals
+    (a training aid); from then on, and in every evaluation, it is wiped there."""
+    import neuromod.protocols.training as training
+
+    silent, wiped = [], []
+    original, original_reset = getattr(training, method), TaskNet.reset_activity
+
+    def spy(*args, **kwargs):
+        silent.append(kwargs["silent"])
+        return original(*args, **kwargs)
+
+    def count(self, state):
+        wiped.append(len(silent))
+        return original_reset(self, state)
+
+    monkeypatch.setattr(training, method, spy)
+    monkeypatch.setattr(TaskNet, "reset_activity", count)
+    micro(task, tmp_path, steps=4, **{option: "true", "shaping_steps": "2", "eval_every": "4"})
+    assert silent == [False, False, True, True]
+    # no wipe during the two shaping steps; wipes in the silent steps and in the evaluation at step 4
+    assert wiped and min(wiped) == 3
