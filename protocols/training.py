@@ -57,9 +57,16 @@ each task:
   ``cosine``, see :func:`learning_rate`), ``grad_clip`` (global norm),
   ``activity_l2`` (penalty on the mean squared rate; on for ``char-model``, whose state runs on
   from chunk to chunk and whose ReLU rates would otherwise run away),
-  ``eval_every``, ``eval_episodes``, ``checkpoint_every``; actor-critic adds ``gamma``,
-  ``value_weight``, ``entropy_weight``, ``fixation_supervision``; ``char-model`` adds
-  ``eval_length`` (characters per held-out window).
+  ``eval_every``, ``eval_episodes``, ``checkpoint_every``, ``shaping_steps`` (below); actor-critic
+  adds ``gamma``, ``value_weight``, ``entropy_weight``, ``fixation_supervision``; ``char-model``
+  adds ``eval_length`` (characters per held-out window).
+
+**Shaping.** For its first ``shaping_steps`` steps a run may use training aids, which evaluation
+never uses: associative recall's ``min_k`` curriculum and ``label_echo``, and, for a task with
+activity-silent intervals (card sort and the bandit with ``silent_iti``, meta-timeseries with
+``silent_delay``; :mod:`neuromod.models.task_net`), activity that runs on across them. The aid
+lets a network learn the task's inputs and outputs while its activity can still carry what it
+needs; after the switch it must carry it in its fast weights.
 """
 
 from __future__ import annotations
@@ -562,7 +569,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         raise InputError(f"{str(folder)!r} already holds a training run; resume it (--resume) or choose another folder")
 
     task_obj = build_task(task, params, seed=seed)
-    # the training aids of associative recall (curriculum, label echo) for the first shaping_steps only
+    # the training aids (module docstring, "Shaping") for the first shaping_steps only
     shaping_steps = int(params.get("shaping_steps", 0))
     plain_task = build_task(task, params, seed=seed, shaped=False) if shaping_steps < total else task_obj
     eval_task = build_task(task, params, seed=seed, heldout=True)
