@@ -64,7 +64,8 @@ each task:
 **Shaping.** For its first ``shaping_steps`` steps a run may use training aids, which evaluation
 never uses: associative recall's ``min_k`` curriculum and ``label_echo``, and, for a task with
 activity-silent intervals (card sort and the bandit with ``silent_iti``, meta-timeseries with
-``silent_delay``; :mod:`neuromod.models.task_net`), activity that runs on across them. The aid
+``silent_delay``; :mod:`neuromod.models.task_net`), activity that runs on across them, and for
+the tasks with a silent ITI the last trial's feedback kept in view (``reveal_last``). The aid
 lets a network learn the task's inputs and outputs while its activity can still carry what it
 needs; after the switch it must carry it in its fast weights.
 """
@@ -235,13 +236,16 @@ def build_task(task: str, params: Mapping[str, Any], *, seed: int = 0, heldout: 
     ``heldout=True`` gives the task evaluation uses: the held-out split of its data, and no training
     aids. ``shaped=False`` keeps the training data but drops the training aids. The aids are those
     of associative recall: the ``min_k`` curriculum (episodes with fewer pairs) and the
-    ``label_echo`` (the network names each studied label); training uses them for the first
-    ``shaping_steps`` steps only.
+    ``label_echo`` (the network names each studied label); and of a task with a silent ITI:
+    ``reveal_last`` (the last trial's feedback stays in view); training uses them for the first
+    ``shaping_steps`` steps only (module docstring, "Shaping").
     """
     kwargs = {k: params[k] for k in _spec(task).task}
     if task == "associative-recall" and (heldout or not shaped):
         kwargs["min_k"] = 0  # = k
         kwargs["label_echo"] = 0.0
+    if kwargs.get("silent_iti"):
+        kwargs["reveal_last"] = shaped and not heldout
     if heldout:
         if task == "seq-digits":
             kwargs["split"] = "test"
@@ -630,7 +634,9 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         for step in range(start, total):
             rng = _step_rng(seed, step)
             if spec.method == "a2c":
-                loss, figures = _a2c_step(net, task_obj, params, rng, torch_device, silent=step >= shaping_steps)
+                shaping = step < shaping_steps
+                loss, figures = _a2c_step(net, task_obj if shaping else plain_task, params, rng, torch_device,
+                                          silent=not shaping)
             elif spec.method == "tbptt":
                 batch = task_obj.stream_batch(offsets, step).to(torch_device)
                 out_seq = net(batch.inputs, lm_state)

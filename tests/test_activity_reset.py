@@ -164,3 +164,23 @@ def test_only_the_silent_card_sort_needs_a_memory():
     assert shown["accuracy_late"] >= 0.95 and shown["perseverative_errors_per_switch"] <= 2.0
     silent = _memoryless_card_sorter(CardSort(0, n_trials=120, silent_iti=True), 256, seed=1)
     assert abs(silent["accuracy_late"] - 1 / 3) < 0.05 and silent["perseverative_errors_per_switch"] > 2.0
+
+
+def test_reveal_last_keeps_the_last_feedback_in_view_and_only_training_shapes_with_it():
+    from neuromod.protocols.training import build_task, training_defaults
+
+    task = CardSort(0, n_trials=4, silent_iti=True, reveal_last=True)
+    obs = [task.reset(2, seed=0)]
+    for t in range(task.n_steps - 1):
+        obs.append(task.step(np.ones(2, dtype=int) if t % 3 == 1 else np.zeros(2, dtype=int))[0])
+    obs = np.stack(obs, 1)
+    pile, chosen = obs[..., 13:25], obs[..., 25:29]
+    # trial 2's fixation and decision steps show trial 1's card and choice, as the feedback step of trial 1 did
+    for step in (3, 4):
+        assert np.array_equal(pile[:, step], pile[:, 2]) and np.array_equal(chosen[:, step], chosen[:, 2])
+    assert task.activity_reset is not None  # the interval is still silent; training skips the wipe while shaping
+    params = {**training_defaults("card-sort"), "silent_iti": True}
+    assert build_task("card-sort", params).reveal_last
+    assert not build_task("card-sort", params, shaped=False).reveal_last
+    assert not build_task("card-sort", params, heldout=True).reveal_last
+    assert not CardSort(0, reveal_last=True).reveal_last  # nothing to reveal without the silent ITI

@@ -303,7 +303,10 @@ class TrialTask(ReinforcementTask):
     ``feedback`` (fixation cue on, fixation required as on the fixation step), the only step on
     which the trial's choice and reward (and the task's feedback stimulus) are shown; then the
     network's activity is wiped before the next trial (:attr:`activity_reset`). Whatever the agent
-    learnt from a trial must be carried to the next one by the fast weights.
+    learnt from a trial must be carried to the next one by the fast weights. ``reveal_last=True``
+    (a shaping aid of the silent task, used by training for its first ``shaping_steps``) keeps the
+    last trial's feedback in view during the next trial as well, as on the task without the
+    silent ITI; the cue is then faded out (Skinner's shaping by fading).
 
     Subclasses define ``n_choices``, ``stimulus_size``, ``_start(batch_size, rng)``,
     ``_stimulus(trial, phase) -> (B, stimulus_size)`` (``phase`` is ``"fixation"``,
@@ -314,13 +317,15 @@ class TrialTask(ReinforcementTask):
     n_choices: int = 2
     stimulus_size: int = 0
 
-    def __init__(self, seed: int = 0, *, n_trials: int = 100, fixation_penalty: float = 0.2, silent_iti: bool = False):
+    def __init__(self, seed: int = 0, *, n_trials: int = 100, fixation_penalty: float = 0.2, silent_iti: bool = False,
+                 reveal_last: bool = False):
         super().__init__(seed)
         self.n_trials = check_positive_int("n_trials", n_trials)
         self.fixation_penalty = float(fixation_penalty)
         if self.fixation_penalty < 0:
             raise InputError(f"fixation_penalty must be >= 0, got {fixation_penalty}")
         self.silent_iti = bool(silent_iti)
+        self.reveal_last = bool(reveal_last) and self.silent_iti
         self.timing = {"fixation": 1, "decision": 1, **({"feedback": 1} if self.silent_iti else {})}
         self.phases = tuple(self.timing)
         self.action_space = Discrete(self.n_choices + 1)
@@ -382,7 +387,7 @@ class TrialTask(ReinforcementTask):
         s = self.stimulus_size
         if s:
             obs[:, 1:1 + s] = self._stimulus(trial, phase)
-        if phase == "feedback" or not self.silent_iti:
+        if phase == "feedback" or not self.silent_iti or self.reveal_last:
             chosen = self._prev_choice > 0
             obs[np.flatnonzero(chosen), 1 + s + self._prev_choice[chosen] - 1] = 1.0
             obs[:, -1] = self._prev_reward
