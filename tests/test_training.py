@@ -205,11 +205,11 @@ TINY = {
     "card-sort": (150, {"hidden_size": "32", "n_trials": "30", "block_trials": "10", "batch_size": "16", "lr": "0.01",
                         "gamma": "0", "eval_every": "150", "eval_episodes": "64", "checkpoint_every": "150",
                         "deck": "full"}),
-    # "together", dim 2: solvable from activity within a minute; the default (sequential, dim 3)
-    # learns over thousands of steps (the shipped checkpoint shows it)
+    # "together", dim 2, no silent delay: solvable from activity within a minute; the default
+    # (sequential, dim 3, silent delay) learns over thousands of steps (the shipped checkpoint shows it)
     "meta-timeseries": (400, {"hidden_size": "32", "max_examples": "4", "query_steps": "3", "batch_size": "32",
                               "lr": "0.01", "eval_every": "400", "eval_episodes": "256", "checkpoint_every": "400",
-                              "presentation": "together", "dim": "2"}),
+                              "presentation": "together", "dim": "2", "silent_delay": "false", "clip": "0"}),
     # binding glyphs to labels has a long plateau before it starts: the smallest run that leaves it
     "associative-recall": (600, {"hidden_size": "32", "k": "2", "glyph_size": "6", "projection_size": "0",
                                  "batch_size": "32", "lr": "0.01", "eval_every": "600", "eval_episodes": "256",
