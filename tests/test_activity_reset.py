@@ -184,3 +184,23 @@ def test_reveal_last_keeps_the_last_feedback_in_view_and_only_training_shapes_wi
     assert not build_task("card-sort", params, shaped=False).reveal_last
     assert not build_task("card-sort", params, heldout=True).reveal_last
     assert not CardSort(0, reveal_last=True).reveal_last  # nothing to reveal without the silent ITI
+
+
+def test_longer_fixation_and_feedback_periods():
+    """Two fixation and two feedback steps: the wipe still comes before each trial, the choice is
+    read on the decision step, and the feedback is shown on both feedback steps only."""
+    task = CardSort(0, n_trials=4, silent_iti=True, fixation_steps=2, feedback_steps=2)
+    assert task.phases == ("fixation", "fixation", "decision", "feedback", "feedback") and task.n_steps == 20
+    assert np.flatnonzero(task.activity_reset).tolist() == [5, 10, 15]
+    obs = [task.reset(3, seed=0)]
+    actions = np.array([[0, 0, 2, 0, 0]] * 4).reshape(-1)
+    for a in actions[:-1]:
+        obs.append(task.step(np.full(3, a))[0])
+    task.step(np.full(3, actions[-1]))
+    obs = np.stack(obs, 1)
+    assert np.array_equal(obs[0, :, 0], np.tile([1, 1, 0, 1, 1], 4))
+    shown = obs[..., 25:29].any(-1)
+    assert np.array_equal(shown[0], np.tile([False, False, False, True, True], 4))
+    record = task.record()
+    assert np.all(task.choices(record) == 2) and task.metrics(record)["fixation_accuracy"] == 1.0
+    assert task.config()["fixation_steps"] == 2 and task.config()["feedback_steps"] == 2

@@ -38,9 +38,9 @@ class Bandit(TrialTask):
 
     def __init__(self, seed: int = 0, *, n_trials: int = 200, p_high: float = 0.85, p_low: float = 0.15,
                  switch_min: int = 10, switch_max: int = 20, fixation_penalty: float = 0.2, silent_iti: bool = False,
-                 reveal_last: bool = False):
+                 reveal_last: bool = False, fixation_steps: int = 1, feedback_steps: int = 1):
         super().__init__(seed, n_trials=n_trials, fixation_penalty=fixation_penalty, silent_iti=silent_iti,
-                         reveal_last=reveal_last)
+                         reveal_last=reveal_last, fixation_steps=fixation_steps, feedback_steps=feedback_steps)
         self.p_high = check_probability("p_high", p_high)
         self.p_low = check_probability("p_low", p_low)
         self.switch_min = check_positive_int("switch_min", switch_min)
@@ -56,7 +56,8 @@ class Bandit(TrialTask):
     def config(self) -> dict[str, Any]:
         return {"n_trials": self.n_trials, "p_high": self.p_high, "p_low": self.p_low, "switch_min": self.switch_min,
                 "switch_max": self.switch_max, "fixation_penalty": self.fixation_penalty,
-                "silent_iti": self.silent_iti, "reveal_last": self.reveal_last}
+                "silent_iti": self.silent_iti, "reveal_last": self.reveal_last,
+                "fixation_steps": self.timing["fixation"], "feedback_steps": self.timing.get("feedback", 1)}
 
     def _start(self, batch_size: int, rng: np.random.Generator) -> None:
         n = self.n_trials

@@ -292,16 +292,18 @@ class ReinforcementTask(Task):
 class TrialTask(ReinforcementTask):
     """Reinforcement episodes made of trials: fixation, decision (and, silent, a feedback step).
 
-    ``timing = {"fixation": 1, "decision": 1}`` per trial, ``n_trials`` trials per episode.
+    ``timing = {"fixation": fixation_steps, "decision": 1}`` per trial (``fixation_steps`` = 1 by
+    default), ``n_trials`` trials per episode.
     Observation: ``[fixation, stimulus (task-specific), previous choice one-hot, previous reward]``;
     action 0 keeps fixating, ``1 .. n_choices`` choose. Breaking fixation on a fixation step costs
     ``fixation_penalty``; keeping fixation on a decision step is "no choice" (reward 0). The
     previous trial's choice and reward stay visible during the whole next trial (the feedback of
     meta-reinforcement learning: Wang et al. 2018, Nat. Neurosci. 21:860).
 
-    ``silent_iti=True``: an activity-silent inter-trial interval. Each trial gains a third step,
-    ``feedback`` (fixation cue on, fixation required as on the fixation step), the only step on
-    which the trial's choice and reward (and the task's feedback stimulus) are shown; then the
+    ``silent_iti=True``: an activity-silent inter-trial interval. Each trial gains a last period,
+    ``feedback`` (``feedback_steps`` steps, 1 by default; fixation cue on, fixation required as on
+    the fixation steps), the only steps on which the trial's choice and reward (and the task's
+    feedback stimulus) are shown; then the
     network's activity is wiped before the next trial (:attr:`activity_reset`). Whatever the agent
     learnt from a trial must be carried to the next one by the fast weights. ``reveal_last=True``
     (a shaping aid of the silent task, used by training for its first ``shaping_steps``) keeps the
@@ -318,7 +320,7 @@ class TrialTask(ReinforcementTask):
     stimulus_size: int = 0
 
     def __init__(self, seed: int = 0, *, n_trials: int = 100, fixation_penalty: float = 0.2, silent_iti: bool = False,
-                 reveal_last: bool = False):
+                 reveal_last: bool = False, fixation_steps: int = 1, feedback_steps: int = 1):
         super().__init__(seed)
         self.n_trials = check_positive_int("n_trials", n_trials)
         self.fixation_penalty = float(fixation_penalty)
@@ -326,8 +328,10 @@ class TrialTask(ReinforcementTask):
             raise InputError(f"fixation_penalty must be >= 0, got {fixation_penalty}")
         self.silent_iti = bool(silent_iti)
         self.reveal_last = bool(reveal_last) and self.silent_iti
-        self.timing = {"fixation": 1, "decision": 1, **({"feedback": 1} if self.silent_iti else {})}
-        self.phases = tuple(self.timing)
+        n_fix = check_positive_int("fixation_steps", fixation_steps)
+        n_feedback = check_positive_int("feedback_steps", feedback_steps)
+        self.timing = {"fixation": n_fix, "decision": 1, **({"feedback": n_feedback} if self.silent_iti else {})}
+        self.phases = tuple(name for name, n in self.timing.items() for _ in range(n))
         self.action_space = Discrete(self.n_choices + 1)
         self._t = 0
 
@@ -353,7 +357,7 @@ class TrialTask(ReinforcementTask):
 
     def decision_steps(self, values: np.ndarray) -> np.ndarray:
         """The decision-step entries (B, n_trials) of a per-step array (B, n_steps)."""
-        return values[:, 1::self.steps_per_trial]
+        return values[:, self.timing["fixation"]::self.steps_per_trial]
 
     def _start(self, batch_size: int, rng: np.random.Generator) -> None:
         raise NotImplementedError

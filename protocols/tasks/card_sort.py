@@ -80,9 +80,10 @@ class CardSort(TrialTask):
 
     def __init__(self, seed: int = 0, *, n_trials: int = 120, block_trials: int = 15, block_jitter: int = 0,
                  fixation_penalty: float = 0.2, show_previous_card: bool = True, deck: str = "nelson",
-                 silent_iti: bool = False, reveal_last: bool = False):
+                 silent_iti: bool = False, reveal_last: bool = False,
+                 fixation_steps: int = 1, feedback_steps: int = 1):
         super().__init__(seed, n_trials=n_trials, fixation_penalty=fixation_penalty, silent_iti=silent_iti,
-                         reveal_last=reveal_last)
+                         reveal_last=reveal_last, fixation_steps=fixation_steps, feedback_steps=feedback_steps)
         if deck not in DECKS:
             from neuromod.errors import InputError
 
@@ -107,7 +108,8 @@ class CardSort(TrialTask):
     def config(self) -> dict[str, Any]:
         return {"n_trials": self.n_trials, "block_trials": self.block_trials, "block_jitter": self.block_jitter,
                 "fixation_penalty": self.fixation_penalty, "show_previous_card": self.show_previous_card,
-                "deck": self.deck, "silent_iti": self.silent_iti, "reveal_last": self.reveal_last}
+                "deck": self.deck, "silent_iti": self.silent_iti, "reveal_last": self.reveal_last,
+                "fixation_steps": self.timing["fixation"], "feedback_steps": self.timing.get("feedback", 1)}
 
     def _start(self, batch_size: int, rng: np.random.Generator) -> None:
         n = self.n_trials
