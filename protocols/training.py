@@ -62,12 +62,12 @@ each task:
   adds ``eval_length`` (characters per held-out window).
 
 **Shaping.** For its first ``shaping_steps`` steps a run may use training aids, which evaluation
-never uses: associative recall's ``min_k`` curriculum and ``label_echo``, and, for a task with
-activity-silent intervals (card sort and the bandit with ``silent_iti``, meta-timeseries with
-``silent_delay``; :mod:`neuromod.models.task_net`), activity that runs on across them, and for
-the tasks with a silent ITI the last trial's feedback kept in view (``reveal_last``). The aid
-lets a network learn the task's inputs and outputs while its activity can still carry what it
-needs; after the switch it must carry it in its fast weights.
+never uses: associative recall's ``min_k`` curriculum and ``label_echo``; for meta-timeseries
+with ``silent_delay`` (:mod:`neuromod.models.task_net`), no wipe: activity runs on into the
+queries; for card sort and the bandit with ``silent_iti``, the last trial's feedback kept in view
+(``reveal_last``; the wipes stay, so long episodes cannot run away). These aids let a network
+learn the task's inputs and outputs before it needs a memory across the silent intervals; after
+the switch it must carry what it needs across them in its fast weights.
 """
 
 from __future__ import annotations
@@ -239,16 +239,20 @@ def build_task(task: str, params: Mapping[str, Any], *, seed: int = 0, heldout: 
     ``heldout=True`` gives the task evaluation uses: the held-out split of its data, and no training
     aids. ``shaped=False`` keeps the training data but drops the training aids. The aids are those
     of associative recall: the ``min_k`` curriculum (episodes with fewer pairs) and the
-    ``label_echo`` (the network names each studied label); and of a task with a silent ITI:
-    ``reveal_last`` (the last trial's feedback stays in view); training uses them for the first
+    ``label_echo`` (the network names each studied label); of meta-timeseries: no
+    ``silent_delay``; of a task with a silent ITI: ``reveal_last`` (the last trial's feedback stays
+    in view); training uses them for the first
     ``shaping_steps`` steps only (module docstring, "Shaping").
     """
     kwargs = {k: params[k] for k in _spec(task).task}
     if task == "associative-recall" and (heldout or not shaped):
         kwargs["min_k"] = 0  # = k
         kwargs["label_echo"] = 0.0
+    aided = shaped and not heldout
     if kwargs.get("silent_iti"):
-        kwargs["reveal_last"] = shaped and not heldout
+        kwargs["reveal_last"] = aided
+    if task == "meta-timeseries" and aided:
+        kwargs["silent_delay"] = False
     if heldout:
         if task == "seq-digits":
             kwargs["split"] = "test"
@@ -290,18 +294,17 @@ def _discounted_returns(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
 
 
 def play_episodes(net: TaskNet, task_obj, batch_size: int, rng: np.random.Generator, *, device: torch.device,
-                  greedy: bool = False, generator: torch.Generator | None = None, silent: bool = True):
+                  greedy: bool = False, generator: torch.Generator | None = None):
     """Play ``batch_size`` episodes of a reinforcement task without gradients.
 
     Returns ``(record, observations (B, T, obs) tensor, actions (B, T) tensor)``; actions are
     sampled from the policy (``generator`` makes it reproducible) or, with ``greedy``, its arg-max.
-    The network's activity is wiped where the task says (``task_obj.activity_reset``), unless
-    ``silent`` is false (a training aid: see :func:`train`).
+    The network's activity is wiped where the task says (``task_obj.activity_reset``).
     """
     obs = task_obj.reset(batch_size, seed=rng)
     state = net.initial_state(batch_size)
     observations, actions = [], []
-    resets = task_obj.activity_reset if silent else None
+    resets = task_obj.activity_reset
     with torch.no_grad():
         step = net.stepper()
         for t in range(task_obj.n_steps):
@@ -324,11 +327,10 @@ def play_episodes(net: TaskNet, task_obj, batch_size: int, rng: np.random.Genera
     return task_obj.record(), torch.stack(observations, 1), torch.stack(actions, 1)
 
 
-def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device, *, silent: bool = True):
+def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    record, obs, actions = play_episodes(net, task_obj, params["batch_size"], rng, device=device, generator=generator,
-                                         silent=silent)
-    out = net(obs, reset=task_obj.activity_reset if silent else None)
+    record, obs, actions = play_episodes(net, task_obj, params["batch_size"], rng, device=device, generator=generator)
+    out = net(obs, reset=task_obj.activity_reset)
     logp = torch.log_softmax(out.outputs, -1)
     logp_a = logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
     entropy = -(logp.exp() * logp).sum(-1)
@@ -347,10 +349,9 @@ def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: 
     return loss, task_obj.metrics(record)
 
 
-def _supervised_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device, *,
-                     silent: bool = True):
+def _supervised_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
     batch = task_obj.batch(params["batch_size"], seed=rng).to(device)
-    out = net(batch.inputs, reset=task_obj.activity_reset if silent else None)
+    out = net(batch.inputs, reset=task_obj.activity_reset)
     loss = task_obj.loss(out.outputs, batch) + _activity_penalty(out.hidden, params)
     return loss, task_obj.metrics(out.outputs.detach(), batch)
 
@@ -637,9 +638,8 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         for step in range(start, total):
             rng = _step_rng(seed, step)
             if spec.method == "a2c":
-                shaping = step < shaping_steps
-                loss, figures = _a2c_step(net, task_obj if shaping else plain_task, params, rng, torch_device,
-                                          silent=not shaping)
+                loss, figures = _a2c_step(net, task_obj if step < shaping_steps else plain_task, params, rng,
+                                          torch_device)
             elif spec.method == "tbptt":
                 batch = task_obj.stream_batch(offsets, step).to(torch_device)
                 out_seq = net(batch.inputs, lm_state)
@@ -647,9 +647,8 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
                 figures = task_obj.metrics(out_seq.outputs.detach(), batch)
                 lm_state = detach_state(out_seq.state)
             else:
-                shaping = step < shaping_steps
-                loss, figures = _supervised_step(net, task_obj if shaping else plain_task, params, rng, torch_device,
-                                                 silent=not shaping)
+                loss, figures = _supervised_step(net, task_obj if step < shaping_steps else plain_task, params, rng,
+                                                 torch_device)
             if not torch.isfinite(loss):
                 raise InputError(f"training of {task!r} diverged at step {step + 1} (the loss is not finite); "
                                  f"lower lr (now {params['lr']}) or bound the fast weights with clip=...")

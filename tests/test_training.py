@@ -285,25 +285,28 @@ def test_shaping_aids_are_on_for_the_first_shaping_steps_only(monkeypatch, tmp_p
 
 @pytest.mark.parametrize("task,method,option", [("meta-timeseries", "_supervised_step", "silent_delay"),
                                                 ("card-sort", "_a2c_step", "silent_iti")])
-def test_silent_intervals_start_after_the_shaping_steps(task, method, option, monkeypatch, tmp_path):
-    """Before ``shaping_steps`` the network's activity runs on across the task's silent intervals
-    (a training aid); from then on, and in every evaluation, it is wiped there."""
+def test_silent_tasks_are_shaped_for_the_first_shaping_steps(task, method, option, monkeypatch, tmp_path):
+    """Before ``shaping_steps``: meta-timeseries runs without its silent delay (activity runs on
+    into the queries), card sort keeps the last trial's feedback in view (the wipes stay); from then
+    on, and in every evaluation, the plain silent task."""
     import neuromod.protocols.training as training
 
-    silent, wiped = [], []
+    aided, wiped = [], []
     original, original_reset = getattr(training, method), TaskNet.reset_activity
 
-    def spy(*args, **kwargs):
-        silent.append(kwargs["silent"])
-        return original(*args, **kwargs)
+    def spy(net, task_obj, *args, **kwargs):
+        aided.append(task_obj.reveal_last if option == "silent_iti" else not task_obj.silent_delay)
+        # card sort keeps its wipes while shaping; meta-timeseries has none while shaping
+        assert (task_obj.activity_reset is None) == (option == "silent_delay" and aided[-1])
+        return original(net, task_obj, *args, **kwargs)
 
     def count(self, state):
-        wiped.append(len(silent))
+        wiped.append(len(aided))
         return original_reset(self, state)
 
     monkeypatch.setattr(training, method, spy)
     monkeypatch.setattr(TaskNet, "reset_activity", count)
     micro(task, tmp_path, steps=4, **{option: "true", "shaping_steps": "2", "eval_every": "4"})
-    assert silent == [False, False, True, True]
-    # no wipe during the two shaping steps; wipes in the silent steps and in the evaluation at step 4
-    assert wiped and min(wiped) == 3
+    assert aided == [True, True, False, False]
+    # meta-timeseries: no wipe while shaping; card sort: wipes from the first step
+    assert wiped and min(wiped) == (3 if task == "meta-timeseries" else 1)
