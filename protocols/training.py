@@ -241,8 +241,8 @@ def build_task(task: str, params: Mapping[str, Any], *, seed: int = 0, heldout: 
     of associative recall: the ``min_k`` curriculum (episodes with fewer pairs) and the
     ``label_echo`` (the network names each studied label); of meta-timeseries: no
     ``silent_delay``; of a task with a silent ITI: ``reveal_last`` (the last trial's feedback stays
-    in view); training uses them for the first
-    ``shaping_steps`` steps only (module docstring, "Shaping").
+    in view); training uses them for the first ``shaping_steps`` steps only (module docstring,
+    "Shaping").
     """
     kwargs = {k: params[k] for k in _spec(task).task}
     if task == "associative-recall" and (heldout or not shaped):

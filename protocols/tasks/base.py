@@ -303,9 +303,9 @@ class TrialTask(ReinforcementTask):
     ``silent_iti=True``: an activity-silent inter-trial interval. Each trial gains a last period,
     ``feedback`` (``feedback_steps`` steps, 1 by default; fixation cue on, fixation required as on
     the fixation steps), the only steps on which the trial's choice and reward (and the task's
-    feedback stimulus) are shown; then the
-    network's activity is wiped before the next trial (:attr:`activity_reset`). Whatever the agent
-    learnt from a trial must be carried to the next one by the fast weights. ``reveal_last=True``
+    feedback stimulus) are shown; then the network's activity is wiped before the next trial
+    (:attr:`activity_reset`). Whatever the agent learnt from a trial must be carried to the next
+    one by the fast weights. ``reveal_last=True``
     (a shaping aid of the silent task, used by training for its first ``shaping_steps``) keeps the
     last trial's feedback in view during the next trial as well, as on the task without the
     silent ITI; the cue is then faded out (Skinner's shaping by fading).

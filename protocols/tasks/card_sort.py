@@ -71,7 +71,9 @@ class CardSort(TrialTask):
     docstring); ``silent_iti`` (:class:`~neuromod.protocols.tasks.base.TrialTask`: the outcome and
     the sorted card are shown on a feedback step at the end of the trial, then the activity is
     wiped, so the rule must be kept in the fast weights); ``reveal_last`` (a shaping aid of the
-    silent task: the last trial's card, choice and reward stay in view, as without it). The first rule is random; every later rule is one of the two other dimensions.
+    silent task: the last trial's card, choice and reward stay in view, as without it);
+    ``fixation_steps``, ``feedback_steps`` (lengths of those periods). The first rule is random;
+    every later rule is one of the two other dimensions.
     """
 
     name = "card-sort"
