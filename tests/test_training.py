@@ -272,9 +272,9 @@ def test_shaping_aids_are_on_for_the_first_shaping_steps_only(monkeypatch, tmp_p
     used = []
     original = training._supervised_step
 
-    def spy(net, task_obj, params, rng, device, **kwargs):
+    def spy(net, task_obj, params, rng, device):
         used.append((task_obj.label_echo, task_obj.min_k))
-        return original(net, task_obj, params, rng, device, **kwargs)
+        return original(net, task_obj, params, rng, device)
 
     monkeypatch.setattr(training, "_supervised_step", spy)
     overrides = {"k": "3", "min_k": "2", "glyph_size": "6", "hidden_size": "8", "projection_size": "0", "batch_size": "4",
