@@ -127,14 +127,15 @@ _MODEL = {"cell": "plastic", "hidden_size": 64, "projection_size": 0, "rule": "p
 _TRAIN = {"steps": 3000, "batch_size": 32, "lr": 1e-3, "lr_schedule": "constant", "grad_clip": 1.0, "activity_l2": 0.0,
           "eval_every": 100, "eval_episodes": 256, "checkpoint_every": 100}
 _A2C = {"gamma": 0.5, "value_weight": 0.5, "entropy_weight": 0.01, "fixation_supervision": 1.0, "lr": 3e-3}
+#: the trial-timing keywords of the trial tasks (card sort, bandit): no silent ITI by default
+_TRIAL = {"silent_iti": False, "fixation_steps": 1, "feedback_steps": 1}
 
 #: the full configurations (the targets of benchmarks/task_targets.py are for these)
 TRAINING_SPECS: dict[str, TrainingSpec] = {
     # trained on 60-trial episodes (half the time per step); the task's own default is 120 trials,
     # and the shipped network scores the same on those (models/data/task_checkpoints.json)
     "card-sort": TrainingSpec("a2c", {"n_trials": 60, "block_trials": 15, "block_jitter": 0, "fixation_penalty": 0.2,
-                                      "show_previous_card": True, "deck": "nelson", "silent_iti": False,
-                                      "fixation_steps": 1, "feedback_steps": 1},
+                                      "show_previous_card": True, "deck": "nelson", **_TRIAL},
                               {**_MODEL, "hidden_size": 64},
                               {**_TRAIN, "steps": 5000, "batch_size": 32, **_A2C, "lr": 2e-3, "lr_schedule": "cosine",
                                "activity_l2": 0.05, "eval_every": 250, "eval_episodes": 128, "checkpoint_every": 250,
@@ -146,7 +147,7 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                        {**_TRAIN, "steps": 15000, "batch_size": 64, "lr": 3e-3, "lr_schedule": "cosine",
                                         "shaping_steps": 3000}),
     "bandit": TrainingSpec("a2c", {"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
-                                   "fixation_penalty": 0.2, "silent_iti": False, "fixation_steps": 1, "feedback_steps": 1},
+                                   "fixation_penalty": 0.2, **_TRIAL},
                            {**_MODEL, "hidden_size": 48}, {**_TRAIN, "steps": 3000, "batch_size": 16, **_A2C, "shaping_steps": 0}),
     "seq-digits": TrainingSpec("supervised", {"delay_steps": 5, "delay_noise": 0.5, "stimulus_noise": 0.0,
                                               "response_steps": 1, "fixation_weight": 0.2, "mnist": "", "split": "train"},

@@ -54,10 +54,8 @@ class Bandit(TrialTask):
         return 0.5 * (self.p_high + self.p_low)
 
     def config(self) -> dict[str, Any]:
-        return {"n_trials": self.n_trials, "p_high": self.p_high, "p_low": self.p_low, "switch_min": self.switch_min,
-                "switch_max": self.switch_max, "fixation_penalty": self.fixation_penalty,
-                "silent_iti": self.silent_iti, "reveal_last": self.reveal_last,
-                "fixation_steps": self.timing["fixation"], "feedback_steps": self.timing.get("feedback", 1)}
+        return {**super().config(), "p_high": self.p_high, "p_low": self.p_low, "switch_min": self.switch_min,
+                "switch_max": self.switch_max}
 
     def _start(self, batch_size: int, rng: np.random.Generator) -> None:
         n = self.n_trials

@@ -335,6 +335,12 @@ class TrialTask(ReinforcementTask):
         self.action_space = Discrete(self.n_choices + 1)
         self._t = 0
 
+    def config(self) -> dict[str, Any]:
+        """The trial keywords every trial task shares; subclasses add their own."""
+        return {"n_trials": self.n_trials, "fixation_penalty": self.fixation_penalty, "silent_iti": self.silent_iti,
+                "reveal_last": self.reveal_last, "fixation_steps": self.timing["fixation"],
+                "feedback_steps": self.timing.get("feedback", 1)}
+
     def _declare_observation(self, stimulus_names: list[str]) -> None:
         names = ("fixation", *stimulus_names, *[f"previous_choice_{i + 1}" for i in range(self.n_choices)], "previous_reward")
         self.observation_space = Box(-np.inf, np.inf, (len(names),), names)

@@ -108,10 +108,8 @@ class CardSort(TrialTask):
         return 1.0 / N_VALUES
 
     def config(self) -> dict[str, Any]:
-        return {"n_trials": self.n_trials, "block_trials": self.block_trials, "block_jitter": self.block_jitter,
-                "fixation_penalty": self.fixation_penalty, "show_previous_card": self.show_previous_card,
-                "deck": self.deck, "silent_iti": self.silent_iti, "reveal_last": self.reveal_last,
-                "fixation_steps": self.timing["fixation"], "feedback_steps": self.timing.get("feedback", 1)}
+        return {**super().config(), "block_trials": self.block_trials, "block_jitter": self.block_jitter,
+                "show_previous_card": self.show_previous_card, "deck": self.deck}
 
     def _start(self, batch_size: int, rng: np.random.Generator) -> None:
         n = self.n_trials
