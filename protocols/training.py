@@ -57,7 +57,8 @@ each task:
   ``cosine``, see :func:`learning_rate`), ``grad_clip`` (global norm),
   ``activity_l2`` (penalty on the mean squared rate; on for ``char-model``, whose state runs on
   from chunk to chunk and whose ReLU rates would otherwise run away),
-  ``eval_every``, ``eval_episodes``, ``checkpoint_every``, ``shaping_steps`` (below); actor-critic
+  ``eval_every``, ``eval_episodes``, ``checkpoint_every``, ``shaping_steps`` and, for the trial
+  tasks, ``fade_steps`` (below); actor-critic
   adds ``gamma``, ``value_weight``, ``entropy_weight``, ``fixation_supervision``; ``char-model``
   adds ``eval_length`` (characters per held-out window).
 
@@ -67,7 +68,11 @@ with ``silent_delay`` (:mod:`neuromod.models.task_net`), no wipe: activity runs 
 queries; for card sort and the bandit with ``silent_iti``, the last trial's feedback kept in view
 (``reveal_last``; the wipes stay, so long episodes cannot run away). These aids let a network
 learn the task's inputs and outputs before it needs a memory across the silent intervals; after
-the switch it must carry what it needs across them in its fast weights.
+the switch it must carry what it needs across them in its fast weights. The trial tasks can also
+fade their aid out gradually (``fade_steps``, after the ``shaping_steps``): the probability that a
+trial shows the last feedback falls linearly from 1 to 0, so the trials that need a memory come
+in a few at a time while the others still pay for the rest of the policy. (Switched off at once,
+the aid left card-sorting networks at the 1/3 of sorting by one dimension: session 4.)
 """
 
 from __future__ import annotations
@@ -139,7 +144,7 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                               {**_MODEL, "hidden_size": 64},
                               {**_TRAIN, "steps": 5000, "batch_size": 32, **_A2C, "lr": 2e-3, "lr_schedule": "cosine",
                                "activity_l2": 0.05, "eval_every": 250, "eval_episodes": 128, "checkpoint_every": 250,
-                               "shaping_steps": 0}),
+                               "shaping_steps": 0, "fade_steps": 0}),
     "associative-recall": TrainingSpec("supervised", {"k": 5, "glyph_size": 10, "delay_steps": 1, "response_steps": 1,
                                                       "fixation_weight": 0.2, "omniglot": "", "split": "background",
                                                       "presentation": "sequential", "min_k": 2, "label_echo": 1.0},
@@ -148,7 +153,8 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                         "shaping_steps": 3000}),
     "bandit": TrainingSpec("a2c", {"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
                                    "fixation_penalty": 0.2, **_TRIAL},
-                           {**_MODEL, "hidden_size": 48}, {**_TRAIN, "steps": 3000, "batch_size": 16, **_A2C, "shaping_steps": 0}),
+                           {**_MODEL, "hidden_size": 48}, {**_TRAIN, "steps": 3000, "batch_size": 16, **_A2C, "shaping_steps": 0,
+                                                                   "fade_steps": 0}),
     "seq-digits": TrainingSpec("supervised", {"delay_steps": 5, "delay_noise": 0.5, "stimulus_noise": 0.0,
                                               "response_steps": 1, "fixation_weight": 0.2, "mnist": "", "split": "train"},
                                dict(_MODEL), {**_TRAIN, "steps": 8000, "batch_size": 64, "lr": 3e-3, "lr_schedule": "cosine",
@@ -203,8 +209,9 @@ def resolve_training_parameters(task: str, overrides: Mapping[str, Any] | None) 
     for key in ("steps", "batch_size", "eval_every", "eval_episodes", "checkpoint_every", "hidden_size"):
         if params[key] < 1:
             raise InputError(f"training parameter {key!r} must be >= 1, got {params[key]!r}")
-    if params.get("shaping_steps", 0) < 0:
-        raise InputError(f"training parameter 'shaping_steps' must be >= 0, got {params['shaping_steps']!r}")
+    for key in ("shaping_steps", "fade_steps"):
+        if params.get(key, 0) < 0:
+            raise InputError(f"training parameter {key!r} must be >= 0, got {params[key]!r}")
     for key in ("lr", "grad_clip"):
         if not params[key] > 0:
             raise InputError(f"training parameter {key!r} must be > 0, got {params[key]!r}")
@@ -578,9 +585,18 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         raise InputError(f"{str(folder)!r} already holds a training run; resume it (--resume) or choose another folder")
 
     task_obj = build_task(task, params, seed=seed)
-    # the training aids (module docstring, "Shaping") for the first shaping_steps only
-    shaping_steps = int(params.get("shaping_steps", 0))
-    plain_task = build_task(task, params, seed=seed, shaped=False) if shaping_steps < total else task_obj
+    # the training aids (module docstring, "Shaping") for the first shaping_steps, faded out over
+    # the next fade_steps
+    shaping_steps, fade_steps = int(params.get("shaping_steps", 0)), int(params.get("fade_steps", 0))
+    plain_task = build_task(task, params, seed=seed, shaped=False) if shaping_steps + fade_steps < total else task_obj
+
+    def training_task(step: int):
+        if step < shaping_steps:
+            return task_obj
+        if step < shaping_steps + fade_steps:
+            task_obj.fade_aids(1.0 - (step - shaping_steps) / fade_steps)
+            return task_obj
+        return plain_task
     eval_task = build_task(task, params, seed=seed, heldout=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -639,7 +655,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         for step in range(start, total):
             rng = _step_rng(seed, step)
             if spec.method == "a2c":
-                loss, figures = _a2c_step(net, task_obj if step < shaping_steps else plain_task, params, rng,
+                loss, figures = _a2c_step(net, training_task(step), params, rng,
                                           torch_device)
             elif spec.method == "tbptt":
                 batch = task_obj.stream_batch(offsets, step).to(torch_device)
@@ -648,7 +664,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
                 figures = task_obj.metrics(out_seq.outputs.detach(), batch)
                 lm_state = detach_state(out_seq.state)
             else:
-                loss, figures = _supervised_step(net, task_obj if step < shaping_steps else plain_task, params, rng,
+                loss, figures = _supervised_step(net, training_task(step), params, rng,
                                                  torch_device)
             if not torch.isfinite(loss):
                 raise InputError(f"training of {task!r} diverged at step {step + 1} (the loss is not finite); "

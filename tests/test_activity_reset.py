@@ -186,6 +186,34 @@ def test_reveal_last_keeps_the_last_feedback_in_view_and_only_training_shapes_wi
     assert not CardSort(0, reveal_last=True).reveal_last  # nothing to reveal without the silent ITI
 
 
+def _revealed_trials(task, batch_size: int, seed: int) -> np.ndarray:
+    """(B, n_trials) bool: trials whose fixation step shows a previous choice (all choose pile 1)."""
+    obs = [task.reset(batch_size, seed=seed)]
+    for t in range(task.n_steps - 1):
+        decide = task.phases[t % task.steps_per_trial] == "decision"
+        obs.append(task.step(np.full(batch_size, int(decide)))[0])
+    chosen = np.stack(obs, 1)[:, ::task.steps_per_trial, -5:-1]
+    return chosen.sum(-1) > 0
+
+
+def test_reveal_last_is_a_probability_drawn_per_trial():
+    """``reveal_last = p`` shows the last feedback on a fraction p of the trials, drawn per trial
+    and episode; at 0 and 1 the episodes (cards, rules) are those of the task without it."""
+    shown = _revealed_trials(CardSort(0, n_trials=40, silent_iti=True, reveal_last=0.3), 64, seed=3)[:, 1:]
+    assert abs(shown.mean() - 0.3) < 0.04
+    assert shown.any(0).all() and not shown.all(0).any()  # mixed within every trial, across episodes
+    assert _revealed_trials(CardSort(0, n_trials=10, silent_iti=True, reveal_last=1.0), 4, seed=3)[:, 1:].all()
+    assert not _revealed_trials(CardSort(0, n_trials=10, silent_iti=True, reveal_last=0.0), 4, seed=3).any()
+    cards = []
+    for p in (0.0, 0.3, 1.0):
+        task = CardSort(0, n_trials=10, silent_iti=True, reveal_last=p)
+        task.reset(4, seed=3)
+        cards.append((task.cards.copy(), task.rule.copy()))
+    assert all(np.array_equal(c[0], cards[0][0]) and np.array_equal(c[1], cards[0][1]) for c in cards)
+    with pytest.raises(InputError, match="reveal_last"):
+        CardSort(0, silent_iti=True, reveal_last=1.5)
+
+
 def test_longer_fixation_and_feedback_periods():
     """Two fixation and two feedback steps: the wipe still comes before each trial, the choice is
     read on the decision step, and the feedback is shown on both feedback steps only."""

@@ -283,6 +283,27 @@ def test_shaping_aids_are_on_for_the_first_shaping_steps_only(monkeypatch, tmp_p
     assert used == [(1.0, 2)] * 3 + [(0.0, 3)] * 2
 
 
+def test_the_reveal_aid_fades_out_over_fade_steps(monkeypatch, tmp_path):
+    """Card sort with a silent ITI: ``reveal_last`` is 1 for ``shaping_steps``, then falls linearly
+    over ``fade_steps`` (probability per trial), then the plain task (0)."""
+    import neuromod.protocols.training as training
+
+    seen = []
+    original = training._a2c_step
+
+    def spy(net, task_obj, *args, **kwargs):
+        seen.append(task_obj.reveal_last)
+        return original(net, task_obj, *args, **kwargs)
+
+    monkeypatch.setattr(training, "_a2c_step", spy)
+    micro("card-sort", tmp_path, steps=7, silent_iti="true", shaping_steps="2", fade_steps="4", eval_every="7")
+    assert seen == [1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
+    with pytest.raises(InputError, match="fade_steps"):
+        training.resolve_training_parameters("card-sort", {"fade_steps": "-1"})
+    with pytest.raises(InputError, match="fade_steps"):  # no aid to fade on a supervised task
+        training.resolve_training_parameters("seq-digits", {"fade_steps": "10"})
+
+
 @pytest.mark.parametrize("task,method,option", [("meta-timeseries", "_supervised_step", "silent_delay"),
                                                 ("card-sort", "_a2c_step", "silent_iti")])
 def test_silent_tasks_are_shaped_for_the_first_shaping_steps(task, method, option, monkeypatch, tmp_path):

@@ -38,7 +38,7 @@ class Bandit(TrialTask):
 
     def __init__(self, seed: int = 0, *, n_trials: int = 200, p_high: float = 0.85, p_low: float = 0.15,
                  switch_min: int = 10, switch_max: int = 20, fixation_penalty: float = 0.2, silent_iti: bool = False,
-                 reveal_last: bool = False, fixation_steps: int = 1, feedback_steps: int = 1):
+                 reveal_last: float = 0.0, fixation_steps: int = 1, feedback_steps: int = 1):
         super().__init__(seed, n_trials=n_trials, fixation_penalty=fixation_penalty, silent_iti=silent_iti,
                          reveal_last=reveal_last, fixation_steps=fixation_steps, feedback_steps=feedback_steps)
         self.p_high = check_probability("p_high", p_high)

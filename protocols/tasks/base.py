@@ -305,10 +305,12 @@ class TrialTask(ReinforcementTask):
     the fixation steps), the only steps on which the trial's choice and reward (and the task's
     feedback stimulus) are shown; then the network's activity is wiped before the next trial
     (:attr:`activity_reset`). Whatever the agent learnt from a trial must be carried to the next
-    one by the fast weights. ``reveal_last=True``
-    (a shaping aid of the silent task, used by training for its first ``shaping_steps``) keeps the
-    last trial's feedback in view during the next trial as well, as on the task without the
-    silent ITI; the cue is then faded out (Skinner's shaping by fading).
+    one by the fast weights. ``reveal_last`` (a shaping aid of the silent task, used by training
+    for its first ``shaping_steps`` and faded out over the next ``fade_steps``) keeps the last
+    trial's feedback in view during the next trial as well, as on the task without the silent ITI.
+    It is the probability (0 to 1; ``True`` = 1) that a trial shows it, drawn per trial and
+    episode: at 1 the task can be solved without a memory across trials, at 0.5 every other trial
+    on average needs one (Skinner's shaping by fading; :meth:`fade_aids`).
 
     Subclasses define ``n_choices``, ``stimulus_size``, ``_start(batch_size, rng)``,
     ``_stimulus(trial, phase) -> (B, stimulus_size)`` (``phase`` is ``"fixation"``,
@@ -320,14 +322,15 @@ class TrialTask(ReinforcementTask):
     stimulus_size: int = 0
 
     def __init__(self, seed: int = 0, *, n_trials: int = 100, fixation_penalty: float = 0.2, silent_iti: bool = False,
-                 reveal_last: bool = False, fixation_steps: int = 1, feedback_steps: int = 1):
+                 reveal_last: float = 0.0, fixation_steps: int = 1, feedback_steps: int = 1):
         super().__init__(seed)
         self.n_trials = check_positive_int("n_trials", n_trials)
         self.fixation_penalty = float(fixation_penalty)
         if self.fixation_penalty < 0:
             raise InputError(f"fixation_penalty must be >= 0, got {fixation_penalty}")
         self.silent_iti = bool(silent_iti)
-        self.reveal_last = bool(reveal_last) and self.silent_iti
+        self.reveal_last = 0.0
+        self.fade_aids(float(reveal_last))
         n_fix = check_positive_int("fixation_steps", fixation_steps)
         n_feedback = check_positive_int("feedback_steps", feedback_steps)
         self.timing = {"fixation": n_fix, "decision": 1, **({"feedback": n_feedback} if self.silent_iti else {})}
@@ -340,6 +343,18 @@ class TrialTask(ReinforcementTask):
         return {"n_trials": self.n_trials, "fixation_penalty": self.fixation_penalty, "silent_iti": self.silent_iti,
                 "reveal_last": self.reveal_last, "fixation_steps": self.timing["fixation"],
                 "feedback_steps": self.timing.get("feedback", 1)}
+
+    def fade_aids(self, strength: float) -> None:
+        """Set the shaping aid's strength: ``reveal_last`` = ``strength`` (a probability; no aid
+        without the silent ITI, where the last feedback is always in view)."""
+        self.reveal_last = check_probability("reveal_last", strength) if self.silent_iti else 0.0
+
+    def _revealed(self, trial: int) -> np.ndarray:
+        """(B,) bool: whether the episodes show the last trial's feedback during ``trial``
+        (always without the silent ITI; with it, where ``reveal_last`` drew it)."""
+        if not self.silent_iti:
+            return np.ones(self.batch_size, dtype=bool)
+        return self._reveal[:, trial]
 
     def _declare_observation(self, stimulus_names: list[str]) -> None:
         names = ("fixation", *stimulus_names, *[f"previous_choice_{i + 1}" for i in range(self.n_choices)], "previous_reward")
@@ -381,6 +396,10 @@ class TrialTask(ReinforcementTask):
         rng = make_rng(seed, self.rng)
         self.batch_size = int(batch_size)
         self._start(self.batch_size, rng)
+        # which trials show the last feedback (silent ITI); drawn only for a fraction, so that the
+        # episodes of reveal_last = 0 or 1 are those drawn before it was a probability
+        p, shape = self.reveal_last, (self.batch_size, self.n_trials)
+        self._reveal = rng.random(shape) < p if 0.0 < p < 1.0 else np.full(shape, p >= 1.0)
         self._t = 0
         self._prev_choice = np.zeros(self.batch_size, dtype=np.int64)
         self._prev_reward = np.zeros(self.batch_size, dtype=np.float32)
@@ -397,10 +416,10 @@ class TrialTask(ReinforcementTask):
         s = self.stimulus_size
         if s:
             obs[:, 1:1 + s] = self._stimulus(trial, phase)
-        if phase == "feedback" or not self.silent_iti or self.reveal_last:
-            chosen = self._prev_choice > 0
-            obs[np.flatnonzero(chosen), 1 + s + self._prev_choice[chosen] - 1] = 1.0
-            obs[:, -1] = self._prev_reward
+        shown = np.ones(self.batch_size, dtype=bool) if phase == "feedback" else self._revealed(trial)
+        chosen = np.flatnonzero(shown & (self._prev_choice > 0))
+        obs[chosen, 1 + s + self._prev_choice[chosen] - 1] = 1.0
+        obs[shown, -1] = self._prev_reward[shown]
         self._observations.append(obs)
         return obs
 

@@ -71,7 +71,8 @@ class CardSort(TrialTask):
     docstring); ``silent_iti`` (:class:`~neuromod.protocols.tasks.base.TrialTask`: the outcome and
     the sorted card are shown on a feedback step at the end of the trial, then the activity is
     wiped, so the rule must be kept in the fast weights); ``reveal_last`` (a shaping aid of the
-    silent task: the last trial's card, choice and reward stay in view, as without it);
+    silent task: the probability that a trial keeps the last trial's card, choice and reward in
+    view, as without it);
     ``fixation_steps``, ``feedback_steps`` (lengths of those periods). The first rule is random;
     every later rule is one of the two other dimensions.
     """
@@ -82,7 +83,7 @@ class CardSort(TrialTask):
 
     def __init__(self, seed: int = 0, *, n_trials: int = 120, block_trials: int = 15, block_jitter: int = 0,
                  fixation_penalty: float = 0.2, show_previous_card: bool = True, deck: str = "nelson",
-                 silent_iti: bool = False, reveal_last: bool = False,
+                 silent_iti: bool = False, reveal_last: float = 0.0,
                  fixation_steps: int = 1, feedback_steps: int = 1):
         super().__init__(seed, n_trials=n_trials, fixation_penalty=fixation_penalty, silent_iti=silent_iti,
                          reveal_last=reveal_last, fixation_steps=fixation_steps, feedback_steps=feedback_steps)
@@ -138,9 +139,11 @@ class CardSort(TrialTask):
         if phase != "feedback":
             out[rows, slots + self.cards[:, trial]] = 1.0
         # the card on the pile: the last trial's during this trial, or (silent ITI) this trial's at its feedback
-        shown = trial if phase == "feedback" else (trial - 1 if not self.silent_iti or self.reveal_last else -1)
-        if self.show_previous_card and shown >= 0:
-            out[rows, size + slots + self.cards[:, shown]] = 1.0
+        if self.show_previous_card:
+            shown = trial if phase == "feedback" else trial - 1
+            where = np.ones(len(out), dtype=bool) if phase == "feedback" else self._revealed(trial)
+            if shown >= 0:
+                out[rows[where], size + slots + self.cards[where, shown]] = 1.0
         return out
 
     def _outcome(self, trial: int, choices: np.ndarray) -> np.ndarray:
