@@ -214,6 +214,21 @@ def test_reveal_last_is_a_probability_drawn_per_trial():
         CardSort(0, silent_iti=True, reveal_last=1.5)
 
 
+def test_fixation_card_false_shows_the_card_on_the_decision_step_only():
+    """``fixation_card=False``: the fixation period shows no card, so after a silent ITI every
+    trial starts from the same activity (the fixed key that reads the fast weights); the decision
+    step shows the card; the feedback step the sorted card on its pile."""
+    task = CardSort(0, n_trials=3, silent_iti=True, fixation_steps=2, fixation_card=False)
+    obs = np.stack([task.reset(2, seed=0)] + [task.step(np.full(2, int(p == "decision")))[0]
+                                              for p in task.phases * 3][:-1], 1)
+    card, pile = obs[..., 1:13].sum(-1), obs[..., 13:25].sum(-1)
+    assert card.tolist() == [[0, 0, 3, 0] * 3] * 2 and pile.tolist() == [[0, 0, 0, 3] * 3] * 2
+    assert task.config()["fixation_card"] is False
+    shown = CardSort(0, n_trials=3, silent_iti=True, fixation_steps=2)
+    first = shown.reset(2, seed=0)
+    assert first[:, 1:13].sum(-1).tolist() == [3, 3]  # the default shows it from the first fixation step
+
+
 def test_longer_fixation_and_feedback_periods():
     """Two fixation and two feedback steps: the wipe still comes before each trial, the choice is
     read on the decision step, and the feedback is shown on both feedback steps only."""

@@ -73,7 +73,9 @@ class CardSort(TrialTask):
     wiped, so the rule must be kept in the fast weights); ``reveal_last`` (a shaping aid of the
     silent task: the probability that a trial keeps the last trial's card, choice and reward in
     view, as without it);
-    ``fixation_steps``, ``feedback_steps`` (lengths of those periods). The first rule is random;
+    ``fixation_steps``, ``feedback_steps`` (lengths of those periods); ``fixation_card`` (the
+    card is shown from the fixation period on; ``False``: only on the decision step, so the
+    fixation period after a silent ITI is the same on every trial). The first rule is random;
     every later rule is one of the two other dimensions.
     """
 
@@ -84,7 +86,7 @@ class CardSort(TrialTask):
     def __init__(self, seed: int = 0, *, n_trials: int = 120, block_trials: int = 15, block_jitter: int = 0,
                  fixation_penalty: float = 0.2, show_previous_card: bool = True, deck: str = "nelson",
                  silent_iti: bool = False, reveal_last: float = 0.0,
-                 fixation_steps: int = 1, feedback_steps: int = 1):
+                 fixation_steps: int = 1, feedback_steps: int = 1, fixation_card: bool = True):
         super().__init__(seed, n_trials=n_trials, fixation_penalty=fixation_penalty, silent_iti=silent_iti,
                          reveal_last=reveal_last, fixation_steps=fixation_steps, feedback_steps=feedback_steps)
         if deck not in DECKS:
@@ -93,6 +95,7 @@ class CardSort(TrialTask):
             raise InputError(f"deck must be one of {tuple(DECKS)}, got {deck!r}")
         self.deck = deck
         self.show_previous_card = bool(show_previous_card)
+        self.fixation_card = bool(fixation_card)
         card_names = [f"{DIMENSION_NAMES[d]}_{v}" for d in range(N_DIMENSIONS) for v in range(N_VALUES)]
         names = card_names + ([f"previous_{n}" for n in card_names] if self.show_previous_card else [])
         self.stimulus_size = len(names)
@@ -110,7 +113,7 @@ class CardSort(TrialTask):
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "block_trials": self.block_trials, "block_jitter": self.block_jitter,
-                "show_previous_card": self.show_previous_card, "deck": self.deck}
+                "show_previous_card": self.show_previous_card, "deck": self.deck, "fixation_card": self.fixation_card}
 
     def _start(self, batch_size: int, rng: np.random.Generator) -> None:
         n = self.n_trials
@@ -136,7 +139,7 @@ class CardSort(TrialTask):
         out = np.zeros((self.cards.shape[0], self.stimulus_size), dtype=np.float32)
         rows = np.arange(self.cards.shape[0])[:, None]
         slots = np.arange(N_DIMENSIONS)[None, :] * N_VALUES
-        if phase != "feedback":
+        if phase == "decision" or (phase == "fixation" and self.fixation_card):
             out[rows, slots + self.cards[:, trial]] = 1.0
         # the card on the pile: the last trial's during this trial, or (silent ITI) this trial's at its feedback
         if self.show_previous_card:
