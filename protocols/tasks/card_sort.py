@@ -39,6 +39,12 @@ switching collapse. ``silent_iti=True`` makes the task need a memory across tria
 the chosen pile and the sorted card are shown on a feedback step at the end of each trial, then
 the network's activity is wiped (an activity-silent inter-trial interval,
 :mod:`neuromod.models.task_net`); only the fast weights carry the rule to the next trial.
+With ``fixation_card=False`` the card appears on the decision step only, so every trial starts
+from the same activity after the wipe: a fixed key under which the STDP rule stores what the
+feedback step computed and from which the decision step reads it back. (Session 5: cloning a
+policy that keeps the rule, by supervised training, the twin left its fast weights unused while the
+card was on view from the fixation step; with ``fixation_card=False`` its loss fell below the
+no-memory level within 1000 steps.)
 """
 
 from __future__ import annotations
