@@ -44,7 +44,9 @@ from the same activity after the wipe: a fixed key under which the STDP rule sto
 feedback step computed and from which the decision step reads it back. (Session 5: cloning a
 policy that keeps the rule, by supervised training, the twin left its fast weights unused while the
 card was on view from the fixation step; with ``fixation_card=False`` its loss fell below the
-no-memory level within 1000 steps.)
+no-memory level within 1000 steps, and after 2800 steps (``clip=1``) it played 0.98 late accuracy
+and 1.1 perseverative errors per switch on held-out episodes, 0.34 and 5.1 with alpha off.
+Reinforcement learning has not yet found that memory: see the issue notes.)
 """
 
 from __future__ import annotations
