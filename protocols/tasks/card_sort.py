@@ -46,7 +46,7 @@ policy that keeps the rule, by supervised training, the twin left its fast weigh
 card was on view from the fixation step; with ``fixation_card=False`` its loss fell below the
 no-memory level within 1000 steps, and after 2800 steps (``clip=1``) it played 0.98 late accuracy
 and 1.1 perseverative errors per switch on held-out episodes, 0.34 and 5.1 with alpha off.
-Reinforcement learning has not yet found that memory: see the issue notes.)
+Actor-critic training has not yet found that memory in the runs made so far.)
 """
 
 from __future__ import annotations
