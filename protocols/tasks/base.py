@@ -329,7 +329,6 @@ class TrialTask(ReinforcementTask):
         if self.fixation_penalty < 0:
             raise InputError(f"fixation_penalty must be >= 0, got {fixation_penalty}")
         self.silent_iti = bool(silent_iti)
-        self.reveal_last = 0.0
         self.fade_aids(float(reveal_last))
         n_fix = check_positive_int("fixation_steps", fixation_steps)
         n_feedback = check_positive_int("feedback_steps", feedback_steps)
@@ -349,10 +348,10 @@ class TrialTask(ReinforcementTask):
         without the silent ITI, where the last feedback is always in view)."""
         self.reveal_last = check_probability("reveal_last", strength) if self.silent_iti else 0.0
 
-    def _revealed(self, trial: int) -> np.ndarray:
-        """(B,) bool: whether the episodes show the last trial's feedback during ``trial``
-        (always without the silent ITI; with it, where ``reveal_last`` drew it)."""
-        if not self.silent_iti:
+    def _feedback_shown(self, trial: int, phase: str) -> np.ndarray:
+        """(B,) bool: whether the episodes show feedback during ``phase`` of ``trial``: always on
+        a feedback step and without the silent ITI; otherwise where ``reveal_last`` drew it."""
+        if phase == "feedback" or not self.silent_iti:
             return np.ones(self.batch_size, dtype=bool)
         return self._reveal[:, trial]
 
@@ -416,7 +415,7 @@ class TrialTask(ReinforcementTask):
         s = self.stimulus_size
         if s:
             obs[:, 1:1 + s] = self._stimulus(trial, phase)
-        shown = np.ones(self.batch_size, dtype=bool) if phase == "feedback" else self._revealed(trial)
+        shown = self._feedback_shown(trial, phase)
         chosen = np.flatnonzero(shown & (self._prev_choice > 0))
         obs[chosen, 1 + s + self._prev_choice[chosen] - 1] = 1.0
         obs[shown, -1] = self._prev_reward[shown]

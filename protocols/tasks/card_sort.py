@@ -152,8 +152,8 @@ class CardSort(TrialTask):
         # the card on the pile: the last trial's during this trial, or (silent ITI) this trial's at its feedback
         if self.show_previous_card:
             shown = trial if phase == "feedback" else trial - 1
-            where = np.ones(len(out), dtype=bool) if phase == "feedback" else self._revealed(trial)
             if shown >= 0:
+                where = self._feedback_shown(trial, phase)
                 out[rows[where], size + slots + self.cards[where, shown]] = 1.0
         return out
 
