@@ -144,7 +144,7 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                               {**_MODEL, "hidden_size": 64},
                               {**_TRAIN, "steps": 5000, "batch_size": 32, **_A2C, "lr": 2e-3, "lr_schedule": "cosine",
                                "activity_l2": 0.05, "eval_every": 250, "eval_episodes": 128, "checkpoint_every": 250,
-                               "shaping_steps": 0, "fade_steps": 0}),
+                               "shaping_steps": 0, "fade_steps": 0, "demonstration_steps": 0}),
     "associative-recall": TrainingSpec("supervised", {"k": 5, "glyph_size": 10, "delay_steps": 1, "response_steps": 1,
                                                       "fixation_weight": 0.2, "omniglot": "", "split": "background",
                                                       "presentation": "sequential", "min_k": 2, "label_echo": 1.0},
@@ -174,6 +174,8 @@ TRAINING_SPECS: dict[str, TrainingSpec] = {
                                                               "checkpoint_every": 500, "shaping_steps": 2000}),
 }
 
+#: weight of the fixation and feedback steps in the demonstration loss (decision steps: 1)
+DEMONSTRATION_FIXATION_WEIGHT = 0.2
 _MODEL_KEYS = tuple(_MODEL)
 _TWIN_KEYS = ("rule", "alpha_init", "alpha_max", "tau_u_init", "learn_rule")
 LR_SCHEDULES = ("constant", "cosine")
@@ -209,7 +211,7 @@ def resolve_training_parameters(task: str, overrides: Mapping[str, Any] | None) 
     for key in ("steps", "batch_size", "eval_every", "eval_episodes", "checkpoint_every", "hidden_size"):
         if params[key] < 1:
             raise InputError(f"training parameter {key!r} must be >= 1, got {params[key]!r}")
-    for key in ("shaping_steps", "fade_steps"):
+    for key in ("shaping_steps", "fade_steps", "demonstration_steps"):
         if params.get(key, 0) < 0:
             raise InputError(f"training parameter {key!r} must be >= 0, got {params[key]!r}")
     for key in ("lr", "grad_clip"):
@@ -357,6 +359,28 @@ def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: 
     return loss, task_obj.metrics(record)
 
 
+def _demonstration_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
+    """Behaviour cloning of the task's teacher (:meth:`TrialTask.demonstrate`): cross-entropy of the
+    policy to the teacher's actions, decision steps weighted 1 and fixation / feedback steps
+    ``DEMONSTRATION_FIXATION_WEIGHT`` (NeuroGym's down-weighting of fixation), plus the critic's
+    regression on the demonstrated returns, so the value head is ready when actor-critic takes over.
+    The training figure is ``imitation``: the share of decision steps on which the policy's arg-max
+    is the teacher's choice."""
+    record = task_obj.demonstrate(params["batch_size"], seed=rng)
+    obs = torch.from_numpy(record.observations).to(device)
+    actions = torch.from_numpy(record.actions).to(device)
+    out = net(obs, reset=task_obj.activity_reset)
+    ce = torch.nn.functional.cross_entropy(out.outputs.reshape(-1, out.outputs.shape[-1]), actions.reshape(-1),
+                                           reduction="none").reshape(actions.shape)
+    deciding = obs[..., 0] < 0.5
+    weight = torch.where(deciding, 1.0, DEMONSTRATION_FIXATION_WEIGHT)
+    returns = _discounted_returns(torch.from_numpy(record.rewards).to(device), float(params["gamma"]))
+    loss = ((ce * weight).sum() / weight.sum() + params["value_weight"] * (returns - out.values).pow(2).mean()
+            + _activity_penalty(out.hidden, params))
+    imitation = (out.outputs.detach().argmax(-1) == actions)[deciding].float().mean()
+    return loss, {"imitation": float(imitation)}
+
+
 def _supervised_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
     batch = task_obj.batch(params["batch_size"], seed=rng).to(device)
     out = net(batch.inputs, reset=task_obj.activity_reset)
@@ -487,7 +511,7 @@ def load_run(run_dir: str | os.PathLike[str], *, device: torch.device | str = "c
 
 
 def _plot_curves(curves: list[dict[str, Any]], losses: list[float], task: str, train_metric: str, eval_metric: str,
-                 chance: float, folder: Path) -> str:
+                 chance: float, folder: Path, demonstration_steps: int = 0) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -508,6 +532,12 @@ def _plot_curves(curves: list[dict[str, Any]], losses: list[float], task: str, t
     ax_metric.plot(at, [c.get(f"train_{train_metric}", np.nan) for c in curves], "o-", ms=3,
                    label=f"training batches ({train_metric})")
     ax_metric.plot(at, [c.get(f"eval_{eval_metric}", np.nan) for c in curves], "s-", ms=3, label=f"held-out ({eval_metric})")
+    if any("train_imitation" in c for c in curves):
+        ax_metric.plot(at, [c.get("train_imitation", np.nan) for c in curves], "^-", ms=3, color="C2",
+                       label="imitation of the teacher")
+    if demonstration_steps:
+        for ax in (ax_loss, ax_metric):
+            ax.axvspan(0, demonstration_steps, color="0.92", zorder=0, label="demonstrations" if ax is ax_metric else None)
     ax_metric.axhline(chance, color="0.5", ls="--", lw=1, label="chance")
     ax_metric.set(xlabel="training step", ylabel=eval_metric, title=f"{task}: {eval_metric}")
     ax_metric.legend(frameon=False)
@@ -597,6 +627,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
             task_obj.fade_aids(1.0 - (step - shaping_steps) / fade_steps)
             return task_obj
         return plain_task
+    demonstration_steps = int(params.get("demonstration_steps", 0))
     eval_task = build_task(task, params, seed=seed, heldout=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -654,9 +685,10 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
     try:
         for step in range(start, total):
             rng = _step_rng(seed, step)
-            if spec.method == "a2c":
-                loss, figures = _a2c_step(net, training_task(step), params, rng,
-                                          torch_device)
+            if spec.method == "a2c" and step < demonstration_steps:
+                loss, figures = _demonstration_step(net, training_task(step), params, rng, torch_device)
+            elif spec.method == "a2c":
+                loss, figures = _a2c_step(net, training_task(step), params, rng, torch_device)
             elif spec.method == "tbptt":
                 batch = task_obj.stream_batch(offsets, step).to(torch_device)
                 out_seq = net(batch.inputs, lm_state)
@@ -676,15 +708,18 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
             torch.nn.utils.clip_grad_norm_(net.parameters(), float(params["grad_clip"]))
             optimizer.step()
             losses.append(float(loss.item()))
-            window.append({"loss": losses[-1], metric: float(figures.get(metric, float("nan")))})
+            # demonstration steps report how well the policy imitates the teacher instead of the metric
+            shown = "imitation" if "imitation" in figures else metric
+            window.append({"loss": losses[-1], shown: float(figures.get(shown, float("nan")))})
             done = step + 1
             bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", **{metric: f"{window[-1][metric]:.3f}"})
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", **{shown: f"{window[-1][shown]:.3f}"})
             on_grid = done % int(params["eval_every"]) == 0
             if on_grid or done == total:
                 held = evaluate(net, task, params, seed=seed, tag=EVAL_TAG, device=torch_device, task_obj=eval_task)
                 record = {"step": done, "train_loss": float(np.mean([w["loss"] for w in window])),
-                          f"train_{metric}": _nanmean([w[metric] for w in window])}
+                          **{f"train_{key}": _nanmean([w[key] for w in window if key in w])
+                             for key in (metric, "imitation") if any(key in w for w in window)}}
                 record.update({f"eval_{k}": v for k, v in held.items()})
                 curves.append(record)
                 if on_grid:  # an end-of-run record off the grid keeps the window, so a resumed run matches
@@ -711,7 +746,7 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
         net.to(torch_device)
         files.append("twin.pt")
     chance = task_obj.chance
-    figure = _plot_curves(curves, losses, task, metric, eval_metric, chance, folder)
+    figure = _plot_curves(curves, losses, task, metric, eval_metric, chance, folder, demonstration_steps)
     final = {k[len("eval_"):]: v for k, v in curves[-1].items() if k.startswith("eval_")}
     metrics = {**final, f"chance_{eval_metric}": chance, "final_train_loss": losses[-1] if losses else float("nan"),
                "steps": final_step, "wall_time_s": wall, "n_parameters": sum(p.numel() for p in net.parameters())}

@@ -137,6 +137,27 @@ def test_card_sort_counts_perseverative_errors():
     assert m["accuracy"] < 0.8
 
 
+@pytest.mark.parametrize("silent", [False, True])
+def test_the_card_sort_teacher_keeps_the_rule(silent):
+    """The rule keeper (stay after a win, next dimension after a loss) sorts perfectly within a
+    block from trial 5 on and makes exactly one perseverative error per shift on Nelson's deck,
+    with or without the silent ITI; ``demonstrate`` holds fixation everywhere else and is fixed by
+    its seed."""
+    task = CardSort(0, n_trials=90, block_trials=15, silent_iti=silent, fixation_card=not silent)
+    record = task.demonstrate(64, seed=np.random.default_rng(5))
+    m = task.metrics(record)
+    assert m["accuracy_late"] == 1.0 and m["perseverative_errors_per_switch"] == 1.0 and m["fixation_accuracy"] == 1.0
+    deciding = record.observations[..., 0] < 0.5
+    assert np.all(record.actions[~deciding] == 0) and np.all(record.actions[deciding] > 0)
+    again = task.demonstrate(64, seed=np.random.default_rng(5))
+    assert np.array_equal(again.actions, record.actions) and np.array_equal(again.observations, record.observations)
+
+
+def test_tasks_without_a_teacher_say_so():
+    with pytest.raises(InputError, match="no teacher"):
+        small("bandit").demonstrate(2, seed=0)
+
+
 def test_bandit_oracle_and_random_players():
     task = make_task("bandit", 0, n_trials=400)
     oracle = play(task, 8, 3, lambda o, t: np.zeros(8, int) if t % 2 == 0 else task.better[:, t // 2])

@@ -89,10 +89,12 @@ def test_same_seed_same_run_other_seed_other_run(task, tmp_path):
     assert not torch.equal(other["readout.weight"], weights(tmp_path / "a")["readout.weight"])
 
 
-@pytest.mark.parametrize("task", ["seq-digits", "char-model", "bandit", "meta-timeseries"])
-def test_resume_ends_where_an_uninterrupted_run_ends(task, tmp_path):
-    straight = micro(task, tmp_path, "straight", steps=6)
-    micro(task, tmp_path, "split", steps=3)  # interrupted after 3 steps (checkpoint at 2 and 3)
+@pytest.mark.parametrize("task,extra", [("seq-digits", {}), ("char-model", {}), ("bandit", {}), ("meta-timeseries", {}),
+                                        ("card-sort", {"demonstration_steps": "4"})],
+                         ids=["seq-digits", "char-model", "bandit", "meta-timeseries", "card-sort-demonstrated"])
+def test_resume_ends_where_an_uninterrupted_run_ends(task, extra, tmp_path):
+    straight = micro(task, tmp_path, "straight", steps=6, **extra)
+    micro(task, tmp_path, "split", steps=3, **extra)  # interrupted after 3 steps (checkpoint at 2 and 3)
     resumed = train(task, resume=tmp_path / "split", steps=6, device="cpu", progress=False)
     assert_same_weights(weights(tmp_path / "straight"), weights(tmp_path / "split"))
     assert resumed["metrics"]["steps"] == 6
@@ -302,6 +304,45 @@ def test_the_reveal_aid_fades_out_over_fade_steps(monkeypatch, tmp_path):
         training.resolve_training_parameters("card-sort", {"fade_steps": "-1"})
     with pytest.raises(InputError, match="fade_steps"):  # no aid to fade on a supervised task
         training.resolve_training_parameters("seq-digits", {"fade_steps": "10"})
+
+
+def test_demonstrations_come_first_then_actor_critic(monkeypatch, tmp_path):
+    """Card sort with ``demonstration_steps``: those first steps clone the teacher (the learning
+    curve reports ``imitation``), the rest are actor-critic (the task metric)."""
+    import neuromod.protocols.training as training
+
+    used = []
+    for name in ("_demonstration_step", "_a2c_step"):
+        def spy(*args, _name=name, _original=getattr(training, name), **kwargs):
+            used.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(training, name, spy)
+    result = micro("card-sort", tmp_path, steps=4, silent_iti="true", demonstration_steps="2")
+    assert used == ["_demonstration_step"] * 2 + ["_a2c_step"] * 2
+    first, second = result["conditions"]
+    assert 0.0 <= first["train_imitation"] <= 1.0 and "train_accuracy_late" not in first
+    assert "train_accuracy_late" in second and "train_imitation" not in second
+    with pytest.raises(InputError, match="demonstration_steps"):
+        training.resolve_training_parameters("card-sort", {"demonstration_steps": "-1"})
+    with pytest.raises(InputError, match="demonstration_steps"):  # no teacher for the bandit
+        training.resolve_training_parameters("bandit", {"demonstration_steps": "10"})
+
+
+@pytest.mark.slow
+def test_cloning_the_teacher_learns_the_feedback_policy(tmp_path):
+    """A tiny card-sorter trained on demonstrations alone (~1 min): on the training batches it picks
+    the teacher's card clearly more often than the 1/3 of a fixed one-dimension sort, and its
+    held-out play beats chance. (The full silent task takes thousands of steps:
+    models/data/task_checkpoints.json.)"""
+    steps = 450
+    overrides = {"hidden_size": "32", "n_trials": "30", "block_trials": "10", "batch_size": "16", "lr": "0.01",
+                 "steps": str(steps), "demonstration_steps": str(steps), "eval_every": "150", "eval_episodes": "64",
+                 "checkpoint_every": str(steps)}
+    result = train("card-sort", out=tmp_path / "run", steps=steps, seed=1, device="cpu", overrides=overrides)
+    assert result["conditions"][-1]["train_imitation"] > 0.45, result["conditions"]
+    ok, figures = _beats_chance(result, 0.1)
+    assert ok, figures
 
 
 @pytest.mark.parametrize("task,method,option", [("meta-timeseries", "_supervised_step", "silent_delay"),

@@ -39,6 +39,7 @@ __all__ = [
     "SupervisedTask",
     "ReinforcementTask",
     "TrialTask",
+    "Teacher",
     "discrete_metrics",
     "EpisodeRecord",
     "make_rng",
@@ -449,3 +450,37 @@ class TrialTask(ReinforcementTask):
     def choices(self, record: EpisodeRecord) -> np.ndarray:
         """Choice of every trial (B, n_trials): 0 = none, ``1..n_choices``."""
         return self.decision_steps(record.actions)
+
+    def demonstrate(self, batch_size: int, *, seed: int | np.random.Generator | None = None) -> EpisodeRecord:
+        """Play ``batch_size`` episodes with the task's teacher (:meth:`teacher`): fixation held on
+        every fixation and feedback step, the teacher's choice on every decision step. Returns the
+        record (observations, the teacher's actions, rewards); training clones it for its first
+        ``demonstration_steps`` (:mod:`neuromod.protocols.training`)."""
+        rng = make_rng(seed, self.rng)
+        self.reset(batch_size, seed=rng)
+        teacher = self.teacher(rng)
+        for t in range(self.n_steps):
+            trial, index = divmod(t, self.steps_per_trial)
+            deciding = self.phases[index] == "decision"
+            actions = teacher.choose(trial) if deciding else np.zeros(self.batch_size, dtype=np.int64)
+            _, rewards = self.step(actions)
+            if deciding:
+                teacher.learn(trial, actions, rewards)
+        return self.record()
+
+    def teacher(self, rng: np.random.Generator) -> "Teacher":
+        """A policy that solves the task from the feedback alone, for :meth:`demonstrate`; tasks
+        without one say so."""
+        raise InputError(f"task {self.name!r} has no teacher to demonstrate it")
+
+
+class Teacher:
+    """A task's scripted policy over a batch of episodes: ``choose(trial) -> (B,)`` choices
+    (``1..n_choices``), then ``learn(trial, choices, rewards)`` with the outcome. It sees what the
+    agent sees (the trial's stimulus and its own past outcomes), never the hidden state."""
+
+    def choose(self, trial: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def learn(self, trial: int, choices: np.ndarray, rewards: np.ndarray) -> None:
+        raise NotImplementedError

@@ -55,9 +55,9 @@ from typing import Any
 
 import numpy as np
 
-from neuromod.protocols.tasks.base import EpisodeRecord, TrialTask, check_positive_int
+from neuromod.protocols.tasks.base import EpisodeRecord, Teacher, TrialTask, check_positive_int
 
-__all__ = ["CardSort", "N_DIMENSIONS", "N_VALUES", "DIMENSION_NAMES", "DECKS"]
+__all__ = ["CardSort", "RuleKeeper", "N_DIMENSIONS", "N_VALUES", "DIMENSION_NAMES", "DECKS"]
 
 N_DIMENSIONS = 3
 N_VALUES = 4
@@ -167,6 +167,10 @@ class CardSort(TrialTask):
         return {"cards": self.cards, "rule": self.rule, "correct": self.correct, "block_position": self.block_position,
                 "previous_rule": self.previous_rule, "old_rule_answer": old_answer}
 
+    def teacher(self, rng: np.random.Generator) -> Teacher:
+        """The rule keeper (:class:`RuleKeeper`), starting from a random dimension."""
+        return RuleKeeper(self, rng.integers(N_DIMENSIONS, size=self.batch_size))
+
     def metrics(self, record: EpisodeRecord) -> dict[str, float]:
         """``accuracy`` (all trials); ``accuracy_late``: trials 5+ of every block (position >= 4);
         ``perseverative_errors_per_switch``: errors that follow the previous block's rule, per rule
@@ -186,3 +190,21 @@ class CardSort(TrialTask):
             "rewarded": float(correct.mean()),
             **self.fixation_metrics(record),
         }
+
+
+class RuleKeeper(Teacher):
+    """The card-sort teacher: keeps one dimension in mind, sorts by it, stays with it after a win
+    and moves to the next dimension (colour, shape, number, colour, ...) after a loss. On Nelson's
+    deck a lost sort rules out exactly the dimension it followed, so it makes at most two errors
+    per rule shift, one of them perseverative, and none within a block after that."""
+
+    def __init__(self, task: CardSort, belief: np.ndarray):
+        self.task = task
+        self.belief = np.asarray(belief, dtype=np.int64)
+
+    def choose(self, trial: int) -> np.ndarray:
+        cards = self.task.cards[:, trial]
+        return 1 + cards[np.arange(len(cards)), self.belief]
+
+    def learn(self, trial: int, choices: np.ndarray, rewards: np.ndarray) -> None:
+        self.belief = np.where(rewards > 0, self.belief, (self.belief + 1) % N_DIMENSIONS)
