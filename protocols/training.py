@@ -58,7 +58,7 @@ each task:
   ``activity_l2`` (penalty on the mean squared rate; on for ``char-model``, whose state runs on
   from chunk to chunk and whose ReLU rates would otherwise run away),
   ``eval_every``, ``eval_episodes``, ``checkpoint_every``, ``shaping_steps`` and, for the trial
-  tasks, ``fade_steps`` (below); actor-critic
+  tasks, ``fade_steps`` (below), for card sort ``demonstration_steps`` (below); actor-critic
   adds ``gamma``, ``value_weight``, ``entropy_weight``, ``fixation_supervision``; ``char-model``
   adds ``eval_length`` (characters per held-out window).
 
@@ -73,6 +73,21 @@ fade their aid out gradually (``fade_steps``, after the ``shaping_steps``): the 
 trial shows the last feedback falls linearly from 1 to 0, so the trials that need a memory come
 in a few at a time while the others still pay for the rest of the policy. (Switched off at once,
 the aid left card-sorting networks at the 1/3 of sorting by one dimension: session 4.)
+
+**Demonstrations.** A reinforcement task with a teacher (card sort's rule keeper:
+:meth:`~neuromod.protocols.tasks.base.TrialTask.demonstrate`) can start with ``demonstration_steps``
+steps of behaviour cloning: the teacher plays the batch, the policy is trained by cross-entropy to
+its actions and the critic's readout by regression on its returns (on the detached rates, so that
+only the cloning shapes them); actor-critic takes over from there, on the network's own play
+(learning from demonstrations, then reinforcement: Silver et al. 2016, Nature 529:484, seeded
+AlphaGo's policy the same way; Hester et al. 2018, AAAI, "Deep Q-learning from demonstrations"). The
+teacher knows nothing the network is not shown: it keeps its rule in mind and changes it after a
+loss. What it supplies is the credit assignment that reward alone did not: on the silent card sort,
+actor-critic with the fading aid stayed near the one-dimension sort (held-out late accuracy at most
+0.42 in 3500 steps, session 5), while cloning the rule keeper built the fast-weight memory (session
+5 diagnostic; the shipped checkpoint, models/data/task_checkpoints.json). The learning curve reports
+``imitation`` for these steps (the share of decision steps on which the policy's arg-max is the
+teacher's choice).
 """
 
 from __future__ import annotations
@@ -184,12 +199,15 @@ LR_SCHEDULES = ("constant", "cosine")
 def learning_rate(params: Mapping[str, Any], step: int) -> float:
     """The learning rate of training step ``step`` (0-based): ``lr`` throughout (``constant``), or
     ``lr`` annealed to ``lr / 100`` over the run's ``steps`` along half a cosine (``cosine``;
-    Loshchilov & Hutter 2017, "SGDR", ICLR). A function of the step alone, so a resumed run follows
-    the same schedule as an uninterrupted one of the same length."""
+    Loshchilov & Hutter 2017, "SGDR", ICLR). With ``demonstration_steps`` (module docstring), those
+    steps run at ``lr`` and the schedule spans the steps after them. A function of the step alone,
+    so a resumed run follows the same schedule as an uninterrupted one of the same length."""
     lr = float(params["lr"])
-    if params.get("lr_schedule", "constant") == "constant":
+    # demonstrations are a stage of their own, at the constant rate; the schedule spans what follows
+    start = int(params.get("demonstration_steps", 0))
+    if params.get("lr_schedule", "constant") == "constant" or step < start:
         return lr
-    progress = min(1.0, step / max(1, int(params["steps"])))
+    progress = min(1.0, (step - start) / max(1, int(params["steps"]) - start))
     return lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
@@ -362,8 +380,8 @@ def _a2c_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: 
 def _demonstration_step(net: TaskNet, task_obj, params, rng: np.random.Generator, device: torch.device):
     """Behaviour cloning of the task's teacher (:meth:`TrialTask.demonstrate`): cross-entropy of the
     policy to the teacher's actions, decision steps weighted 1 and fixation / feedback steps
-    ``DEMONSTRATION_FIXATION_WEIGHT`` (NeuroGym's down-weighting of fixation), plus the critic's
-    regression on the demonstrated returns, so the value head is ready when actor-critic takes over.
+    ``DEMONSTRATION_FIXATION_WEIGHT`` (NeuroGym's down-weighting of fixation), plus the value head's
+    regression on the demonstrated returns, so the critic is ready when actor-critic takes over.
     The training figure is ``imitation``: the share of decision steps on which the policy's arg-max
     is the teacher's choice."""
     record = task_obj.demonstrate(params["batch_size"], seed=rng)
@@ -374,8 +392,12 @@ def _demonstration_step(net: TaskNet, task_obj, params, rng: np.random.Generator
                                            reduction="none").reshape(actions.shape)
     deciding = obs[..., 0] < 0.5
     weight = torch.where(deciding, 1.0, DEMONSTRATION_FIXATION_WEIGHT)
+    # the critic's readout is fitted on the detached rates: the representation is shaped by the
+    # cloning alone (with the critic's gradient flowing into it, the fast-weight gain alpha fell
+    # below zero and the memory never formed in 1500 steps: session 6)
     returns = _discounted_returns(torch.from_numpy(record.rewards).to(device), float(params["gamma"]))
-    loss = ((ce * weight).sum() / weight.sum() + params["value_weight"] * (returns - out.values).pow(2).mean()
+    values = net.value(out.hidden.detach()).squeeze(-1)
+    loss = ((ce * weight).sum() / weight.sum() + params["value_weight"] * (returns - values).pow(2).mean()
             + _activity_penalty(out.hidden, params))
     imitation = (out.outputs.detach().argmax(-1) == actions)[deciding].float().mean()
     return loss, {"imitation": float(imitation)}

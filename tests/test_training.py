@@ -206,7 +206,8 @@ TINY = {
     # dimensions share, 0.56); using the feedback takes ~2000 steps (the shipped checkpoint shows it)
     "card-sort": (150, {"hidden_size": "32", "n_trials": "30", "block_trials": "10", "batch_size": "16", "lr": "0.01",
                         "gamma": "0", "eval_every": "150", "eval_episodes": "64", "checkpoint_every": "150",
-                        "deck": "full"}),
+                        "deck": "full", "silent_iti": "false", "fixation_card": "true", "clip": "0",
+                        "demonstration_steps": "0"}),
     # "together", dim 2, no silent delay: solvable from activity within a minute; the default
     # (sequential, dim 3, silent delay) learns over thousands of steps (the shipped checkpoint shows it)
     "meta-timeseries": (400, {"hidden_size": "32", "max_examples": "4", "query_steps": "3", "batch_size": "32",
@@ -298,7 +299,8 @@ def test_the_reveal_aid_fades_out_over_fade_steps(monkeypatch, tmp_path):
         return original(net, task_obj, *args, **kwargs)
 
     monkeypatch.setattr(training, "_a2c_step", spy)
-    micro("card-sort", tmp_path, steps=7, silent_iti="true", shaping_steps="2", fade_steps="4", eval_every="7")
+    micro("card-sort", tmp_path, steps=7, silent_iti="true", shaping_steps="2", fade_steps="4", eval_every="7",
+          demonstration_steps="0")
     assert seen == [1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
     with pytest.raises(InputError, match="fade_steps"):
         training.resolve_training_parameters("card-sort", {"fade_steps": "-1"})
@@ -329,6 +331,20 @@ def test_demonstrations_come_first_then_actor_critic(monkeypatch, tmp_path):
         training.resolve_training_parameters("bandit", {"demonstration_steps": "10"})
 
 
+@pytest.mark.parametrize("demonstrations", [0, 40])
+def test_the_cosine_schedule_spans_the_steps_after_the_demonstrations(demonstrations):
+    """``lr`` through the demonstrations, then half a cosine from ``lr`` to ``lr / 100`` over the rest."""
+    from neuromod.protocols.training import learning_rate
+
+    params = {"lr": 2e-3, "lr_schedule": "cosine", "steps": 140, "demonstration_steps": demonstrations}
+    rates = [learning_rate(params, step) for step in range(141)]
+    assert rates[:demonstrations + 1] == [2e-3] * (demonstrations + 1)
+    middle = demonstrations + (140 - demonstrations) // 2
+    assert rates[middle] == pytest.approx(2e-3 * 0.505) and rates[140] == pytest.approx(2e-5)
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    assert learning_rate({**params, "lr_schedule": "constant"}, 139) == 2e-3
+
+
 @pytest.mark.slow
 def test_cloning_the_teacher_learns_the_feedback_policy(tmp_path):
     """A tiny card-sorter trained on demonstrations alone (~1 min): on the training batches it picks
@@ -338,7 +354,7 @@ def test_cloning_the_teacher_learns_the_feedback_policy(tmp_path):
     steps = 450
     overrides = {"hidden_size": "32", "n_trials": "30", "block_trials": "10", "batch_size": "16", "lr": "0.01",
                  "steps": str(steps), "demonstration_steps": str(steps), "eval_every": "150", "eval_episodes": "64",
-                 "checkpoint_every": str(steps)}
+                 "checkpoint_every": str(steps), "silent_iti": "false", "fixation_card": "true", "clip": "0"}
     result = train("card-sort", out=tmp_path / "run", steps=steps, seed=1, device="cpu", overrides=overrides)
     assert result["conditions"][-1]["train_imitation"] > 0.45, result["conditions"]
     ok, figures = _beats_chance(result, 0.1)
@@ -368,7 +384,8 @@ def test_silent_tasks_are_shaped_for_the_first_shaping_steps(task, method, optio
 
     monkeypatch.setattr(training, method, spy)
     monkeypatch.setattr(TaskNet, "reset_activity", count)
-    micro(task, tmp_path, steps=4, **{option: "true", "shaping_steps": "2", "eval_every": "4"})
+    extra = {"demonstration_steps": "0"} if task == "card-sort" else {}
+    micro(task, tmp_path, steps=4, **{option: "true", "shaping_steps": "2", "eval_every": "4"}, **extra)
     assert aided == [True, True, False, False]
     # meta-timeseries: no wipe while shaping; card sort: wipes from the first step
     assert wiped and min(wiped) == (3 if task == "meta-timeseries" else 1)
