@@ -255,6 +255,20 @@ def test_shipped_checkpoints_load_and_beat_chance(path):
     assert (value > chance + 0.1) if task.higher_is_better else (value < chance - 0.1), (task.metric, value, chance)
 
 
+def test_runs_saved_before_a_parameter_existed_keep_what_they_did(tmp_path):
+    """A card-sort model saved before the silent ITI, the decision-only card and demonstrations
+    existed loads as what it was trained on, not as today's default (which is silent)."""
+    micro("card-sort", tmp_path, steps=2, silent_iti="false", fixation_card="true", demonstration_steps="0")
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    for key in ("silent_iti", "fixation_card", "demonstration_steps", "fade_steps"):
+        del saved["parameters"][key]
+    torch.save(saved, tmp_path / "old.pt")
+    _, info = load_run(tmp_path / "old.pt")
+    assert training_defaults("card-sort")["silent_iti"] is True
+    assert info["parameters"]["silent_iti"] is False and info["parameters"]["fixation_card"] is True
+    assert info["parameters"]["demonstration_steps"] == 0 and info["parameters"]["fade_steps"] == 0
+
+
 def test_heldout_recall_task_has_no_curriculum():
     """Training mixes in episodes with fewer pairs (min_k); evaluation always studies K."""
     from neuromod.protocols.training import build_task, resolve_training_parameters
