@@ -202,8 +202,8 @@ TINY = {
                          "eval_every": "150", "eval_episodes": "32", "eval_length": "64", "checkpoint_every": "150"}),
     "bandit": (200, {"hidden_size": "32", "n_trials": "40", "batch_size": "16", "lr": "0.01", "gamma": "0",
                      "eval_every": "200", "eval_episodes": "64", "checkpoint_every": "200"}),
-    # the full deck: within a minute A2C finds the feedback-free policy (sort by the value most
-    # dimensions share, 0.56); using the feedback takes ~2000 steps (the shipped checkpoint shows it)
+    # the full deck, last feedback in view: within a minute A2C finds the feedback-free policy (sort
+    # by the value most dimensions share, 0.56); using the feedback took ~2500 steps (session 2)
     "card-sort": (150, {"hidden_size": "32", "n_trials": "30", "block_trials": "10", "batch_size": "16", "lr": "0.01",
                         "gamma": "0", "eval_every": "150", "eval_episodes": "64", "checkpoint_every": "150",
                         "deck": "full", "silent_iti": "false", "fixation_card": "true", "clip": "0",
