@@ -88,8 +88,9 @@ accuracy at most 0.42 in 3500 steps, session 5), while cloning the rule keeper b
 memory, and actor-critic then mended the cloned policy's drift in its own play (held-out late
 accuracy 0.83 at the end of the demonstrations, 0.97 at step 4000; session 6,
 models/data/task_checkpoints.json). Whether cloning leaves the no-memory plateau depends on the
-seed: with seed 2 it had not by step 1500. The learning curve reports ``imitation`` for these steps
-(the share of decision steps on which the policy's arg-max is the teacher's choice).
+seed: with seed 2 the default configuration had not by step 2000 (imitation 0.33, alpha fallen from
+0.5 to 0). The learning curve reports ``imitation`` for these steps (the share of decision steps on
+which the policy's arg-max is the teacher's choice).
 """
 
 from __future__ import annotations
