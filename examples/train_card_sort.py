@@ -7,8 +7,8 @@ A small configuration (a few minutes on a laptop CPU), the one the tests check: 
 64-card deck, the last trial's feedback in view, where a short run finds the feedback-free policy
 (sort by the value most dimensions share, about 0.56). Leave ``overrides`` out for the full
 configuration (``neuromod.protocols.training.training_defaults("card-sort")``: Nelson's deck, an
-activity-silent interval between trials, 3000 steps of demonstrations then 1000 of actor-critic,
-about an hour on two CPU cores), which keeps the rule across the silent intervals in its fast
+activity-silent interval between trials, 2800 steps of demonstrations then 1200 of actor-critic,
+54 min on two shared CPU cores), which keeps the rule across the silent intervals in its fast
 weights (models/data/task_checkpoints.json has its figures). Run::
 
     python examples/train_card_sort.py [OUT_FOLDER]

@@ -111,6 +111,7 @@ from neuromod.errors import InputError
 from neuromod.models.task_net import TaskNet, TaskNetConfig, detach_state
 from neuromod.parameters import resolve_parameters
 from neuromod.protocols.tasks import TASK_CLASSES, make_task, task_class
+from neuromod.protocols.tasks.base import weighted_cross_entropy
 from neuromod.results import command_line, environment_versions, read_json, write_json_atomic
 
 __all__ = [
@@ -409,8 +410,6 @@ def _demonstration_step(net: TaskNet, task_obj, params, rng: np.random.Generator
     obs = torch.from_numpy(record.observations).to(device)
     actions = torch.from_numpy(record.actions).to(device)
     out = net(obs, reset=task_obj.activity_reset)
-    ce = torch.nn.functional.cross_entropy(out.outputs.reshape(-1, out.outputs.shape[-1]), actions.reshape(-1),
-                                           reduction="none").reshape(actions.shape)
     deciding = obs[..., 0] < 0.5
     weight = torch.where(deciding, 1.0, DEMONSTRATION_FIXATION_WEIGHT)
     # the critic's readout is fitted on the detached rates: the representation is shaped by the
@@ -418,8 +417,8 @@ def _demonstration_step(net: TaskNet, task_obj, params, rng: np.random.Generator
     # below zero and no memory formed in 1500 steps; detached, it formed by step 1000: session 6)
     returns = _discounted_returns(torch.from_numpy(record.rewards).to(device), float(params["gamma"]))
     values = net.value(out.hidden.detach()).squeeze(-1)
-    loss = ((ce * weight).sum() / weight.sum() + params["value_weight"] * (returns - values).pow(2).mean()
-            + _activity_penalty(out.hidden, params))
+    loss = (weighted_cross_entropy(out.outputs, actions, weight)
+            + params["value_weight"] * (returns - values).pow(2).mean() + _activity_penalty(out.hidden, params))
     imitation = (out.outputs.detach().argmax(-1) == actions)[deciding].float().mean()
     return loss, {"imitation": float(imitation)}
 

@@ -41,6 +41,7 @@ __all__ = [
     "TrialTask",
     "Teacher",
     "discrete_metrics",
+    "weighted_cross_entropy",
     "EpisodeRecord",
     "make_rng",
     "check_positive_int",
@@ -213,9 +214,7 @@ class SupervisedTask(Task):
         Default for discrete tasks: cross-entropy per step, weighted by ``batch.mask`` and
         normalised by the total weight (NeuroGym's supervised loss, with fixation steps down-weighted).
         """
-        ce = torch.nn.functional.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), batch.targets.reshape(-1),
-                                               reduction="none").reshape(batch.targets.shape)
-        return (ce * batch.mask).sum() / batch.mask.sum().clamp(min=1e-8)
+        return weighted_cross_entropy(outputs, batch.targets, batch.mask)
 
     def metrics(self, outputs: torch.Tensor, batch: TaskBatch) -> dict[str, float]:
         """Figures for network ``outputs`` (B, T, n_outputs) on ``batch``; includes :attr:`metric`.
@@ -226,6 +225,14 @@ class SupervisedTask(Task):
         what an ablated network that stops answering would still know).
         """
         return discrete_metrics(outputs, batch)
+
+
+def weighted_cross_entropy(outputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of logits ``outputs`` (B, T, n) to ``targets`` (B, T), weighted per step by
+    ``weights`` (B, T) and normalised by their sum."""
+    ce = torch.nn.functional.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1),
+                                           reduction="none").reshape(targets.shape)
+    return (ce * weights).sum() / weights.sum().clamp(min=1e-8)
 
 
 def discrete_metrics(outputs: torch.Tensor, batch: TaskBatch) -> dict[str, float]:
