@@ -1,5 +1,6 @@
 # Two set-up commands (README.md): `make demo` and `make test`.
-# Both create .venv with the tested pins of constraints.txt on first use.
+# Both make the same install (.venv, ".[cuda,test]" with the tested pins of constraints.txt) on first
+# use; the stamp .venv/.installed redoes it only when pyproject.toml or constraints.txt change.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -7,10 +8,12 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test test-fast clean
 
+# PYTHONWARNINGS: setuptools announces every editable install (its import hook maps models/,
+# protocols/, analysis/ into neuromod); that notice is information, not a warning, so it is hidden.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[cuda,test]"
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -c constraints.txt -e ".[cuda,test]"
 	touch $@
 
 install: $(VENV)/.installed

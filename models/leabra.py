@@ -88,7 +88,7 @@ spike-driven synaptic conductance of emergent's SpikeFunSpec (rise/decay, g_gain
 sending side and is not modelled. Spiking-form parameters (eq_gain 8, eq_tau 50, exp_slope 0.02,
 spk_thr 1.2) are emergent's defaults; no emergent spiking log exists to check them against.
 
-Validated against emergent 8.1.1's own logs (``shared/reference/emergent``, see ``tests/test_leabra*.py``).
+Validated against emergent 8.1.1's own logs (``neuromod/data/reference/emergent``, see ``tests/test_leabra*.py``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Protocol ``dopamine-timing``: dopamine and acetylcholine gate timing-dependent plasticity
 (Brzosko, Schultz & Paulsen 2015; Brzosko et al. 2017).
 
-Published effects (``shared/reference/plasticity.md``): post-before-pre pairing alone gives
+Published effects (``neuromod/data/reference/plasticity.md``): post-before-pre pairing alone gives
 depression; dopamine present during the pairing, or applied after it, turns it into
 potentiation (2015: "retroactively"; the longest effective delay usually quoted is about a
 minute, a figure not verified there); acetylcholine during pairing biases both orders toward

@@ -19,8 +19,9 @@ Parameters (``--set key=value``)
     ``spike_exp``   AdEx exponential term (spike threshold 1.2 instead of 0.5)
     ``t_r``         refractory cycles after a spike (0)
     ``input``, ``input_on``, ``input_off``, ``cycles``  the input step (1, 11, 160, 200)
-    ``reference_dir``  folder of emergent's logs (``auto``: ``../shared/reference/emergent`` beside the
-                    repository; ``none`` to skip the comparison)
+    ``reference_dir``  folder of emergent's logs (``auto``: the logs shipped in the package,
+                    :func:`neuromod.reference.emergent_dir`; ``none`` to skip the comparison; a folder
+                    named here must exist and, for neuron.proj's settings, hold the log)
 
 Output: ``trace.csv`` (one row per cycle; columns cycle, net, I_net, v_m, act, act_eq, avg_ss, avg_s,
 avg_m, avg_s_eff, avg_l, spike, adapt, vm_eq, named as emergent names them), ``result.json`` (metrics:
@@ -43,6 +44,7 @@ from neuromod.device import use_device
 from neuromod.equations.leabra import FORMS, NEURON_ADAPT_PROJ, NEURON_PROJ, LeabraUnitParams, leabra_unit
 from neuromod.errors import InputError
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
+from neuromod.reference import emergent_dir
 
 __all__ = ["PROTOCOL", "DEFAULTS", "TRACE_COLUMNS", "ENGINES", "unit_params", "drive", "find_reference",
            "compare_with_emergent", "run", "plot", "validate"]
@@ -97,6 +99,7 @@ def validate(params: dict[str, Any]) -> None:
     on, off = int(params["input_on"]), int(params["input_off"])
     if not 1 <= on <= off:
         raise InputError(f"input cycles must satisfy 1 <= input_on <= input_off, got input_on={on}, input_off={off}")
+    find_reference(params)  # a reference folder the user named must be there before anything runs
 
 
 def unit_params(params: dict[str, Any]) -> LeabraUnitParams:
@@ -116,19 +119,42 @@ def drive(params: dict[str, Any]) -> np.ndarray:
 
 
 def find_reference(params: dict[str, Any]) -> Path | None:
-    """The emergent log matching these settings (neuron.dat / neuron_adapt.dat), or None."""
+    """The emergent log matching these settings (neuron.dat / neuron_adapt.dat), or None.
+
+    ``reference_dir`` ``auto`` takes the logs shipped as package data
+    (:func:`neuromod.reference.emergent_dir`), ``none`` (or ``off``, empty) compares with nothing,
+    any other value is a folder. None is returned when the settings differ from neuron.proj's, so
+    that no log of emergent describes the run.
+
+    Raises
+    ------
+    InputError
+        A named folder that does not exist, or that lacks the log these settings are compared with.
+    """
     setting = str(params["reference_dir"]).strip()
     if setting.lower() in ("none", "", "off"):
         return None
-    folder = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "emergent" if setting.lower() == "auto" else Path(setting)
+    log_name = "neuron_adapt.dat" if params["adapt"] else "neuron.dat"
+    auto = setting.lower() == "auto"
+    folder = emergent_dir() if auto else Path(setting).expanduser()
+    if not auto and not folder.is_dir():
+        raise InputError(f"reference_dir {setting!r} is not a folder: expected a folder holding emergent's {log_name}, "
+                         "or auto (the packaged logs) or none")
     same_as_neuron_proj = (
         params["form"] == "rate" and not params["spike_exp"] and int(params["t_r"]) == 0
         and (float(params["g_bar_e"]), float(params["g_bar_l"]), float(params["g_bar_i"])) == (0.3, 0.3, 1.0)
         and float(params["gc_i"]) == 0.0 and (float(params["gain"]), float(params["nvar"])) == (40.0, 0.01)
         and float(params["input"]) == 1.0 and (int(params["input_on"]), int(params["input_off"])) == (11, 160)
     )
-    log = folder / ("neuron_adapt.dat" if params["adapt"] else "neuron.dat")
-    return log if same_as_neuron_proj and log.is_file() else None
+    if not same_as_neuron_proj:
+        return None
+    log = folder / log_name
+    if not log.is_file():
+        if auto:  # the installed package lost its data: a broken install, not the user's input
+            raise FileNotFoundError(f"packaged reference log {log} is missing; reinstall neuromod")
+        raise InputError(f"reference_dir {setting!r} has no {log_name}: expected emergent's log of neuron.proj there, "
+                         "or reference_dir=auto or none")
+    return log
 
 
 def compare_with_emergent(trace: dict[str, np.ndarray], log: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from neuromod.reference import reference_dir as packaged_reference_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -15,8 +17,8 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """``shared/reference`` beside the repository (CI clones it next to the repo)."""
-    path = REPO_ROOT / ".." / "shared" / "reference"
+    """The reference data shipped in the package (``neuromod/data/reference``), where protocols read it."""
+    path = packaged_reference_dir()
     if not path.is_dir():
-        pytest.fail(f"reference data not found at {path.resolve()}: put the shared folder beside the repository")
+        pytest.fail(f"packaged reference data not found at {path}: reinstall neuromod (make install)")
     return path

@@ -92,7 +92,7 @@ def patterns_run(tmp_path_factory):
 
 # --------------------------------------------------------------------------- parameter sets
 def _reference_naud_table(reference_dir):
-    """Rows of the Naud et al. (2008) table in shared/reference/plasticity.md, as numbers."""
+    """Rows of the Naud et al. (2008) table in the packaged plasticity.md, as numbers."""
     text = (reference_dir / "plasticity.md").read_text()
     section = text.split("## AdEx", 1)[1].split("\n## ", 1)[0]
     rows = {}

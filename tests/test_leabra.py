@@ -1,7 +1,7 @@
 """The Leabra unit, FFFB, netinput scaling and XCAL against emergent 8.1.1's own logs.
 
 Every comparison uses |ours − emergent| ≤ ATOL + RTOL·|emergent| on every row (the logs are float32
-values printed with 6 significant digits; see shared/reference/emergent/README.md).
+values printed with 6 significant digits; see neuromod/data/reference/PROVENANCE.md).
 """
 
 from __future__ import annotations

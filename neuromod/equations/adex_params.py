@@ -9,7 +9,7 @@ The Naud et al. values are those adapted to reproduce the paper's figures in a w
 simulator's example (ΔT 2 mV, VT −50 mV, spike detected at 0 mV, start at EL with w = 0); the
 printed table of the paper was not read. Rows marked "one source" in their ``citation`` conflict
 with another public exercise file and are the less certain ones (see
-``shared/reference/plasticity.md``, section AdEx).
+``neuromod/data/reference/plasticity.md``, section AdEx).
 """
 
 from __future__ import annotations

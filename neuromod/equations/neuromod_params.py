@@ -2,7 +2,7 @@
 that use them.
 
 Every number here is written once; the equation library, the protocols and the tests import it.
-Provenance: ``shared/reference/plasticity.md`` (sections "Dopamine-modulated STDP — Izhikevich
+Provenance: ``neuromod/data/reference/plasticity.md`` (sections "Dopamine-modulated STDP — Izhikevich
 2007" and "Dopamine and acetylcholine gates — Brzosko 2015/2017"). Each set's ``citation`` says
 which values are the paper's and which are chosen here.
 
@@ -66,8 +66,9 @@ __all__ = [
     "REFERENCE_FILE",
 ]
 
-#: where the figures below were read (relative to the repository root's parent)
-REFERENCE_FILE = "shared/reference/plasticity.md"
+#: where the figures below were read: package data, relative to the folder holding ``neuromod/``
+#: (:func:`neuromod.reference.reference_dir` gives the installed folder)
+REFERENCE_FILE = "neuromod/data/reference/plasticity.md"
 
 #: The four modulators of a modulator site, by their variable names: dopamine, acetylcholine,
 #: noradrenaline, serotonin.

@@ -5,7 +5,7 @@ Every number here is written once; models, protocols and tests import it.
 * :data:`PFISTER2006` -- the six triplet-rule fits of Pfister & Gerstner 2006 (J Neurosci 26:9673),
   by data set (visual cortex = Sjöström et al. 2001; hippocampal = Wang et al. 2005),
   interaction (all-to-all / nearest-spike) and model (full / minimal).
-  Provenance: ``shared/reference/plasticity.md``, which collects them from public reproductions:
+  Provenance: ``neuromod/data/reference/plasticity.md``, which collects them from public reproductions:
   the visual-cortex rows agree in two independent sources, the hippocampal rows come from one.
   tau_plus = 16.8 ms and tau_minus = 33.7 ms in every row. Some model libraries ship
   A2_plus = 7.5e-10, A3_plus = 9.3e-3 as "Pfister" defaults; those match no row of the paper and
@@ -45,8 +45,9 @@ __all__ = [
     "REFERENCE_FILE",
 ]
 
-#: where the figures below were read (relative to the repository root's parent)
-REFERENCE_FILE = "shared/reference/plasticity.md"
+#: where the figures below were read: package data, relative to the folder holding ``neuromod/``
+#: (:func:`neuromod.reference.reference_dir` gives the installed folder)
+REFERENCE_FILE = "neuromod/data/reference/plasticity.md"
 
 _CITE = "Pfister & Gerstner 2006, J Neurosci 26:9673"
 _VISUAL = "visual cortex data of Sjöström et al. 2001; two independent reproductions agree"
@@ -92,7 +93,7 @@ class SjostromPoint:
 
 
 #: Sjöström et al. 2001 pairing-frequency data: Δw/w (0 = no change), mean ± SEM, 60 pairings.
-#: Source: shared/reference/plasticity.md (two reproductions agree exactly).
+#: Source: neuromod/data/reference/plasticity.md (two reproductions agree exactly).
 SJOSTROM2001: tuple[SjostromPoint, ...] = (
     SjostromPoint(0.1, +10, -0.04, 0.05),
     SjostromPoint(0.1, -10, -0.29, 0.08),
@@ -124,7 +125,7 @@ ONE_HZ_CHECK = MappingProxyType({
 #: magnitudes of the two pre/post intervals of a triplet. Results are qualitative (abstract and
 #: reproductions): post-pre-post potentiates strongly at all tested intervals; pre-post-pre barely
 #: changes the weight at symmetric short intervals; potentiation dominates within about 70 ms.
-#: Only these qualitative results are in shared/reference/plasticity.md; the repetition count, the
+#: Only these qualitative results are in neuromod/data/reference/plasticity.md; the repetition count, the
 #: rate, the intervals and the 5 ms quadruplet pairs are the protocol as Pfister & Gerstner describe
 #: it (from the paper as its reproductions quote it, not checked against the PDF).
 WANG2005 = MappingProxyType({
@@ -144,7 +145,7 @@ _FIT = (
 #: Pair-rule parameter sets (w in units of w0). See the module docstring for provenance.
 PAIR_STDP: MappingProxyType[str, PairSTDPParameters] = MappingProxyType({
     # Song, Miller & Abbott 2000 (Nat Neurosci 3:919): tau 20 ms both sides, A+ = 0.005, A-/A+ = 1.05
-    # (amplitudes in units of the maximal weight there). Not in shared/reference/plasticity.md: taken
+    # (amplitudes in units of the maximal weight there). Not in neuromod/data/reference/plasticity.md: taken
     # from the paper as its public reproductions quote it; used as a generic pair window only.
     "song2000": PairSTDPParameters(
         tau_plus=20 * ms, tau_minus=20 * ms, A_plus=5e-3, A_minus=5.25e-3, interaction="all_to_all",
