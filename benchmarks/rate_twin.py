@@ -5,7 +5,7 @@
 "Ours" is ``GatedPlasticRNN(impl="fused")``; "naive" is ``impl="reference"`` of the same module: the
 straightforward per-step loop (``torch.bmm`` per step, explicit (B, N, N) matrices, autograd through
 every step), written the way the public reference is. Both rules: ``plain`` (scalar alpha, scalar
-tauU, fixed rule constants) and ``modulated`` (M from a scalar modulatory unit, s and r fixed).
+rate_u, fixed rule constants) and ``modulated`` (M from a scalar modulatory unit, s and r fixed).
 Loss: ``sum(h) + sum(dU_T)``, so gradients reach every parameter and the final fast weights.
 
 Figures (each measurement runs in a fresh subprocess, so the peak of one never hides in another):
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
              "long_steps": args.long_steps or (400 if quick else 1000), "dtype": "float32"}
     repeats = args.repeats or 3
     rules = [r for r in args.rules.split(",") if r]
-    from neuromod.models.gated_rnn import default_chunk
+    from neuromod.models.twin_fused import default_chunk
     from neuromod.results import environment_versions, write_json_atomic
 
     chunk = args.chunk  # None: the layer's default, sqrt(T) but at least 16

@@ -64,7 +64,7 @@ class RecallNet(nn.Module):
         return self.readout(h[-1])
 
 
-TWIN_OPTIONS = dict(rule="plain", alpha_max=4.0, alpha_init=1.0, tau_u_init=0.5, learn_rule=True)
+TWIN_OPTIONS = dict(rule="plain", alpha_max=4.0, alpha_init=1.0, rate_u_init=0.5, learn_rule=True)
 """Twin settings of the example: a strong fast-weight gain and a learned STDP rule."""
 
 

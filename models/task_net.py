@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from neuromod.errors import InputError
 from neuromod.models.gated_rnn import GatedPlasticRNN, TwinConfig, TwinState, twin_step
+from neuromod.models.twin_config import rename_legacy_keys
 
 __all__ = ["TaskNetConfig", "TaskNet", "TaskNetOutput", "detach_state", "CELLS"]
 
@@ -62,7 +63,8 @@ class TaskNetConfig:
     value_head: bool = False
     """Add a state-value head (actor-critic)."""
     twin: dict[str, Any] = field(default_factory=dict)
-    """Keywords of :class:`TwinConfig` besides the sizes (``rule``, ``alpha_init``, ``learn_rule``...)."""
+    """Keywords of :class:`TwinConfig` besides the sizes (``rule``, ``alpha_init``, ``learn_rule``...); the
+    old names of the rates (``tau_u_init`` for ``rate_u_init``, ...) are accepted and mapped."""
     impl: str = "auto"
     """Implementation of the twin's sequence path (``auto``, ``fused``, ``checkpoint``, ``reference``)."""
 
@@ -129,7 +131,8 @@ class TaskNet(nn.Module):
         if cfg.cell == "plastic":
             twin_kw = {k: v for k, v in cfg.twin.items() if k not in ("input_size", "hidden_size", "batch_first")}
             try:
-                twin_config = TwinConfig(input_size=core_in, hidden_size=cfg.hidden_size, batch_first=True, **twin_kw)
+                twin_config = TwinConfig(input_size=core_in, hidden_size=cfg.hidden_size, batch_first=True,
+                                         **rename_legacy_keys(twin_kw))
             except TypeError as exc:
                 raise InputError(f"bad rate-twin option: {exc}") from None
             self.rnn: nn.Module = GatedPlasticRNN(config=twin_config, impl=cfg.impl)

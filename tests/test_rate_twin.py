@@ -20,7 +20,7 @@ T, B, I, N = 7, 2, 3, 5
 
 CONFIGS = {
     "plain": dict(rule="plain"),
-    "plain-neuron": dict(rule="plain", alpha_shape="neuron", tau_u_shape="neuron", a_minus=0.6, tau_minus=0.3),
+    "plain-neuron": dict(rule="plain", alpha_shape="neuron", rate_u_shape="neuron", a_minus=0.6, rate_minus=0.3),
     "plain-synapse": dict(rule="plain", alpha_shape="synapse"),
     "plain-clip": dict(rule="plain", alpha_shape="neuron", clip=0.35),
     "plain-ct": dict(rule="plain", continuous_time=True, ct_rate=0.3),
@@ -28,7 +28,7 @@ CONFIGS = {
     "mod": dict(rule="modulated"),
     "mod-units-neuron": dict(rule="modulated", gate_M=GateConfig("unit", "neuron"), gate_s=GateConfig("unit", "neuron"),
                              gate_r=GateConfig("unit", "neuron")),
-    "mod-learned": dict(rule="modulated", tau_u_shape="neuron", alpha_shape="neuron", learn_rule=True,
+    "mod-learned": dict(rule="modulated", rate_u_shape="neuron", alpha_shape="neuron", learn_rule=True,
                         gate_M=GateConfig("learned", "neuron", 0.7), gate_s=GateConfig("learned", "scalar", 0.6),
                         gate_r=GateConfig("learned", "neuron", 0.4)),
     "mod-fixed": dict(rule="modulated", gate_M=GateConfig("fixed", "scalar", -0.8),
@@ -72,16 +72,16 @@ def equations_reference(model, x, state, *, alpha_off=False, plasticity_off=Fals
     n = cfg.hidden_size
     alpha = cfg.alpha_max * torch.tanh(cell.alpha_raw)
     A = alpha.view(n, n) if cfg.alpha_shape == "synapse" else alpha.view(-1, 1).expand(n, n)  # [post, pre]
-    tau_u = torch.sigmoid(cell.tau_u_logit).view(-1, 1).expand(n, 1)
+    rate_u = torch.sigmoid(cell.rate_u_logit).view(-1, 1).expand(n, 1)
     out = {"h": [], "v": [], "dU": [], "E": []}
     for b in range(x.shape[1]):
         v, h, dU = state.v[b], state.h[b], state.dU[b]
         if cfg.rule == "plain":
             ep, em = state.e_plus[b], state.e_minus[b]
-            tp, tm = torch.sigmoid(cell.tau_plus_logit), torch.sigmoid(cell.tau_minus_logit)
+            tp, tm = torch.sigmoid(cell.rate_plus_logit), torch.sigmoid(cell.rate_minus_logit)
         else:
             e, E = state.e[b], state.E[b]
-            te, tE = torch.sigmoid(cell.tau_e_logit), torch.sigmoid(cell.tau_E_logit)
+            te, tE = torch.sigmoid(cell.rate_e_logit), torch.sigmoid(cell.rate_E_logit)
         traj = {k: [] for k in out}
         for t in range(x.shape[0]):
             xt = x[t, b]
@@ -98,14 +98,14 @@ def equations_reference(model, x, state, *, alpha_off=False, plasticity_off=Fals
                 ep = (1 - tp) * ep + tp * h
                 em = (1 - tm) * em + tm * h
                 if not plasticity_off:
-                    dU = (1 - tau_u) * dU + tau_u * (cell.a_plus * torch.outer(h, ep) - cell.a_minus * torch.outer(em, h))
+                    dU = (1 - rate_u) * dU + rate_u * (cell.a_plus * torch.outer(h, ep) - cell.a_minus * torch.outer(em, h))
             else:
                 M, s, r = (_gate(cell, g, h) for g in "Msr")
                 e = (1 - r * te) * e + r * te * h
                 if not plasticity_off:
                     s_pair = torch.sqrt(torch.outer(s, s))  # geometric mean of post and pre induction gates
                     E = (1 - tE) * E + tE * s_pair * (torch.outer(h, e) - torch.outer(e, h))
-                    dU = (1 - tau_u) * dU + tau_u * M.view(-1, 1) * E
+                    dU = (1 - rate_u) * dU + rate_u * M.view(-1, 1) * E
                 traj["E"].append(E)
             traj["h"].append(h)
             traj["v"].append(v)
@@ -281,10 +281,10 @@ def test_fused_gradients_equal_autograd_through_the_reference(name, switch, x):
                 assert g is None, key
                 continue
             torch.testing.assert_close(g, value, **TOL, msg=lambda m, key=key: f"{key}: {m}")
-    if switch in ("freeze", "plasticity_off"):  # no gradient reaches tauU: dU is a constant / frozen
-        assert expected["cell.tau_u_logit"] is None or not expected["cell.tau_u_logit"].any()
+    if switch in ("freeze", "plasticity_off"):  # no gradient reaches rate_u: dU is a constant / frozen
+        assert expected["cell.rate_u_logit"] is None or not expected["cell.rate_u_logit"].any()
     else:
-        assert expected["cell.tau_u_logit"].abs().sum() > 0
+        assert expected["cell.rate_u_logit"].abs().sum() > 0
 
 
 @pytest.mark.parametrize("name", ["plain-synapse", "mod-synapse-clip"])
@@ -416,17 +416,17 @@ def test_noise_only_where_the_mask_is_on(x):
 
 def test_constrained_parameters_and_reset():
     model = GatedPlasticRNN(I, N, rule="modulated", alpha_shape="synapse", alpha_init=0.3, alpha_max=1.5,
-                            tau_u_shape="neuron", tau_u_init=0.2, gate_s=GateConfig("learned", "neuron", 0.4))
+                            rate_u_shape="neuron", rate_u_init=0.2, gate_s=GateConfig("learned", "neuron", 0.4))
     p = model.cell.effective_params()
-    assert p.alpha.shape == (N, N) and p.tau_u.shape == (N,)
+    assert p.alpha.shape == (N, N) and p.rate_u.shape == (N,)
     torch.testing.assert_close(p.alpha, torch.full((N, N), 0.3))
-    torch.testing.assert_close(p.tau_u, torch.full((N,), 0.2))
+    torch.testing.assert_close(p.rate_u, torch.full((N,), 0.2))
     torch.testing.assert_close(p.gate_s.value, torch.full((N,), 0.4))
     with torch.no_grad():
         model.cell.alpha_raw.fill_(100.0)
-        model.cell.tau_u_logit.fill_(-100.0)
+        model.cell.rate_u_logit.fill_(-100.0)
     p = model.cell.effective_params()
-    assert p.alpha.max() <= 1.5 and p.tau_u.min() >= 0.0
+    assert p.alpha.max() <= 1.5 and p.rate_u.min() >= 0.0
     model.reset_parameters()
     torch.testing.assert_close(model.cell.effective_params().alpha, torch.full((N, N), 0.3))
     text = repr(model)
@@ -445,7 +445,7 @@ def test_save_load_round_trip(name, x, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(x)[0], model(x)[0], rtol=0, atol=0)
     data = torch.load(path, weights_only=True)
-    assert data["format"] == "neuromod-twin" and data["version"] == 1
+    assert data["format"] == "neuromod-twin" and data["version"] == 2
     assert data["conventions"]["matrix_index"] == "[post, pre]"
     eff = model.cell.effective_params()
     torch.testing.assert_close(data["effective"]["alpha"], eff.alpha.detach())
@@ -485,13 +485,13 @@ def test_bad_inputs(tmp_path):
         model(torch.zeros(4, 2, I), record=("w",))
     with pytest.raises(ValueError, match="rule must be one of.*got 'hebb'"):
         GatedPlasticRNN(I, N, rule="hebb")
-    with pytest.raises(ValueError, match="tau_plus is a rate per step"):
-        GatedPlasticRNN(I, N, tau_plus=2.0)
+    with pytest.raises(ValueError, match="rate_plus is a rate per step"):
+        GatedPlasticRNN(I, N, rate_plus=2.0)
     path = save_twin(tmp_path / "twin.pt", model)
     data = torch.load(path, weights_only=True)
     data["version"] = 99
     torch.save(data, tmp_path / "future.pt")
-    with pytest.raises(ValueError, match="version 99; this neuromod reads version 1"):
+    with pytest.raises(ValueError, match="version 99; this neuromod reads versions 1, 2"):
         load_twin(tmp_path / "future.pt")
     torch.save({"format": "something-else"}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="expected format 'neuromod-twin', got 'something-else'"):
