@@ -211,6 +211,43 @@ def ablate(
         typer.echo("  " + _figures(record))
 
 
+@app.command()
+@_user_errors
+def compare(
+    spiking: Path = typer.Argument(..., help="spiking run folder holding data.nix (or a .nix file)"),
+    rate: Path = typer.Argument(..., help="rate run folder holding data.nix (or a .nix file)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="result folder (default runs/compare)"),
+    bin_ms: Optional[float] = typer.Option(None, "--bin-ms", help="bin width in ms (default: one rate-model step)"),
+    kernel: Optional[str] = typer.Option(None, "--kernel", help="PSTH kernel: gaussian, exponential, alpha, ... (default: counts per bin)"),
+    n_pcs: int = typer.Option(3, "--n-pcs", help="principal components for the subspace overlap"),
+    label: str = typer.Option("label", "--label", help="segment annotation with the task variable to decode"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace the output folder if it exists (default: refuse)"),
+) -> None:
+    """Compare a spiking run with a rate run: rates, PSTHs, variability, correlations, geometry, decoding."""
+    import time
+
+    from neuromod.analysis.compare import compare as compare_blocks
+    from neuromod.analysis.neo_io import load
+    from neuromod.results import RunFolder
+
+    started = time.perf_counter()
+    target = out if out is not None else Path("runs") / "compare"
+    # everything that can fail on the user's input happens before the folder is made
+    comparison = compare_blocks(load(spiking), load(rate), bin_ms=bin_ms, kernel=kernel, n_pcs=n_pcs, label=label)
+    parameters = {"spiking_run": spiking.name, "rate_run": rate.name, **comparison.parameters}
+    with RunFolder(target, overwrite=overwrite) as run:
+        run.write_config("comparison", "compare", parameters, seed=None, device=None)
+        run.write_json("comparison.json", comparison.to_json())
+        figure = comparison.plot(title=f"{spiking.name} (spiking) against {rate.name} (rate)")
+        run.savefig(figure, "comparison.png", dpi=120)
+        run.write_result("comparison", "compare", parameters, seed=None, device=None,
+                         metrics=comparison.to_json()["metrics"], conditions=comparison.unit_table(),
+                         figures=["comparison.png"], wall_time_s=time.perf_counter() - started,
+                         details={"skipped": comparison.skipped})
+    typer.echo(f"wrote {target}: " + _figures({k: v for k, v in comparison.to_json()["metrics"].items()
+                                                if k in ("psth_r_median", "rate_slope", "subspace_overlap")}))
+
+
 def main() -> None:
     """Entry point of the ``neuromod`` script."""
     app()
