@@ -2,7 +2,7 @@
 
 What this module holds
 ----------------------
-* :class:`LeabraUnitParams`, :class:`FFFBParams`, :class:`XCALParams` — the parameters with emergent
+* :class:`LeabraUnitParameters`, :class:`FFFBParameters`, :class:`XCALParameters` — the parameters with emergent
   8.1's defaults (frozen, cited dataclasses; ``replace(...)`` gives the per-project settings such
   as :data:`NEURON_PROJ`). They live in :mod:`neuromod.equations.leabra` (with the Brian2 form of
   the unit) and are re-exported here.
@@ -102,12 +102,12 @@ import numpy as np
 from neuromod.equations.leabra import (
     EMERGENT_CITATION,
     EMERGENT_UNIT,
-    FFFBParams,
+    FFFBParameters,
     FORMS,
     LAYER_FFFB_INHIB,
     LAYER_FFFB_INPUT,
     LAYER_FFFB_PROJ,
-    LeabraUnitParams,
+    LeabraUnitParameters,
     NETIN_PROJ,
     NEURON_ADAPT_PROJ,
     NEURON_PAIR_INHIB,
@@ -115,7 +115,7 @@ from neuromod.equations.leabra import (
     NEURON_PROJ,
     NEURON_PROJ_INPUT,
     STD4_PROJ,
-    XCALParams,
+    XCALParameters,
     linear_weight,
     nxx1_table,
     sigmoidal_weight,
@@ -125,9 +125,9 @@ from neuromod.errors import InputError
 
 __all__ = [
     "EMERGENT_CITATION",
-    "LeabraUnitParams",
-    "FFFBParams",
-    "XCALParams",
+    "LeabraUnitParameters",
+    "FFFBParameters",
+    "XCALParameters",
     "EMERGENT_UNIT",
     "NEURON_PROJ",
     "NEURON_ADAPT_PROJ",
@@ -212,7 +212,7 @@ sig_weight = sigmoidal_weight
 lin_weight = linear_weight
 
 
-def avg_l_lrn(avg_l: Any, p: LeabraUnitParams = EMERGENT_UNIT) -> np.ndarray:
+def avg_l_lrn(avg_l: Any, p: LeabraUnitParameters = EMERGENT_UNIT) -> np.ndarray:
     """Hebbian learning weight from avg_l: ``lrn_min + (lrn_max − lrn_min)/(gain − min)·(avg_l − min)``."""
     return p.avg_l_lrn_min + p.avg_l_lrn_fact * (np.asarray(avg_l, dtype=np.float64) - p.avg_l_min)
 
@@ -258,7 +258,7 @@ class UnitState:
         return {name: getattr(self, name).copy() for name in names}
 
 
-def init_state(n: int, p: LeabraUnitParams = EMERGENT_UNIT) -> UnitState:
+def init_state(n: int, p: LeabraUnitParameters = EMERGENT_UNIT) -> UnitState:
     """Initial state of ``n`` units (emergent's Init_Weights + Init_Acts)."""
     zeros = lambda: np.zeros(n, dtype=np.float64)  # noqa: E731
     full = lambda v: np.full(n, float(v), dtype=np.float64)  # noqa: E731
@@ -273,7 +273,7 @@ def init_state(n: int, p: LeabraUnitParams = EMERGENT_UNIT) -> UnitState:
     )
 
 
-def decay_state(s: UnitState, p: LeabraUnitParams, decay: float = 1.0) -> None:
+def decay_state(s: UnitState, p: LeabraUnitParameters, decay: float = 1.0) -> None:
     """Move the activation state towards its initial values by ``decay`` (1 = full reset), in place.
 
     The learning averages and the refractory counter are kept, as in emergent's DecayState.
@@ -292,7 +292,7 @@ def decay_state(s: UnitState, p: LeabraUnitParams, decay: float = 1.0) -> None:
     s.I_net[:] = 0.0
 
 
-def hard_clamp(s: UnitState, p: LeabraUnitParams, ext: Any) -> None:
+def hard_clamp(s: UnitState, p: LeabraUnitParameters, ext: Any) -> None:
     """Force units to external values (emergent's Compute_HardClamp), in place.
 
     net = ext, act = ext clipped to [0, clamp_max], v_m = vm_eq = thr + act/gain (E_l for act 0),
@@ -309,18 +309,18 @@ def hard_clamp(s: UnitState, p: LeabraUnitParams, ext: Any) -> None:
     s.I_net[:] = 0.0
 
 
-def _inet(p: LeabraUnitParams, net: np.ndarray, gi: np.ndarray, adapt: np.ndarray, v: np.ndarray) -> np.ndarray:
+def _inet(p: LeabraUnitParameters, net: np.ndarray, gi: np.ndarray, adapt: np.ndarray, v: np.ndarray) -> np.ndarray:
     return net * (p.e_rev_e - v) + p.g_bar_l * (p.e_rev_l - v) + gi * (p.e_rev_i - v) - adapt
 
 
-def integrate_netin(s: UnitState, p: LeabraUnitParams, net_raw: Any) -> None:
+def integrate_netin(s: UnitState, p: LeabraUnitParameters, net_raw: Any) -> None:
     """Step 1: ``g_e += dt_integ/net_tau·(net_raw − g_e)``; ``net = g_bar_e·g_e`` (in place)."""
     net_raw = np.broadcast_to(np.asarray(net_raw, dtype=np.float64), s.ge.shape)
     s.ge += p.dt_integ * p.net_dt * (net_raw - s.ge)
     s.net[:] = p.g_bar_e * s.ge
 
 
-def update_act(s: UnitState, p: LeabraUnitParams, gc_i: Any = 0.0, *, form: str = "rate") -> None:
+def update_act(s: UnitState, p: LeabraUnitParameters, gc_i: Any = 0.0, *, form: str = "rate") -> None:
     """Steps 3–6 of the module docstring for unclamped units, given this cycle's net and ``gc_i``."""
     if form not in FORMS:
         raise InputError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
@@ -365,7 +365,7 @@ def update_act(s: UnitState, p: LeabraUnitParams, gc_i: Any = 0.0, *, form: str 
         s.adapt[:] = 0.0
 
 
-def unit_cycle(s: UnitState, p: LeabraUnitParams, net_raw: Any, gc_i: Any = 0.0, *, form: str = "rate") -> None:
+def unit_cycle(s: UnitState, p: LeabraUnitParameters, net_raw: Any, gc_i: Any = 0.0, *, form: str = "rate") -> None:
     """Advance unclamped units by one emergent cycle (steps 1 and 3–6 of the module docstring), in place.
 
     ``net_raw``: this cycle's raw excitatory input (Σ scale·w·act of the senders, before g_bar_e);
@@ -376,7 +376,7 @@ def unit_cycle(s: UnitState, p: LeabraUnitParams, net_raw: Any, gc_i: Any = 0.0,
     update_act(s, p, gc_i, form=form)
 
 
-def update_averages(s: UnitState, p: LeabraUnitParams) -> None:
+def update_averages(s: UnitState, p: LeabraUnitParameters) -> None:
     """Cycle update of the learning averages avg_ss, avg_s, avg_m, avg_s_eff from act_nd, in place."""
     s.avg_ss += p.dt_integ / p.ss_tau * (s.act_nd - s.avg_ss)
     s.avg_s += p.dt_integ / p.s_tau * (s.avg_ss - s.avg_s)
@@ -384,7 +384,7 @@ def update_averages(s: UnitState, p: LeabraUnitParams) -> None:
     s.avg_s_eff[:] = (1.0 - p.m_in_s) * s.avg_s + p.m_in_s * s.avg_m
 
 
-def update_avg_l(s: UnitState, p: LeabraUnitParams, *, hidden: bool = True) -> None:
+def update_avg_l(s: UnitState, p: LeabraUnitParameters, *, hidden: bool = True) -> None:
     """Trial update of avg_l (towards avg_l_gain·avg_m, floor avg_l_min) and avg_l_lrn, in place.
 
     ``hidden=False`` (input, target and output layers) sets avg_l_lrn to 0: no Hebbian term there.
@@ -395,7 +395,7 @@ def update_avg_l(s: UnitState, p: LeabraUnitParams, *, hidden: bool = True) -> N
 
 
 def run_unit(
-    p: LeabraUnitParams = NEURON_PROJ,
+    p: LeabraUnitParameters = NEURON_PROJ,
     drive: Any = NEURON_PROJ_INPUT,
     *,
     form: str = "rate",
@@ -422,8 +422,8 @@ def run_unit(
 
 
 def run_layer(
-    p: LeabraUnitParams,
-    inhib: FFFBParams,
+    p: LeabraUnitParameters,
+    inhib: FFFBParameters,
     drive: Any,
     *,
     form: str = "rate",
@@ -465,15 +465,15 @@ class Layer:
     this layer.
     """
 
-    def __init__(self, name: str, n: int, unit: LeabraUnitParams = EMERGENT_UNIT, *,
-                 inhib: FFFBParams | None = None, kind: str = "hidden", form: str = "rate",
+    def __init__(self, name: str, n: int, unit: LeabraUnitParameters = EMERGENT_UNIT, *,
+                 inhib: FFFBParameters | None = None, kind: str = "hidden", form: str = "rate",
                  avg_act: float = 0.15, decay_trial: float = 1.0):
         if kind not in LAYER_KINDS:
             raise InputError(f"layer kind must be one of {', '.join(LAYER_KINDS)}, got {kind!r}")
         if form not in FORMS:
             raise InputError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
         self.name, self.n, self.unit, self.kind, self.form = name, int(n), unit, kind, form
-        self.inhib = inhib if inhib is not None else FFFBParams(on=False)
+        self.inhib = inhib if inhib is not None else FFFBParameters(on=False)
         self.avg_act = float(avg_act)
         self.decay_trial = float(decay_trial)
         self.state = init_state(self.n, unit)
@@ -523,7 +523,7 @@ class Projection:
     """
 
     def __init__(self, sender: Layer, receiver: Layer, weights: Any = 0.5, *, pattern: str = "full",
-                 wt_abs: float = 1.0, wt_rel: float = 1.0, xcal: XCALParams | None = None):
+                 wt_abs: float = 1.0, wt_rel: float = 1.0, xcal: XCALParameters | None = None):
         self.sender, self.receiver = sender, receiver
         shape = (receiver.n, sender.n)
         if pattern == "full":
@@ -538,7 +538,7 @@ class Projection:
         mask &= ~np.isnan(w)
         self.mask = mask
         self.wt = np.where(mask, w, 0.0)
-        self.xcal = xcal if xcal is not None else XCALParams(learn=False)
+        self.xcal = xcal if xcal is not None else XCALParameters(learn=False)
         self.lin = np.where(mask, lin_weight(self.wt, self.xcal.wt_sig_gain, self.xcal.wt_sig_off), 0.0)
         self.wt_abs, self.wt_rel = float(wt_abs), float(wt_rel)
         self.scale = 1.0
@@ -713,8 +713,8 @@ def neuron_pair_network(inhib: bool = False) -> Network:
     """
     inp = Layer("Input", 1, NEURON_PAIR_PROJ, kind="input")
     out = Layer("Output", 1, NEURON_PAIR_PROJ, kind="target", avg_act=0.5,
-                inhib=NEURON_PAIR_INHIB if inhib else FFFBParams(on=False))
-    return Network([inp, out], [Projection(inp, out, 0.5, xcal=XCALParams())])
+                inhib=NEURON_PAIR_INHIB if inhib else FFFBParameters(on=False))
+    return Network([inp, out], [Projection(inp, out, 0.5, xcal=XCALParameters())])
 
 
 def netin_network() -> Network:
@@ -726,8 +726,8 @@ def netin_network() -> Network:
     in1 = Layer("Input1", 4, NETIN_PROJ, kind="input")
     out = Layer("Output", 4, NETIN_PROJ, kind="output")
     return Network([in0, in1, out], [
-        Projection(in0, out, 0.5, pattern="one_to_one", wt_abs=1.0, xcal=XCALParams(learn=False)),
-        Projection(in1, out, 0.5, pattern="one_to_one", wt_abs=2.0, xcal=XCALParams()),
+        Projection(in0, out, 0.5, pattern="one_to_one", wt_abs=1.0, xcal=XCALParameters(learn=False)),
+        Projection(in1, out, 0.5, pattern="one_to_one", wt_abs=2.0, xcal=XCALParameters()),
     ])
 
 
@@ -741,6 +741,6 @@ def std4_network(weights: Mapping[str, Any]) -> Network:
     hid = Layer("Hidden", 4, STD4_PROJ, kind="hidden", avg_act=0.2)
     out = Layer("Output", 4, STD4_PROJ, kind="target", avg_act=0.2)
     return Network([inp, hid, out], [
-        Projection(inp, hid, weights["Hidden"].projections["Input"], xcal=XCALParams()),
-        Projection(hid, out, weights["Output"].projections["Hidden"], xcal=XCALParams()),
+        Projection(inp, hid, weights["Hidden"].projections["Input"], xcal=XCALParameters()),
+        Projection(hid, out, weights["Output"].projections["Hidden"], xcal=XCALParameters()),
     ])

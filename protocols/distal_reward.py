@@ -56,15 +56,12 @@ from brian2 import Quantity, ms, second
 from neuromod.device import use_device
 from neuromod.equations.izhikevich import IZHIKEVICH2003, izhikevich, izhikevich_values
 from neuromod.equations.modulators import VARIANTS, ModulatorSites
-from neuromod.equations.neuromod_params import (
-    IZHIKEVICH2007,
-    IZHIKEVICH2007_MODULATORS,
-    IZHIKEVICH2007_NETWORK,
-)
+from neuromod.equations.neuromod_params import IZHIKEVICH2007, IZHIKEVICH2007_MODULATORS
 from neuromod.equations.neuromodulated import three_factor_stdp
 from neuromod.errors import InputError
 from neuromod.parameters import format_value
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
+from neuromod.protocols.distal_reward_params import IZHIKEVICH2007_NETWORK
 
 __all__ = ["PROTOCOL", "DEFAULTS", "DistalRewardNetwork", "build_network", "run", "plot", "validate"]
 

@@ -96,13 +96,13 @@ from neuromod.equations.modulators import VARIANTS, ModulatorSites, Release, bat
 from neuromod.equations.neuromod_params import (
     BRZOSKO2015_TAG,
     BRZOSKO2015_TIMING,
-    BRZOSKO_MODULATORS,
     ThreeFactorParameters,
 )
 from neuromod.equations.neuromodulated import ThreeFactorSynapseModel, three_factor_stdp
 from neuromod.errors import InputError
 from neuromod.parameters import format_value
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
+from neuromod.protocols.dopamine_timing_params import BRZOSKO_MODULATORS
 from neuromod.protocols.pairing import (
     check_dt_in_window,
     check_frequency,

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from neuromod.device import use_device
-from neuromod.equations.leabra import FORMS, NEURON_ADAPT_PROJ, NEURON_PROJ, LeabraUnitParams, leabra_unit
+from neuromod.equations.leabra import FORMS, NEURON_ADAPT_PROJ, NEURON_PROJ, LeabraUnitParameters, leabra_unit
 from neuromod.errors import InputError
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 from neuromod.reference import emergent_dir
@@ -102,7 +102,7 @@ def validate(params: dict[str, Any]) -> None:
     find_reference(params)  # a reference folder the user named must be there before anything runs
 
 
-def unit_params(params: dict[str, Any]) -> LeabraUnitParams:
+def unit_params(params: dict[str, Any]) -> LeabraUnitParameters:
     """The unit's parameter set: neuron.proj's (or neuron_adapt's) with the protocol's changes."""
     base = NEURON_ADAPT_PROJ if params["adapt"] else NEURON_PROJ
     return base.replace(
@@ -181,7 +181,7 @@ def compare_with_emergent(trace: dict[str, np.ndarray], log: Path) -> tuple[dict
     return metrics, {f"ref_{c}": np.asarray(ref[c][:n], dtype=np.float64) for c in COMPARED + ("cycle",)}
 
 
-def _simulate_brian2(p: LeabraUnitParams, params: dict[str, Any], ctx: RunContext) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+def _simulate_brian2(p: LeabraUnitParameters, params: dict[str, Any], ctx: RunContext) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     from brian2 import Network, SpikeMonitor, StateMonitor, TimedArray, ms
 
     values = drive(params)

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from neuromod.device import use_device
-from neuromod.equations.leabra import EMERGENT_UNIT, LeabraUnitParams, XCALParams
+from neuromod.equations.leabra import EMERGENT_UNIT, LeabraUnitParameters, XCALParameters
 from neuromod.errors import InputError
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 
@@ -55,8 +55,8 @@ DEFAULTS: dict[str, Any] = {
     "cycles_per_trial": 100,
     "sender_acts": (0.95,) * 6 + (0.0,) * 8 + (0.95,) * 6,
     "wt_init": 0.5,
-    "lrate": XCALParams().lrate,
-    "m_lrn": XCALParams().m_lrn,
+    "lrate": XCALParameters().lrate,
+    "m_lrn": XCALParameters().m_lrn,
     "avg_l_init": EMERGENT_UNIT.avg_l_init,
     "engine": "brian2",
 }
@@ -88,7 +88,7 @@ def validate(params: dict[str, Any]) -> None:
         raise InputError(f"avg_l_init must be >= avg_l_min ({EMERGENT_UNIT.avg_l_min}), got {params['avg_l_init']}")
 
 
-def unit_params(params: dict[str, Any]) -> LeabraUnitParams:
+def unit_params(params: dict[str, Any]) -> LeabraUnitParameters:
     """emergent's default unit with the protocol's avg_l_init."""
     return EMERGENT_UNIT.replace(avg_l_init=float(params["avg_l_init"]))
 
@@ -99,8 +99,8 @@ def sender_sequence(params: dict[str, Any]) -> np.ndarray:
     return np.resize(acts, int(params["trials"]))
 
 
-def _xcal_params(params: dict[str, Any]) -> XCALParams:
-    return XCALParams(lrate=float(params["lrate"]), m_lrn=float(params["m_lrn"]))
+def _xcal_params(params: dict[str, Any]) -> XCALParameters:
+    return XCALParameters(lrate=float(params["lrate"]), m_lrn=float(params["m_lrn"]))
 
 
 def _run_numpy(params: dict[str, Any]) -> dict[str, np.ndarray]:

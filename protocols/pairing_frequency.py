@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 from brian2 import Hz, ms, second
 
-from neuromod.equations.stdp import PairSTDPParameters, pair_stdp_final_weight
-from neuromod.equations.stdp_params import ONE_HZ_CHECK, SJOSTROM2001, SJOSTROM2001_N_PAIRINGS, SjostromPoint
+from neuromod.equations.stdp import pair_stdp_final_weight
+from neuromod.equations.stdp_params import ONE_HZ_CHECK, SJOSTROM2001, SJOSTROM2001_N_PAIRINGS, PairSTDPParameters, SjostromPoint
 from neuromod.errors import InputError
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 from neuromod.protocols.pairing import (

@@ -174,7 +174,7 @@ def test_parameter_sets() -> None:
 
 
 @pytest.mark.parametrize(("log", "params"), [("neuron.dat", L.NEURON_PROJ), ("neuron_adapt.dat", L.NEURON_ADAPT_PROJ)])
-def test_unit_reproduces_emergent(emergent_dir: Path, log: str, params: L.LeabraUnitParams) -> None:
+def test_unit_reproduces_emergent(emergent_dir: Path, log: str, params: L.LeabraUnitParameters) -> None:
     ref = read_datatable(emergent_dir / log)
     trace = L.run_unit(params, L.NEURON_PROJ_INPUT)
     np.testing.assert_array_equal(trace["cycle"], ref["cycle"])

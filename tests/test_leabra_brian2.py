@@ -16,7 +16,7 @@ from neuromod.equations.leabra import (
     NEURON_PROJ,
     NEURON_PROJ_INPUT,
     STATE_VARIABLES,
-    LeabraUnitParams,
+    LeabraUnitParameters,
     leabra_unit,
 )
 from neuromod.errors import InputError
@@ -32,7 +32,7 @@ SPIKING = NEURON_PROJ.replace(t_r=3, spike_exp=True, adapt_on=True)
 CYCLES = len(NEURON_PROJ_INPUT)
 
 
-def simulate(params: LeabraUnitParams, form: str, device: str = "runtime", build_dir: Path | None = None):
+def simulate(params: LeabraUnitParameters, form: str, device: str = "runtime", build_dir: Path | None = None):
     """One unit driven by neuron.proj's input; the traces of RECORDED and the spike cycles."""
     with use_device(device, build_dir=build_dir, seed=3) as sim:
         group = leabra_unit(params, form=form, drive=TimedArray(NEURON_PROJ_INPUT, dt=1 * ms)).group(1, dt=1 * ms)
@@ -44,7 +44,7 @@ def simulate(params: LeabraUnitParams, form: str, device: str = "runtime", build
 
 
 @pytest.mark.parametrize(("log", "params"), [("neuron.dat", NEURON_PROJ), ("neuron_adapt.dat", NEURON_ADAPT_PROJ)])
-def test_rate_code_runtime_reproduces_emergent(reference_dir: Path, log: str, params: LeabraUnitParams) -> None:
+def test_rate_code_runtime_reproduces_emergent(reference_dir: Path, log: str, params: LeabraUnitParameters) -> None:
     ref = read_datatable(reference_dir / "emergent" / log)
     traces, spike_cycles = simulate(params, "rate")
     for name in RECORDED:

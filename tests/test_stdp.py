@@ -16,8 +16,6 @@ from brian2 import Network, SpikeGeneratorGroup, Synapses, ms
 
 from neuromod.device import use_device
 from neuromod.equations.stdp import (
-    PairSTDPParameters,
-    TripletSTDPParameters,
     isolated_pair_dw,
     pair_coincidence_terms,
     pair_stdp,
@@ -30,6 +28,8 @@ from neuromod.equations.stdp_params import (
     PAIR_STDP,
     PFISTER2006,
     SJOSTROM2001,
+    PairSTDPParameters,
+    TripletSTDPParameters,
 )
 from neuromod.errors import InputError
 

@@ -31,7 +31,23 @@ class NeuronModel:
     citation: str = ""
 
     def group(self, n: int, *, name: str | None = None, dt: Any = None, **kwargs: Any):
-        """A ``brian2.NeuronGroup`` of ``n`` such neurons."""
+        """A ``brian2.NeuronGroup`` of ``n`` such neurons.
+
+        Parameters
+        ----------
+        n : int
+            Number of neurons.
+        name : str, optional
+            Name of the group. Default: Brian2's automatic name.
+        dt : Quantity (second), optional
+            Time step of the group. Default: None (the default clock's).
+        **kwargs
+            Passed to ``brian2.NeuronGroup``.
+
+        Returns
+        -------
+        brian2.NeuronGroup
+        """
         from brian2 import NeuronGroup
 
         extra: dict[str, Any] = {} if name is None else {"name": name}
@@ -67,7 +83,22 @@ class SynapseModel:
     citation: str = ""
 
     def connect(self, source: Any, target: Any, *, name: str | None = None, **kwargs: Any):
-        """A ``brian2.Synapses`` object from ``source`` to ``target`` (call ``.connect`` on it)."""
+        """A ``brian2.Synapses`` object from ``source`` to ``target`` (call ``.connect`` on it).
+
+        Parameters
+        ----------
+        source, target : brian2 groups
+            Presynaptic and postsynaptic groups.
+        name : str, optional
+            Name of the synapses. Default: Brian2's automatic name.
+        **kwargs
+            Passed to ``brian2.Synapses`` (e.g. ``delay``, ``dt``).
+
+        Returns
+        -------
+        brian2.Synapses
+            Not yet connected.
+        """
         from brian2 import Synapses
 
         extra: dict[str, Any] = {} if name is None else {"name": name}

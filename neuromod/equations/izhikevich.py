@@ -40,6 +40,7 @@ import numpy as np
 from brian2 import Quantity, mV
 
 from neuromod.equations.base import NeuronModel
+from neuromod.equations.checks import check_quantities
 from neuromod.errors import InputError
 from neuromod.parameters import ParameterSet
 
@@ -104,13 +105,34 @@ class IzhikevichModel(NeuronModel):
         return group
 
 
+@check_quantities(threshold=mV)
 def izhikevich(*, threshold: Quantity = 30 * mV) -> IzhikevichModel:
     """The simple model with per-neuron ``a, b, c, d`` (assign them with :func:`izhikevich_values`).
 
     ``I = I_ext + I_noise + I_syn`` (mV/ms): ``I_ext`` for the caller, ``I_noise`` for a noise
     process (e.g. the 2007 paper's thalamic input, redrawn every ms by a ``run_regularly``),
     ``I_syn`` for synapses (``I_syn_post += w*mV/ms``; cleared after each update). Spike when
-    ``v >= threshold`` (30 mV); reset ``v = c``, ``u += d``.
+    ``v >= threshold``; reset ``v = c``, ``u += d``.
+
+    Parameters
+    ----------
+    threshold : Quantity (volt)
+        Spike peak. Default: 30 mV.
+
+    Returns
+    -------
+    IzhikevichModel
+        ``v``, ``u`` in volt, ``I`` in volt/second; ``group(n)`` attaches the update.
+
+    Raises
+    ------
+    InputError
+        ``threshold`` is not a voltage.
+
+    References
+    ----------
+    Izhikevich EM (2003) IEEE Trans Neural Netw 14:1569-1572; Izhikevich EM (2007) Cereb Cortex
+    17:2443-2452.
     """
     return IzhikevichModel(
         model=_MODEL,
@@ -122,7 +144,28 @@ def izhikevich(*, threshold: Quantity = 30 * mV) -> IzhikevichModel:
 
 
 def izhikevich_values(cells: list[IzhikevichParameters]) -> dict[str, Any]:
-    """Per-neuron ``a, b, c, d`` and start values ``v = c``, ``u = b*c`` for a list of cell sets."""
+    """Per-neuron ``a, b, c, d`` and start values ``v = c``, ``u = b*c`` for a list of cell sets.
+
+    Parameters
+    ----------
+    cells : list of IzhikevichParameters
+        One set per neuron (e.g. from :data:`IZHIKEVICH2003`).
+
+    Returns
+    -------
+    dict
+        ``a``, ``b`` (dimensionless arrays), ``c``, ``d``, ``v``, ``u`` (volt).
+
+    Raises
+    ------
+    InputError
+        An empty list.
+
+    References
+    ----------
+    Izhikevich EM (2003) IEEE Trans Neural Netw 14:1569-1572; Izhikevich EM (2007) Cereb Cortex
+    17:2443-2452.
+    """
     if not cells:
         raise InputError("need at least one Izhikevich cell")
     c = np.array([float(p.c / mV) for p in cells]) * mV

@@ -1,7 +1,7 @@
 """Leabra point neuron of emergent (rate code and spiking) as Brian2 code, and its parameter sets.
 
-This module is the one place for the Leabra unit's parameters (:class:`LeabraUnitParams`, the
-layer inhibition :class:`FFFBParams`, XCAL learning :class:`XCALParams`, and the settings of the
+This module is the one place for the Leabra unit's parameters (:class:`LeabraUnitParameters`, the
+layer inhibition :class:`FFFBParameters`, XCAL learning :class:`XCALParameters`, and the settings of the
 emergent reference projects such as :data:`NEURON_PROJ`) and for emergent's noisy-XX1 lookup table
 (:func:`nxx1_table`). :func:`leabra_unit` returns the unit as a
 :class:`~neuromod.equations.base.NeuronModel` for Brian2; the numpy twin (and the network, FFFB
@@ -60,9 +60,9 @@ from neuromod.parameters import ParameterSet
 
 __all__ = [
     "EMERGENT_CITATION",
-    "LeabraUnitParams",
-    "FFFBParams",
-    "XCALParams",
+    "LeabraUnitParameters",
+    "FFFBParameters",
+    "XCALParameters",
     "EMERGENT_UNIT",
     "NEURON_PROJ",
     "NEURON_ADAPT_PROJ",
@@ -98,7 +98,7 @@ EMERGENT_CITATION = (
 
 
 @dataclass(frozen=True)
-class LeabraUnitParams(ParameterSet):
+class LeabraUnitParameters(ParameterSet):
     """Parameters of the Leabra point neuron (emergent 8.1 ``LeabraUnitSpec``), normalised units.
 
     Potentials and reversal potentials in emergent's 0–2 range, conductances relative to their
@@ -219,7 +219,7 @@ class LeabraUnitParams(ParameterSet):
 
 
 @dataclass(frozen=True)
-class FFFBParams(ParameterSet):
+class FFFBParameters(ParameterSet):
     """Feedforward–feedback layer inhibition (emergent 8 ``LeabraLayerSpec.inhib``, FF_FB)."""
 
     on: bool = True
@@ -241,7 +241,7 @@ class FFFBParams(ParameterSet):
 
 
 @dataclass(frozen=True)
-class XCALParams(ParameterSet):
+class XCALParameters(ParameterSet):
     """XCAL learning of one projection (emergent 8.1 ``LeabraConSpec``)."""
 
     learn: bool = True
@@ -269,7 +269,7 @@ class XCALParams(ParameterSet):
 
 
 #: emergent 8.1 defaults (act thr 0.5, gain 100, nvar 0.005; g_bar 1/0.1/1; e_rev 1/0.3/0.25; ...).
-EMERGENT_UNIT = LeabraUnitParams(citation=EMERGENT_CITATION)
+EMERGENT_UNIT = LeabraUnitParameters(citation=EMERGENT_CITATION)
 #: ``neuron.proj`` (neuron.dat): gain 40, nvar 0.01, g_bar_e 0.3, g_bar_l 0.3, t_r 0, adapt off.
 NEURON_PROJ = EMERGENT_UNIT.replace(gain=40.0, nvar=0.01, g_bar_e=0.3, g_bar_l=0.3, t_r=0,
                                     citation="emergent 8.1.1 neuron.proj (benureau/leabra tests), " + EMERGENT_CITATION)
@@ -288,18 +288,36 @@ STD4_PROJ = EMERGENT_UNIT.replace(t_r=0, send_thr=0.0, citation="emergent 8.1.1 
 #: neuron.proj's input: 0 on cycles 1–10, 1 on 11–160, 0 on 161–200 (sender act × weight 1).
 NEURON_PROJ_INPUT = np.concatenate([np.zeros(10), np.ones(150), np.zeros(40)])
 #: ``layer_fffb.proj``'s receiver inhibition: FFFB gi 0.4, ff 1, fb 0.5 (fb_tau 1.4, ff0 0.1).
-LAYER_FFFB_INHIB = FFFBParams(gi=0.4, ff=1.0, fb=0.5, citation="emergent 8.1.1 layer_fffb.proj, " + EMERGENT_CITATION)
+LAYER_FFFB_INHIB = FFFBParameters(gi=0.4, ff=1.0, fb=0.5, citation="emergent 8.1.1 layer_fffb.proj, " + EMERGENT_CITATION)
 #: ``layer_fffb.proj``'s drive: units 0, 2, 4, 6, 8 get 1 on cycles 11–160, the odd units nothing.
 LAYER_FFFB_INPUT = np.outer(NEURON_PROJ_INPUT, (np.arange(10) % 2 == 0).astype(float))
 #: ``neuron_pair.proj``'s Output-layer inhibition (``_inhib`` files): FFFB gi 1.8, ff 1, fb 1.
-NEURON_PAIR_INHIB = FFFBParams(gi=1.8, ff=1.0, fb=1.0, citation="emergent 8.1.1 neuron_pair.proj, " + EMERGENT_CITATION)
+NEURON_PAIR_INHIB = FFFBParameters(gi=1.8, ff=1.0, fb=1.0, citation="emergent 8.1.1 neuron_pair.proj, " + EMERGENT_CITATION)
 
 
 FORMS = ("rate", "spiking")
 
 
 def xx1(x: Any, gain: float = 100.0) -> np.ndarray:
-    """x/(x+1) of the gain-scaled positive part: ``γ·max(x,0)/(γ·max(x,0) + 1)``."""
+    """x/(x+1) of the gain-scaled positive part: ``γ·max(x,0)/(γ·max(x,0) + 1)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input relative to threshold (dimensionless, emergent's normalised units).
+    gain : float
+        γ, the gain. Default: 100 (emergent's act.gain).
+
+    Returns
+    -------
+    numpy.ndarray
+        Values in [0, 1), float64.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
+    """
     gx = gain * np.maximum(np.asarray(x, dtype=np.float64), 0.0)
     return gx / (gx + 1.0)
 
@@ -319,6 +337,30 @@ def nxx1_table(gain: float = 100.0, nvar: float = 0.005, x_res: float = 0.001) -
     note nvar² without a factor 2), kept for x in [−3·nvar, 1] (the half-width is at least
     ``x_res``). For gain 40, nvar 0.01 this is the table emergent dumped in ``convolve_nxx1.txt``.
     The arrays are read-only and cached.
+
+    Parameters
+    ----------
+    gain : float
+        γ of x/(x+1). Default: 100.
+    nvar : float
+        Width of the noise kernel (normalised potential). Default: 0.005.
+    x_res : float
+        Table step (normalised potential). Default: 0.001.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(x, y)``, read-only float64 arrays of equal length.
+
+    Raises
+    ------
+    InputError
+        ``gain <= 0``, ``nvar < 0`` or ``x_res <= 0``.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
     """
     if gain <= 0 or nvar < 0 or x_res <= 0:
         raise InputError(f"nxx1 needs gain > 0, nvar >= 0 and x_res > 0, got gain={gain}, nvar={nvar}, x_res={x_res}")
@@ -344,7 +386,7 @@ def nxx1_table(gain: float = 100.0, nvar: float = 0.005, x_res: float = 0.001) -
 # Brian2
 
 #: Parameters held as ``(shared, constant)`` group variables (name in the code -> parameter field
-#: or derived property of :class:`LeabraUnitParams`).
+#: or derived property of :class:`LeabraUnitParameters`).
 SHARED_PARAMETERS: dict[str, str] = {
     "thr": "thr", "gain_act": "gain", "g_bar_e": "g_bar_e", "g_bar_l": "g_bar_l", "g_bar_i": "g_bar_i",
     "e_rev_e": "e_rev_e", "e_rev_l": "e_rev_l", "e_rev_i": "e_rev_i", "dt_integ": "dt_integ",
@@ -483,7 +525,7 @@ class LeabraNeuronModel(NeuronModel):
 
 
 def leabra_unit(
-    params: LeabraUnitParams = EMERGENT_UNIT,
+    params: LeabraUnitParameters = EMERGENT_UNIT,
     *,
     form: str = "rate",
     drive: Any = None,
@@ -495,7 +537,7 @@ def leabra_unit(
 
     Parameters
     ----------
-    params : LeabraUnitParams
+    params : LeabraUnitParameters
         Unit parameters (emergent 8.1 defaults in :data:`EMERGENT_UNIT`; ``replace(...)`` for others).
         ``gain``, ``nvar``, ``x_res`` build the NXX1 table; the others become shared constants.
     form : {"rate", "spiking"}
@@ -524,25 +566,25 @@ def leabra_unit(
         Variables :data:`STATE_VARIABLES` (dimensionless), threshold ``v_m > spike_thr``, reset
         ``v_m = vm_r; I_net = 0; spike = 1; since_spike = 0``; ``group(n)`` builds and initialises
         the ``NeuronGroup`` with its per-cycle code.
-    """
-    from brian2 import TimedArray
 
+    Raises
+    ------
+    InputError
+        An unknown form, parameters that are not :class:`LeabraUnitParameters`, an input source
+        of another type, or ``trial_cycles < 1``.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
+    """
     if form not in FORMS:
         raise InputError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
-    if not isinstance(params, LeabraUnitParams):
-        raise InputError(f"leabra_unit() needs LeabraUnitParams, got {type(params).__name__}")
+    if not isinstance(params, LeabraUnitParameters):
+        raise InputError(f"leabra_unit() needs LeabraUnitParameters, got {type(params).__name__}")
     namespace: dict[str, Any] = {}
     lines = [_STATE_DECLARATIONS.strip()]
-    for var, source in (("net_raw", drive), ("gc_i", inhibition)):
-        if source is None:
-            lines.append(f"{var} : 1")
-        elif isinstance(source, TimedArray):
-            namespace[f"{var}_input"] = source
-            lines.append(f"{var} = {var}_input(t) : 1")
-        elif isinstance(source, str):
-            lines.append(f"{var} = {source} : 1")
-        else:
-            raise InputError(f"{var} source must be None, an expression or a TimedArray, got {type(source).__name__}")
+    lines += [_input_line(var, source, namespace) for var, source in (("net_raw", drive), ("gc_i", inhibition))]
     if trial_cycles is not None and int(trial_cycles) < 1:
         raise InputError(f"trial_cycles must be a whole number >= 1, got {trial_cycles}")
     shared = dict(SHARED_PARAMETERS)
@@ -553,26 +595,11 @@ def leabra_unit(
     lines.append("lrn_on : 1 (shared, constant)")
     cycle_a = _CYCLE_VM.format(exp_term=_EXP_TERM if params.spike_exp else "").strip()
     if form == "rate":
-        from brian2 import second
-
-        table_x, table_y = nxx1_table(params.gain, params.nvar, params.x_res)
-        namespace.update(
-            nxx1_y=TimedArray(np.asarray(table_y, dtype=np.float64), dt=1 * second, name="nxx1_y"),
-            nxx1_x0=float(table_x[0]), nxx1_x1=float(table_x[-1]), nxx1_res=float(params.x_res),
-            nxx1_n=float(len(table_x)),
-        )
+        namespace.update(_nxx1_namespace(params))
         cycle_a += "\n" + _CYCLE_RATE_ACT.strip()
         cycle_b = _CYCLE_AFTER.strip()
     else:
         cycle_b = _CYCLE_SPIKING_ACT.strip() + "\n" + _CYCLE_AFTER.strip()
-    values: dict[str, float] = {name: float(getattr(params, field_name)) for name, field_name in shared.items()}
-    values["lrn_on"] = 1.0 if hidden else 0.0
-    values.update(
-        avg_l_lrn=(params.avg_l_lrn_min + params.avg_l_lrn_fact * (params.avg_l_init - params.avg_l_min)) if hidden else 0.0,
-        v_m=params.vm_init, vm_eq=params.vm_init, act=params.act_init, act_eq=params.act_init,
-        avg_ss=params.avg_init, avg_s=params.avg_init, avg_m=params.avg_init, avg_s_eff=params.avg_init,
-        avg_l=params.avg_l_init, since_spike=1e9,
-    )
     return LeabraNeuronModel(
         model="\n".join(lines) + "\n",
         threshold="v_m > spike_thr",
@@ -582,9 +609,49 @@ def leabra_unit(
         namespace=namespace,
         citation=params.citation or EMERGENT_CITATION,
         cycle_code=({"start": _TRIAL_START.strip()} if trial_cycles is not None else {}) | {"groups": cycle_a, "after_resets": cycle_b},
-        values=values,
+        values=_unit_values(params, shared, hidden),
         form=form,
     )
+
+
+def _input_line(var: str, source: Any, namespace: dict[str, Any]) -> str:
+    """The model line of input ``var`` (``net_raw`` or ``gc_i``) from ``source``: a per-neuron
+    variable (None), an expression (str) or a ``TimedArray`` (added to ``namespace``)."""
+    from brian2 import TimedArray
+
+    if source is None:
+        return f"{var} : 1"
+    if isinstance(source, TimedArray):
+        namespace[f"{var}_input"] = source
+        return f"{var} = {var}_input(t) : 1"
+    if isinstance(source, str):
+        return f"{var} = {source} : 1"
+    raise InputError(f"{var} source must be None, an expression or a TimedArray, got {type(source).__name__}")
+
+
+def _nxx1_namespace(params: LeabraUnitParameters) -> dict[str, Any]:
+    """The NXX1 table as a ``TimedArray`` read by index (``nxx1_y(k*second)``) and its range."""
+    from brian2 import TimedArray, second
+
+    table_x, table_y = nxx1_table(params.gain, params.nvar, params.x_res)
+    return {
+        "nxx1_y": TimedArray(np.asarray(table_y, dtype=np.float64), dt=1 * second, name="nxx1_y"),
+        "nxx1_x0": float(table_x[0]), "nxx1_x1": float(table_x[-1]), "nxx1_res": float(params.x_res),
+        "nxx1_n": float(len(table_x)),
+    }
+
+
+def _unit_values(params: LeabraUnitParameters, shared: dict[str, str], hidden: bool) -> dict[str, float]:
+    """Initial values of the shared parameters and of the state (avg_l_lrn 0 outside hidden layers)."""
+    values: dict[str, float] = {name: float(getattr(params, field_name)) for name, field_name in shared.items()}
+    values["lrn_on"] = 1.0 if hidden else 0.0
+    values.update(
+        avg_l_lrn=(params.avg_l_lrn_min + params.avg_l_lrn_fact * (params.avg_l_init - params.avg_l_min)) if hidden else 0.0,
+        v_m=params.vm_init, vm_eq=params.vm_init, act=params.act_init, act_eq=params.act_init,
+        avg_ss=params.avg_init, avg_s=params.avg_init, avg_m=params.avg_init, avg_s_eff=params.avg_init,
+        avg_l=params.avg_l_init, since_spike=1e9,
+    )
+    return values
 
 
 _CLAMPED_AVERAGES = """
@@ -595,14 +662,38 @@ avg_s_eff = (1 - m_in_s)*avg_s + m_in_s*avg_m
 """
 
 
-def leabra_clamped_unit(params: LeabraUnitParams = EMERGENT_UNIT, *, drive: Any) -> LeabraNeuronModel:
+def leabra_clamped_unit(params: LeabraUnitParameters = EMERGENT_UNIT, *, drive: Any) -> LeabraNeuronModel:
     """A hard-clamped Leabra unit (an input): ``act`` follows ``drive``, clipped to [0, clamp_max].
 
     emergent's Compute_HardClamp: the activation is the external value (at most clamp_max = 0.95),
     set at the start of every cycle (``when="start"``, before any receiver reads it), v_m = thr +
     act/gain (E_l for act 0); the running averages avg_ss, avg_s, avg_m, avg_s_eff keep
     integrating act every cycle (``when="after_resets"``), so it can be the sender of an XCAL synapse.
-    ``drive``: an expression or a ``TimedArray`` (one value per cycle), as in :func:`leabra_unit`.
+
+    Parameters
+    ----------
+    params : LeabraUnitParameters
+        Uses ``clamp_max``, ``thr``, ``gain``, ``e_rev_l`` and the averages' time constants.
+        Default: :data:`EMERGENT_UNIT`.
+    drive : str or brian2.TimedArray
+        The external value: an expression or a ``TimedArray`` (one value per cycle), as in
+        :func:`leabra_unit`. Required.
+
+    Returns
+    -------
+    LeabraNeuronModel
+        Variables ``act``, ``v_m``, ``avg_ss``, ``avg_s``, ``avg_m``, ``avg_s_eff`` (dimensionless),
+        no threshold; ``form`` ``"clamped"``.
+
+    Raises
+    ------
+    InputError
+        ``drive`` is neither an expression nor a ``TimedArray``.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
     """
     from brian2 import TimedArray
 
@@ -648,7 +739,7 @@ lin_safe = clip(lin, 1e-12, 1 - 1e-12)
 w = int(dwt != 0)*int(lin > 0)*(int(lin >= 1) + int(lin < 1)/(1 + (wt_sig_off*(1 - lin_safe)/lin_safe)**wt_sig_gain)) + int(dwt == 0)*w
 """
 
-#: Shared constants of the XCAL synapse (name in the code -> XCALParams field).
+#: Shared constants of the XCAL synapse (name in the code -> XCALParameters field).
 XCAL_PARAMETERS = {"lrate": "lrate", "m_lrn": "m_lrn", "d_rev": "d_rev", "d_thr": "d_thr", "wt_sig_gain": "wt_sig_gain",
                    "wt_sig_off": "wt_sig_off", "soft_bound": "soft_bound", "xcal_lrn_thr": "xcal_lrn_thr", "learn_on": "learn"}
 
@@ -683,7 +774,27 @@ class LeabraSynapseModel(SynapseModel):
 
 
 def linear_weight(sig: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
-    """Inverse of the sigmoidal contrast enhancement: ``1/(1 + ((1 − s)/s)^(1/gain)/off)``."""
+    """Inverse of the sigmoidal contrast enhancement: ``1/(1 + ((1 − s)/s)^(1/gain)/off)``.
+
+    Parameters
+    ----------
+    sig : array_like
+        Effective (contrast-enhanced) weights in [0, 1].
+    gain : float
+        wt_sig.gain. Default: 6.
+    off : float
+        wt_sig.off. Default: 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Linear weights (0 at 0, 1 at 1), float64.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
+    """
     s = np.asarray(sig, dtype=np.float64)
     inner = np.clip(s, 1e-300, 1.0)
     with np.errstate(divide="ignore", over="ignore"):
@@ -692,7 +803,27 @@ def linear_weight(sig: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
 
 
 def sigmoidal_weight(lin: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
-    """Sigmoidal contrast enhancement of a linear weight: ``1/(1 + (off·(1 − w)/w)^gain)`` (0 at 0, 1 at 1)."""
+    """Sigmoidal contrast enhancement of a linear weight: ``1/(1 + (off·(1 − w)/w)^gain)``.
+
+    Parameters
+    ----------
+    lin : array_like
+        Linear weights in [0, 1].
+    gain : float
+        wt_sig.gain. Default: 6.
+    off : float
+        wt_sig.off. Default: 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Effective weights (0 at 0, 1 at 1), float64.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
+    """
     w = np.asarray(lin, dtype=np.float64)
     inner = np.clip(w, 1e-300, 1.0)
     with np.errstate(divide="ignore", over="ignore"):
@@ -700,7 +831,7 @@ def sigmoidal_weight(lin: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarra
     return np.where(w <= 0.0, 0.0, np.where(w >= 1.0, 1.0, out))
 
 
-def xcal_synapse(xcal: XCALParams = XCALParams(), *, trial_cycles: int, scale: float = 1.0,
+def xcal_synapse(xcal: XCALParameters = XCALParameters(), *, trial_cycles: int, scale: float = 1.0,
                  send_thr: float = EMERGENT_UNIT.send_thr) -> LeabraSynapseModel:
     """An XCAL-learning Leabra connection: rate-code input ``scale·w·act_pre`` into the receiver's ``net_raw``.
 
@@ -709,6 +840,33 @@ def xcal_synapse(xcal: XCALParams = XCALParams(), *, trial_cycles: int, scale: f
     and ``avg_s_eff``, ``avg_m``, ``avg_l``, ``avg_l_lrn``. Senders with act ≤ ``send_thr`` send
     nothing (emergent's opt_thresh.send). Learning happens once per trial, at the end of its last
     cycle (``trial_cycles``), as in :meth:`neuromod.models.leabra.Projection.learn`.
+
+    Parameters
+    ----------
+    xcal : XCALParameters
+        Learning parameters. Default: ``XCALParameters()`` (emergent's defaults).
+    trial_cycles : int
+        Cycles per trial (>= 1); learning runs on the last. Required.
+    scale : float
+        Net-input scale of the projection (emergent's wt_scale). Default: 1.
+    send_thr : float
+        Activations at or below it are not sent. Default: ``EMERGENT_UNIT.send_thr`` (0.1).
+
+    Returns
+    -------
+    LeabraSynapseModel
+        Variables ``w`` (effective weight), ``lin`` (linear weight), both dimensionless; call
+        :meth:`LeabraSynapseModel.initialise` after connecting.
+
+    Raises
+    ------
+    InputError
+        ``trial_cycles < 1``.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
     """
     if int(trial_cycles) < 1:
         raise InputError(f"trial_cycles must be a whole number >= 1, got {trial_cycles}")

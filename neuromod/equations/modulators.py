@@ -60,6 +60,7 @@ import numpy as np
 from brian2 import Quantity, second
 
 from neuromod.equations.base import NeuronModel
+from neuromod.equations.checks import check_quantities, require_quantity
 from neuromod.equations.neuromod_params import MODULATOR_NAMES, ModulatorParameters, ThreeFactorParameters
 from neuromod.errors import InputError
 
@@ -191,28 +192,83 @@ _PORT_VARIABLES: dict[str, dict[str, dict[str, str]]] = {
 
 
 def check_variant(variant: str) -> str:
-    """``variant`` if it is ``"event"`` or ``"clock"``, else :class:`InputError`."""
+    """The name of a three-factor implementation, checked.
+
+    Parameters
+    ----------
+    variant : str
+        ``"event"`` (updates at spikes only) or ``"clock"`` (every time step).
+
+    Returns
+    -------
+    str
+        ``variant`` unchanged.
+
+    Raises
+    ------
+    InputError
+        ``variant`` is not one of :data:`VARIANTS`.
+    """
     if variant not in VARIANTS:
         raise InputError(f"unknown three-factor variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     return variant
 
 
 def check_modulator(name: str) -> str:
-    """``name`` if it is one of :data:`MODULATOR_NAMES`, else :class:`InputError`."""
+    """The name of a modulator, checked.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODULATOR_NAMES` (``"da"``, ``"ach"``, ``"ne"``, ``"ser"``).
+
+    Returns
+    -------
+    str
+        ``name`` unchanged.
+
+    Raises
+    ------
+    InputError
+        ``name`` is not a modulator of a site.
+    """
     if name not in MODULATOR_NAMES:
         raise InputError(f"unknown modulator {name!r}; expected one of {', '.join(MODULATOR_NAMES)}")
     return name
 
 
 def default_epoch(*tau_c: Quantity) -> Quantity:
-    """Epoch of the running integrals: 8 times the shortest of the eligibility time constants
-    ``tau_c``, in whole milliseconds.
+    """Restart interval of the sites' running integrals: 8 times the shortest eligibility time
+    constant, in whole milliseconds (at least 1 ms).
 
     The event-driven weight update multiplies ``exp((t - T0)/tau_c) <= e^8 ≈ 3000`` by a
     difference of running integrals, so round-off stays near 3000 × 1e-16 of a weight change.
+
+    Parameters
+    ----------
+    *tau_c : Quantity (second)
+        The eligibility time constants in use (``tau_c``, ``tau_c_sym`` of every site); at least one.
+
+    Returns
+    -------
+    Quantity (second)
+        ``max(1 ms, round(8 * min(tau_c)))``.
+
+    Raises
+    ------
+    InputError
+        No time constant given, or one that is not a time.
+
+    References
+    ----------
+    See :mod:`neuromod.equations.neuromodulated` (event-driven variant).
     """
     from brian2 import ms
 
+    if not tau_c:
+        raise InputError("default_epoch() needs at least one eligibility time constant, got none")
+    for tau in tau_c:
+        require_quantity(tau, second, name="tau_c", where="default_epoch")
     shortest = min(float(tau / ms) for tau in tau_c)
     return max(1, int(round(8 * shortest))) * ms
 
@@ -232,8 +288,31 @@ class Release:
     bath: bool = False
 
 
+@check_quantities(t_on=second, t_off=second)
 def bath_window(t_on: Quantity, t_off: Quantity, site: int, modulator: str, level: float) -> list[Release]:
-    """Bath application of ``modulator`` at ``level`` from ``t_on`` to ``t_off`` (two step events)."""
+    """Bath application of a modulator: wash-in at ``t_on``, wash-out at ``t_off``.
+
+    Parameters
+    ----------
+    t_on, t_off : Quantity (second)
+        Start and end of the application; ``t_off >= t_on``.
+    site : int
+        Index of the modulator site.
+    modulator : str
+        One of :data:`MODULATOR_NAMES`.
+    level : float
+        Step of the resting level while the bath is on (dimensionless concentration).
+
+    Returns
+    -------
+    list of Release
+        Two step events (``bath=True``): ``+level`` at ``t_on``, ``-level`` at ``t_off``.
+
+    Raises
+    ------
+    InputError
+        ``t_off < t_on``, or a time that is not a time.
+    """
     if float(t_off / second) < float(t_on / second):
         raise InputError(f"bath window needs t_off >= t_on, got {t_on} .. {t_off}")
     return [Release(t_on, site, modulator, float(level), True), Release(t_off, site, modulator, -float(level), True)]
@@ -262,14 +341,20 @@ class ModulatorSites:
         Tonic levels and time constants of the concentrations (start values are the tonic levels).
     variant : {"event", "clock"}
         Which implementation of the synapses reads the sites (decides the port variables).
-    epoch : Quantity, optional
+    epoch : Quantity (second), optional
         Restart interval of the running integrals (event variant); default
         :func:`default_epoch` of the smallest eligibility time constant (``tau_c`` or
-        ``tau_c_sym``). Must equal the synapses' epoch.
-    dt : Quantity, optional
+        ``tau_c_sym``). Must equal the synapses' epoch and be a whole number of time steps.
+    dt : Quantity (second), optional
         Time step of the sites (default: Brian2's default clock); must be the network's.
     name : str, optional
         Name of the ``NeuronGroup``.
+
+    Raises
+    ------
+    InputError
+        No site, one parameter set per site expected but another count given, an unknown
+        variant, ``epoch`` or ``dt`` not a time, or an epoch that is not a whole number of steps.
 
     Attributes
     ----------
@@ -297,7 +382,9 @@ class ModulatorSites:
         self.variant = check_variant(variant)
         self.rules = _per_site(rule, self.n_sites, "ThreeFactorParameters")
         self.modulator_params = _per_site(modulators, self.n_sites, "ModulatorParameters")
-        self.dt = defaultclock.dt if dt is None else dt
+        self.dt = defaultclock.dt if dt is None else require_quantity(dt, second, name="dt", where="ModulatorSites")
+        if epoch is not None:
+            require_quantity(epoch, second, name="epoch", where="ModulatorSites")
         self.epoch = default_epoch(*(tau for p in self.rules for tau in p.eligibility_time_constants)) if epoch is None else epoch
         steps = float(self.epoch / self.dt)
         if steps < 1 or abs(steps - round(steps)) > 1e-9:
@@ -424,14 +511,31 @@ class ModulatorSites:
     def schedule(self, events: Sequence[Release], *, name: str | None = None) -> list[Any]:
         """Brian2 objects that apply ``events`` (pulses and steps at given times) to the sites.
 
-        Returns ``[SpikeGeneratorGroup, Synapses]`` (empty when there are no events); add them
-        to the network. Times are rounded to the time step.
+        Parameters
+        ----------
+        events : sequence of Release
+            Pulses and steps; times (second) are rounded to the time step.
+        name : str, optional
+            Stem of the objects' names. Default: ``<sites>_release``.
+
+        Returns
+        -------
+        list
+            ``[SpikeGeneratorGroup, Synapses]`` (empty when there are no events); add them to the
+            network.
+
+        Raises
+        ------
+        InputError
+            A time that is not a time or is negative, an unknown modulator, a site out of range.
         """
         from brian2 import SpikeGeneratorGroup, Synapses
 
         events = list(events)
         if not events:
             return []
+        for e in events:
+            require_quantity(e.time, second, name="Release.time", where="schedule")
         times = np.array([float(e.time / second) for e in events])
         if np.any(times < 0):
             raise InputError(f"release times must be >= 0, got {times.min()} s")
@@ -471,13 +575,41 @@ class ModulatorSites:
         delay: Quantity | None = None,
         name: str | None = None,
     ) -> Any:
-        """Synapses by which each spike of ``source`` adds ``amount`` of ``modulator`` (to the
-        concentration, or to its resting level when ``bath``) at ``site`` (int, or one site per
-        source neuron). ``amount`` is a per-synapse variable (``synapses.amount``), so re-runs can
-        change it."""
+        """Synapses by which each spike of ``source`` releases a modulator at the sites.
+
+        Parameters
+        ----------
+        source : brian2 group
+            Any spiking group (e.g. a reward neuron).
+        modulator : str
+            One of :data:`MODULATOR_NAMES`.
+        amount : float
+            Added per spike (dimensionless concentration); a per-synapse variable
+            (``synapses.amount``), so re-runs can change it.
+        site : int or array of int
+            The site of every source neuron (an int: all of them). Default: 0.
+        bath : bool
+            Add to the resting level (a step) instead of the concentration (a pulse). Default: False.
+        delay : Quantity (second), optional
+            Transmission delay. Default: None (none).
+        name : str, optional
+            Name of the ``Synapses``.
+
+        Returns
+        -------
+        brian2.Synapses
+            Connected; add it to the network.
+
+        Raises
+        ------
+        InputError
+            An unknown modulator, a site out of range, or a delay that is not a time.
+        """
         from brian2 import Synapses
 
         check_modulator(modulator)
+        if delay is not None:
+            require_quantity(delay, second, name="delay", where="release_from")
         sites = np.broadcast_to(np.asarray(site, dtype=np.int32), (len(source),)).copy()
         if sites.min() < 0 or sites.max() >= self.n_sites:
             raise InputError(f"release sites must lie in 0..{self.n_sites - 1}")

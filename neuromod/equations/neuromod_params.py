@@ -1,13 +1,12 @@
-"""Cited parameter sets of neuromodulated three-factor STDP, the modulator sites and the networks
-that use them.
+"""Cited parameter sets of neuromodulated three-factor STDP and of the modulator sites.
 
 Every number here is written once; the equation library, the protocols and the tests import it.
 Provenance: ``neuromod/data/reference/plasticity.md`` (sections "Dopamine-modulated STDP — Izhikevich
 2007" and "Dopamine and acetylcholine gates — Brzosko 2015/2017"). Each set's ``citation`` says
 which values are the paper's and which are chosen here.
 
-* :data:`IZHIKEVICH2007` (synapse), :data:`IZHIKEVICH2007_MODULATORS` (dopamine),
-  :data:`IZHIKEVICH2007_NETWORK` (network and reward): Izhikevich (2007) Cereb Cortex 17:2443,
+* :data:`IZHIKEVICH2007` (synapse), :data:`IZHIKEVICH2007_MODULATORS` (dopamine): Izhikevich
+  (2007) Cereb Cortex 17:2443,
   "Solving the distal reward problem through linkage of STDP and dopamine signaling". The paper's
   original code updates the weights every 10 ms by ``(0.002 + DA) * c``; in continuous time that
   is ``dw/dt = DA * c / (10 ms)`` with ``DA`` relaxing to the tonic 0.002, i.e. the gain
@@ -53,14 +52,11 @@ __all__ = [
     "MODULATOR_NAMES",
     "ThreeFactorParameters",
     "ModulatorParameters",
-    "DistalRewardNetworkParameters",
     "IZHIKEVICH2007",
     "IZHIKEVICH2007_MODULATORS",
-    "IZHIKEVICH2007_NETWORK",
     "BRZOSKO2017",
     "BRZOSKO2015_TIMING",
     "BRZOSKO2015_TAG",
-    "BRZOSKO_MODULATORS",
     "THREE_FACTOR_SETS",
     "YAGISHITA2014_WINDOW_S",
     "REFERENCE_FILE",
@@ -167,42 +163,21 @@ class ModulatorParameters(ParameterSet):
     """
 
     da_tonic: float = 0.0
+    """Resting dopamine concentration (dimensionless)."""
     tau_da: Quantity = dataclasses.field(default_factory=lambda: 0.2 * second)
+    """Relaxation time constant of dopamine (second)."""
     ach_tonic: float = 0.0
+    """Resting acetylcholine concentration (dimensionless)."""
     tau_ach: Quantity = dataclasses.field(default_factory=lambda: 0.2 * second)
+    """Relaxation time constant of acetylcholine (second)."""
     ne_tonic: float = 0.0
+    """Resting noradrenaline concentration (dimensionless)."""
     tau_ne: Quantity = dataclasses.field(default_factory=lambda: 0.2 * second)
+    """Relaxation time constant of noradrenaline (second)."""
     ser_tonic: float = 0.0
+    """Resting serotonin concentration (dimensionless)."""
     tau_ser: Quantity = dataclasses.field(default_factory=lambda: 0.2 * second)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DistalRewardNetworkParameters(ParameterSet):
-    """The recurrent network and reward schedule of Izhikevich (2007)."""
-
-    n_exc: int
-    """Excitatory (regular-spiking) neurons."""
-    n_inh: int
-    """Inhibitory (fast-spiking) neurons."""
-    n_syn: int
-    """Outgoing synapses per neuron (excitatory: onto any neuron; inhibitory: onto excitatory)."""
-    delay: Quantity
-    """Conduction delay of every synapse."""
-    w_exc: float
-    """Initial excitatory weight (jump of v in mV per spike)."""
-    w_inh: float
-    """Inhibitory weight (fixed)."""
-    noise: float
-    """Thalamic input: every ms each neuron gets ``noise*(U(0,1) - 0.5)`` (mV/ms)."""
-    reward: float
-    """Dopamine added per reward."""
-    reward_delay_min: Quantity
-    reward_delay_max: Quantity
-    coincidence_window: Quantity
-    """A reward is scheduled when the chosen post neuron fires within this time after the chosen
-    pre neuron."""
-    dt: Quantity
-    """Time step (the paper's 1 ms, with two 0.5 ms half steps for v)."""
+    """Relaxation time constant of serotonin (second)."""
 
 
 _IZH = "Izhikevich E M (2007) Cereb Cortex 17:2443-2452"
@@ -231,26 +206,6 @@ IZHIKEVICH2007_MODULATORS = ModulatorParameters(
     da_tonic=0.002,
     tau_da=0.2 * second,
     citation=f"{_IZH}: dopamine time constant 0.2 s, tonic level 0.002 (plasticity.md)",
-)
-
-#: Network and reward of Izhikevich (2007).
-IZHIKEVICH2007_NETWORK = DistalRewardNetworkParameters(
-    n_exc=800,
-    n_inh=200,
-    n_syn=100,
-    delay=1 * ms,
-    w_exc=1.0,
-    w_inh=-1.0,
-    noise=13.0,
-    reward=0.5,
-    reward_delay_min=1 * second,
-    reward_delay_max=3 * second,
-    coincidence_window=20 * ms,
-    dt=1 * ms,
-    citation=(
-        f"{_IZH}: 800 RS + 200 FS neurons, 100 synapses each, 1 ms delay, weights 1 / -1 (chosen synapse 0), "
-        "thalamic input 13*(U-0.5) each ms, reward +0.5 after 1-3 s (plasticity.md)"
-    ),
 )
 
 _BRZ17 = "Brzosko Z, Zannone S, Schultz W, Clopath C, Paulsen O (2017) eLife 6:e27756"
@@ -317,14 +272,6 @@ BRZOSKO2015_TAG = dataclasses.replace(
         f"baseline asymmetric window A+ = A- = 1 with m_0 = 0.02/s and eligibility 2 s, symmetric (dopamine/ACh) "
         f"eligibility 75 s, gain {_TAG_GAIN:g} on eta: chosen here (not fitted)"
     ),
-)
-
-#: Bath-applied modulators in slice protocols: concentrations follow wash-in/wash-out with 0.2 s
-#: (a numerical choice: fast compared with the 2 s trace; the papers give no kinetics).
-BRZOSKO_MODULATORS = ModulatorParameters(
-    tau_da=0.2 * second,
-    tau_ach=0.2 * second,
-    citation="bath application modelled as steps relaxing with 0.2 s (chosen here; not from the papers)",
 )
 
 #: Named three-factor sets.

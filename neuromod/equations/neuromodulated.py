@@ -36,7 +36,7 @@ postsynaptic neuron (:mod:`neuromod.equations.modulators`). With the parameters 
   ``η_ACh = 0.002``); ``m_0`` is modulator-independent plasticity (the control pairings of
   Brzosko et al. 2015: pre-post LTP, post-pre LTD).
 * **s** (induction): how much of each coincidence enters the traces; acetylcholine raises it,
-  serotonin lowers it ("discount"), as the project's gate table assigns them (DESIGN.md; in the
+  serotonin lowers it ("discount"), as the project's gate table assigns them (docs/design.md; in the
   spirit of Doya 2002 Neural Netw 15:495, where acetylcholine sets the learning rate and
   serotonin the discount). The published sets here have ``sigma_ach = sigma_ser = 0`` (no
   measured values), so s = 1 unless a user sets them.
@@ -95,6 +95,7 @@ import numpy as np
 from brian2 import Quantity, second
 
 from neuromod.equations.base import SynapseModel
+from neuromod.equations.checks import check_quantities, require_quantity
 from neuromod.equations.modulators import CHANNEL_TAU_SUFFIX as _TAU
 from neuromod.equations.modulators import SITE_SCHEDULE, check_variant, default_epoch
 from neuromod.equations.neuromod_params import (
@@ -138,7 +139,22 @@ class ThreeFactorSynapseModel(SynapseModel):
 
     def connect(self, source: Any, target: Any, *, name: str | None = None, **kwargs: Any):
         """A ``brian2.Synapses`` from ``source`` to ``target`` (whose group must carry the port of
-        a ``ModulatorSites`` of the same variant), with the clock-driven operations attached."""
+        a ``ModulatorSites`` of the same variant), with the clock-driven operations attached.
+
+        Parameters
+        ----------
+        source, target : brian2 groups
+            Presynaptic group; postsynaptic group built from ``ModulatorSites.port``.
+        name : str, optional
+            Name of the synapses (and stem of their operations' names).
+        **kwargs
+            Passed to ``brian2.Synapses``.
+
+        Returns
+        -------
+        brian2.Synapses
+            Not yet connected.
+        """
         synapses = super().connect(source, target, name=name, **kwargs)
         for k, (code, period) in enumerate(self.regular):
             key = "flush" if period == "epoch" else "clock_synapses"
@@ -153,7 +169,13 @@ class ThreeFactorSynapseModel(SynapseModel):
         return synapses
 
     def channels(self) -> tuple[str, ...]:
-        """The eligibility channels of this model (``"a"``, ``"s"``)."""
+        """The eligibility channels of this model.
+
+        Returns
+        -------
+        tuple of str
+            ``"a"`` (asymmetric) and/or ``"s"`` (symmetric).
+        """
         return tuple(ch for ch in _CHANNELS if f"c_{ch}" in self.model)
 
     def current_weights(self, synapses: Any) -> np.ndarray:
@@ -162,6 +184,16 @@ class ThreeFactorSynapseModel(SynapseModel):
         The same as ``synapses.w_now[:]``, computed here from plain state arrays: Brian2's
         standalone devices cannot evaluate ``w_now`` after a run (it refers to the postsynaptic
         port). Call it inside the ``use_device`` block, after the run.
+
+        Parameters
+        ----------
+        synapses : brian2.Synapses
+            Built by :meth:`connect` from this model.
+
+        Returns
+        -------
+        numpy.ndarray
+            One weight per synapse (dimensionless), within ``[w_min, w_max]``.
         """
         w = np.asarray(synapses.w[:], dtype=float)
         if self.variant == "event":
@@ -174,7 +206,28 @@ class ThreeFactorSynapseModel(SynapseModel):
 
     def current_eligibility(self, synapses: Any, channel: str, t: Quantity) -> np.ndarray:
         """The eligibility ``c_<channel>`` of each of ``synapses`` at time ``t`` (the end of the
-        run), from plain state arrays like :meth:`current_weights` (call it likewise)."""
+        run), from plain state arrays like :meth:`current_weights` (call it likewise).
+
+        Parameters
+        ----------
+        synapses : brian2.Synapses
+            Built by :meth:`connect` from this model.
+        channel : {"a", "s"}
+            The eligibility channel.
+        t : Quantity (second)
+            The present time (the end of the run).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``c_<channel>`` of every synapse (dimensionless).
+
+        Raises
+        ------
+        InputError
+            ``t`` is not a time.
+        """
+        require_quantity(t, second, name="t", where="current_eligibility")
         if self.variant == "clock":
             return np.asarray(getattr(synapses, f"c_{channel}")[:], dtype=float)
         post = np.asarray(synapses.j[:])
@@ -184,10 +237,120 @@ class ThreeFactorSynapseModel(SynapseModel):
         return np.asarray(getattr(synapses, f"q_{channel}")[:], dtype=float) * np.exp(-(float(t / second) - t0) / tau)
 
 
+#: keeps the weight within its bounds at every spike of the synapse
+_CLIP = "w = clip(w, w_min, w_max)"
+
+
 def _join(*parts: str) -> str:
     return "\n".join(p.strip() for p in parts if p and p.strip())
 
 
+@dataclass(frozen=True)
+class _RuleSource:
+    """The strings both implementations share: channels, spike-time trace updates, increments.
+
+    ``spike_pre`` / ``spike_post`` set or raise a spike's own trace (nearest / all-to-all);
+    :meth:`increment` is the coincidence a spike adds to a channel's eligibility, gated by the
+    site's induction gate ``s``; ``transmit`` is the caller's statement at a presynaptic spike.
+    """
+
+    channels: tuple[str, ...]
+    spike_pre: str
+    spike_post: str
+    transmit: str
+
+    def increment(self, ch: str, at: str, scale: str = "") -> str:
+        """What a ``"pre"`` spike (reads ``apost``) or ``"post"`` spike (reads ``apre``) adds to
+        channel ``ch``; ``scale`` (a factor ending in ``*``) converts it to epoch units."""
+        plus, minus, sign = _CHANNELS[ch]
+        if at == "pre":
+            return f"{sign}{scale}mod_s_gate_post*{minus}*apost"
+        return f"{scale}mod_s_gate_post*{plus}*apre"
+
+
+def _rule_source(params: ThreeFactorParameters, interaction: str, transmit: str) -> _RuleSource:
+    """The shared source of a parameter set with the given interaction (checked by the caller)."""
+    nearest = interaction == "nearest"
+    return _RuleSource(
+        channels=params.channels,
+        spike_pre="apre = 1" if nearest else "apre += 1",
+        spike_post="apost = 1" if nearest else "apost += 1",
+        transmit=transmit,
+    )
+
+
+def _clock_driven(src: _RuleSource) -> dict[str, Any]:
+    """Model, pathways and per-step update of the clock-driven implementation: eligibility and
+    traces are stored and decay every step; the weight grows by ``c*dI`` every step."""
+    chs = src.channels
+    model = _join(
+        "w : 1",
+        "apre : 1",
+        "apost : 1",
+        *(f"c_{ch} : 1" for ch in chs),
+        "w_now = clip(w, w_min, w_max) : 1",
+    )
+    on_pre = _join(*(f"c_{ch} += {src.increment(ch, 'pre')}" for ch in chs), _CLIP, src.transmit, src.spike_pre)
+    on_post = _join(*(f"c_{ch} += {src.increment(ch, 'post')}" for ch in chs), _CLIP, src.spike_post)
+    step = _join(
+        "w += " + " + ".join(f"c_{ch}*mod_dI_{ch}_post" for ch in chs),
+        *(f"c_{ch} *= mod_f_c{_TAU[ch]}_post" for ch in chs),
+        "apre *= mod_f_plus_post",
+        "apost *= mod_f_minus_post",
+    )
+    return {"model": model, "on_pre": on_pre, "on_post": on_post, "regular": ((step, "step"),)}
+
+
+def _event_driven(src: _RuleSource) -> dict[str, Any]:
+    """Model, pathways and epoch flush of the event-driven implementation: at its own spikes a
+    synapse catches up with the weight change since its last update (``q*(J - Jl)``), brings its
+    traces forward on the warped clock and adds the coincidence, in epoch units, to ``q``."""
+    chs = src.channels
+    decay = {ch: f"exp(-(t - mod_T0_post)/mod_tau_c{_TAU[ch]}_post)" for ch in chs}
+    scale = {ch: f"exp((t - mod_T0_post)/mod_tau_c{_TAU[ch]}_post)*" for ch in chs}
+    pending = " + ".join(f"q_{ch}*(mod_J_{ch}_post - Jl_{ch})" for ch in chs)
+    catch_up = _join(f"w += {pending}", *(f"Jl_{ch} = mod_J_{ch}_post" for ch in chs))
+    bring_apre = "apre = apre*exp(-(mod_tw_post - tpre)/mod_tau_plus_post)"
+    bring_apost = "apost = apost*exp(-(mod_tw_post - tpost)/mod_tau_minus_post)"
+    model = _join(
+        "w : 1",
+        "apre : 1",
+        "tpre : second",
+        "apost : 1",
+        "tpost : second",
+        *(f"q_{ch} : 1\nJl_{ch} : 1" for ch in chs),
+        *(f"c_{ch} = q_{ch}*{decay[ch]} : 1" for ch in chs),
+        f"w_now = clip(w + {pending}, w_min, w_max) : 1",
+    )
+    on_pre = _join(
+        catch_up,
+        bring_apost,
+        "tpost = mod_tw_post",
+        *(f"q_{ch} += {src.increment(ch, 'pre', scale[ch])}" for ch in chs),
+        _CLIP,
+        src.transmit,
+        bring_apre,
+        src.spike_pre,
+        "tpre = mod_tw_post",
+    )
+    on_post = _join(
+        catch_up,
+        bring_apre,
+        "tpre = mod_tw_post",
+        *(f"q_{ch} += {src.increment(ch, 'post', scale[ch])}" for ch in chs),
+        _CLIP,
+        bring_apost,
+        src.spike_post,
+        "tpost = mod_tw_post",
+    )
+    flush = _join(f"w += {pending}", *(f"q_{ch} = q_{ch}*{decay[ch]}" for ch in chs), *(f"Jl_{ch} = 0" for ch in chs))
+    return {"model": model, "on_pre": on_pre, "on_post": on_post, "regular": ((flush, "epoch"),)}
+
+
+_BUILDERS = {"clock": _clock_driven, "event": _event_driven}
+
+
+@check_quantities(epoch=second)
 def three_factor_stdp(
     params: ThreeFactorParameters = IZHIKEVICH2007,
     *,
@@ -198,134 +361,72 @@ def three_factor_stdp(
 ) -> ThreeFactorSynapseModel:
     """The neuromodulated three-factor STDP synapse (see the module docstring).
 
+    Both variants are built from one source (the channels, the spike-time trace updates and the
+    coincidence increments); the clock-driven builder stores the eligibility and decays it every
+    step, the event-driven one keeps it in epoch units and updates only at the synapse's spikes.
+
     Parameters
     ----------
     params : ThreeFactorParameters
         Amplitudes, bounds, interaction (e.g. :data:`IZHIKEVICH2007`, :data:`BRZOSKO2015_TIMING`).
         Time constants and gate mapping are read from the modulator sites, which are built from
-        the same set.
+        the same set. Default: :data:`IZHIKEVICH2007`.
     variant : {"event", "clock"}
-        Update at the synapse's spikes only (closed form), or every time step.
+        Update at the synapse's spikes only (closed form), or every time step. Default: ``"event"``.
     transmit : str
         Statement run at each presynaptic spike after the weight is brought up to date and
-        clipped, e.g. ``"v_post += w*mV"`` (empty: the synapse only learns).
+        clipped, e.g. ``"v_post += w*mV"``. Default: ``""`` (the synapse only learns).
     interaction : {"all_to_all", "nearest"}, optional
-        Overrides ``params.interaction``.
-    epoch : Quantity, optional
-        Restart interval of the running integrals (event variant); default
+        Overrides ``params.interaction``. Default: None (the set's).
+    epoch : Quantity (second), optional
+        Restart interval of the running integrals (event variant). Default: None, i.e.
         :func:`~neuromod.equations.modulators.default_epoch` of the shorter of ``params.tau_c``
         and ``params.tau_c_sym``.
 
     Returns
     -------
     ThreeFactorSynapseModel
-        Variables ``w`` (weight at the last update), ``apre``, ``apost``; ``w_now`` (current
-        weight, clipped) and the eligibility ``c_a`` / ``c_s`` of the channels in use. Event
-        variant: ``q_x``, ``Jl_x`` (eligibility in epoch units, integral at the last update),
-        ``tpre``, ``tpost`` (warped time of the traces' last update). Namespace: the amplitudes and
-        the weight bounds.
+        Variables ``w`` (weight at the last update, dimensionless), ``apre``, ``apost``;
+        ``w_now`` (current weight, clipped) and the eligibility ``c_a`` / ``c_s`` of the channels
+        in use. Event variant: ``q_x``, ``Jl_x`` (eligibility in epoch units, integral at the last
+        update), ``tpre``, ``tpost`` (warped time of the traces' last update, second). Namespace:
+        the amplitudes and the weight bounds.
+
+    Raises
+    ------
+    InputError
+        Unknown variant or interaction, a set without non-zero amplitudes, ``w_min >= w_max``,
+        or an ``epoch`` that is not a time.
+
+    References
+    ----------
+    Izhikevich EM (2007) Cereb Cortex 17:2443-2452. Brzosko Z, Zannone S, Schultz W, Clopath C,
+    Paulsen O (2017) eLife 6:e27756.
     """
     variant = check_variant(variant)
     interaction = interaction or params.interaction
     if interaction not in _INTERACTIONS:
         raise InputError(f"unknown interaction {interaction!r}; expected one of {', '.join(_INTERACTIONS)}")
-    channels = params.channels
-    if not channels:
+    if not params.channels:
         raise InputError("a three-factor parameter set needs non-zero amplitudes (A_plus/A_minus or B_plus/B_minus)")
     if not params.w_min < params.w_max:
         raise InputError(f"weight bounds need w_min < w_max, got {params.w_min}, {params.w_max}")
     if epoch is None:
         epoch = default_epoch(*params.eligibility_time_constants)
     namespace: dict[str, Any] = {"w_min": float(params.w_min), "w_max": float(params.w_max)}
-    for ch in channels:
+    for ch in params.channels:
         plus, minus, _ = _CHANNELS[ch]
         namespace[plus] = float(getattr(params, plus))
         namespace[minus] = float(getattr(params, minus))
-    spike_pre = "apre = 1" if interaction == "nearest" else "apre += 1"
-    spike_post = "apost = 1" if interaction == "nearest" else "apost += 1"
-    if variant == "clock":
-        model = _join(
-            "w : 1",
-            "apre : 1",
-            "apost : 1",
-            *(f"c_{ch} : 1" for ch in channels),
-            "w_now = clip(w, w_min, w_max) : 1",
-        )
-        on_pre = _join(
-            *(f"c_{ch} += {_CHANNELS[ch][2]}mod_s_gate_post*{_CHANNELS[ch][1]}*apost" for ch in channels),
-            "w = clip(w, w_min, w_max)",
-            transmit,
-            spike_pre,
-        )
-        on_post = _join(
-            *(f"c_{ch} += mod_s_gate_post*{_CHANNELS[ch][0]}*apre" for ch in channels),
-            "w = clip(w, w_min, w_max)",
-            spike_post,
-        )
-        regular = (
-            (
-                _join(
-                    "w += " + " + ".join(f"c_{ch}*mod_dI_{ch}_post" for ch in channels),
-                    *(f"c_{ch} *= mod_f_c{_TAU[ch]}_post" for ch in channels),
-                    "apre *= mod_f_plus_post",
-                    "apost *= mod_f_minus_post",
-                ),
-                "step",
-            ),
-        )
-    else:
-        scale = {ch: f"exp((t - mod_T0_post)/mod_tau_c{_TAU[ch]}_post)" for ch in channels}
-        pending = " + ".join(f"q_{ch}*(mod_J_{ch}_post - Jl_{ch})" for ch in channels)
-        catch_up = _join(f"w += {pending}", *(f"Jl_{ch} = mod_J_{ch}_post" for ch in channels))
-        model = _join(
-            "w : 1",
-            "apre : 1",
-            "tpre : second",
-            "apost : 1",
-            "tpost : second",
-            *(f"q_{ch} : 1\nJl_{ch} : 1" for ch in channels),
-            *(f"c_{ch} = q_{ch}*exp(-(t - mod_T0_post)/mod_tau_c{_TAU[ch]}_post) : 1" for ch in channels),
-            f"w_now = clip(w + {pending}, w_min, w_max) : 1",
-        )
-        on_pre = _join(
-            catch_up,
-            "apost = apost*exp(-(mod_tw_post - tpost)/mod_tau_minus_post)",
-            "tpost = mod_tw_post",
-            *(f"q_{ch} += {_CHANNELS[ch][2]}{scale[ch]}*mod_s_gate_post*{_CHANNELS[ch][1]}*apost" for ch in channels),
-            "w = clip(w, w_min, w_max)",
-            transmit,
-            "apre = apre*exp(-(mod_tw_post - tpre)/mod_tau_plus_post)",
-            spike_pre,
-            "tpre = mod_tw_post",
-        )
-        on_post = _join(
-            catch_up,
-            "apre = apre*exp(-(mod_tw_post - tpre)/mod_tau_plus_post)",
-            "tpre = mod_tw_post",
-            *(f"q_{ch} += {scale[ch]}*mod_s_gate_post*{_CHANNELS[ch][0]}*apre" for ch in channels),
-            "w = clip(w, w_min, w_max)",
-            "apost = apost*exp(-(mod_tw_post - tpost)/mod_tau_minus_post)",
-            spike_post,
-            "tpost = mod_tw_post",
-        )
-        regular = (
-            (
-                _join(
-                    f"w += {pending}",
-                    *(f"q_{ch} = q_{ch}*exp(-(t - mod_T0_post)/mod_tau_c{_TAU[ch]}_post)" for ch in channels),
-                    *(f"Jl_{ch} = 0" for ch in channels),
-                ),
-                "epoch",
-            ),
-        )
+    built = _BUILDERS[variant](_rule_source(params, interaction, transmit))
     return ThreeFactorSynapseModel(
-        model=model + "\n",
-        on_pre=on_pre,
-        on_post=on_post,
+        model=built["model"] + "\n",
+        on_pre=built["on_pre"],
+        on_post=built["on_post"],
         method="exact",
         namespace=namespace,
         citation=params.citation,
         variant=variant,
         epoch=epoch,
-        regular=regular,
+        regular=built["regular"],
     )

@@ -103,24 +103,34 @@ def adex(
     params : AdExParameters
         Used as namespace constants when ``per_neuron`` is false; when it is true the model holds
         per-neuron variables instead and ``params`` only supplies the citation (assign values with
-        :func:`adex_values`).
+        :func:`adex_values`). Default: :data:`BRETTE_GERSTNER2005`.
     per_neuron : bool
         Every parameter (``C, gL, EL, VT, DeltaT, a, tau_w, b, Vr, V_cut`` and the current
-        amplitude ``I_step``) a per-neuron ``(constant)`` group variable (default), so that
-        neurons of one group, and re-runs of one compiled binary, can differ in any of them.
+        amplitude ``I_step``) a per-neuron ``(constant)`` group variable, so that neurons of one
+        group, and re-runs of one compiled binary, can differ in any of them. Default: True.
     current : {"step", "free"}
         ``"step"``: ``I = I_step`` while ``t_on <= t < t_off`` (shared constants of the group,
         in seconds; both start at 0, i.e. no current, until set), else 0. ``"free"``: ``I`` is a
-        per-neuron variable (amp) the caller sets or drives.
+        per-neuron variable (amp) the caller sets or drives. Default: ``"step"``.
     method : str
-        Brian2 integration method; ``"euler"`` (forward Euler), as the exponential term makes the
-        equations non-linear.
+        Brian2 integration method. Default: ``"euler"`` (forward Euler), as the exponential term
+        makes the equations non-linear.
 
     Returns
     -------
     NeuronModel
         ``model`` (``v`` in volt, ``w`` in amp), ``threshold`` ``v > V_cut``, ``reset``
         ``v = Vr; w += b``, no refractory period (as in Naud et al. 2008).
+
+    Raises
+    ------
+    InputError
+        An unknown ``current``, or ``params`` that are not :class:`AdExParameters`.
+
+    References
+    ----------
+    Brette R, Gerstner W (2005) J Neurophysiol 94:3637-3642. Naud R, Marcille N, Clopath C,
+    Gerstner W (2008) Biol Cybern 99:335-347.
     """
     if current not in ADEX_CURRENTS:
         raise InputError(f"AdEx current must be one of {', '.join(ADEX_CURRENTS)}, got {current!r}")
@@ -167,6 +177,32 @@ def adex_values(
     ``{getattr(group, k): v for k, v in values.items()}``: on standalone devices re-run values
     are applied just before the run, after all initialisations, which is why the initial state is
     part of this mapping rather than an expression like ``v = 'EL'``.
+
+    Parameters
+    ----------
+    param_sets : AdExParameters or sequence of AdExParameters
+        One set per neuron (a single set: one neuron).
+    current : {"step", "free"}
+        As in :func:`adex`. Default: ``"step"``.
+    current_scale : float
+        Factor on every set's current amplitude ``I``. Default: 1.
+    initial : bool
+        Include the start state ``v`` (volt), ``w`` (amp). Default: True.
+
+    Returns
+    -------
+    dict of str to Quantity
+        Variable name -> per-neuron values with units (farad, siemens, volt, second, amp).
+
+    Raises
+    ------
+    InputError
+        An unknown ``current``, no set, or an entry that is not :class:`AdExParameters`.
+
+    References
+    ----------
+    Brette R, Gerstner W (2005) J Neurophysiol 94:3637-3642. Naud R, Marcille N, Clopath C,
+    Gerstner W (2008) Biol Cybern 99:335-347.
     """
     from brian2 import Quantity, amp
 
@@ -201,8 +237,24 @@ def song2000_lif(*, count_spikes: bool = False) -> NeuronModel:
     ``dv/dt = (g_e (E_e - v) + E_L - v) / tau_m``, ``dg_e/dt = -g_e / tau_e`` with ``g_e`` in units
     of the leak conductance (a presynaptic spike adds its weight to ``ge``); tau_m 10 ms, E_L -74 mV,
     E_e 0 mV, tau_e 5 ms, threshold -54 mV, reset -60 mV (the constants of Brian2's example of the
-    paper). ``count_spikes=True`` adds an integer ``count`` raised at every spike, a spike counter
-    that costs less than a ``SpikeMonitor`` on a GPU.
+    paper).
+
+    Parameters
+    ----------
+    count_spikes : bool
+        Add an integer ``count`` raised at every spike, a spike counter that costs less than a
+        ``SpikeMonitor`` on a GPU. Default: False.
+
+    Returns
+    -------
+    NeuronModel
+        ``v`` in volt, ``ge`` dimensionless; threshold :data:`SONG2000_V_THRESHOLD`, reset
+        :data:`SONG2000_V_RESET`.
+
+    References
+    ----------
+    Song S, Miller KD, Abbott LF (2000) Competitive Hebbian learning through spike-timing-dependent
+    synaptic plasticity. Nat Neurosci 3:919-926.
     """
     count = "count : integer\n" if count_spikes else ""
     return NeuronModel(

@@ -42,6 +42,10 @@ the increment at each spike and the trace updates as separate strings, with ever
 :func:`pair_stdp_final_weight` and :func:`triplet_stdp_final_weight` evaluate the same rules
 spike by spike in plain Python (exact, continuous time): the reference the Brian2 models are
 tested against.
+
+The parameter sets (:class:`PairSTDPParameters`, :class:`TripletSTDPParameters`) and the cited
+fits (``PAIR_STDP``, ``PFISTER2006``) live in :mod:`neuromod.equations.stdp_params`; the two
+classes are re-exported here.
 """
 
 from __future__ import annotations
@@ -55,8 +59,9 @@ import numpy as np
 from brian2 import Quantity, ms, second
 
 from neuromod.equations.base import SynapseModel
+from neuromod.equations.checks import check_quantities, require_quantity
+from neuromod.equations.stdp_params import PairSTDPParameters, TripletSTDPParameters
 from neuromod.errors import InputError
-from neuromod.parameters import ParameterSet
 
 __all__ = [
     "INTERACTIONS",
@@ -83,59 +88,6 @@ def _check_choice(kind: str, value: str, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise InputError(f"unknown {kind} {value!r}; expected one of {', '.join(allowed)}")
     return value
-
-
-@dataclass(frozen=True, kw_only=True)
-class PairSTDPParameters(ParameterSet):
-    """Parameters of the pair rule.
-
-    Amplitudes are per spike pair, in units of the weight (of the initial weight when ``w0 = 1``).
-    """
-
-    #: presynaptic trace time constant: width of the potentiation side of the window
-    tau_plus: Quantity
-    #: postsynaptic trace time constant: width of the depression side of the window
-    tau_minus: Quantity
-    #: potentiation per pair at dt -> 0+ (additive) or per unit of (w_max - w) (multiplicative)
-    A_plus: float = 0.0
-    #: depression per pair at dt -> 0- (additive) or per unit of (w - w_min) (multiplicative)
-    A_minus: float = 0.0
-    #: spike interaction the amplitudes were chosen for: "all_to_all" or "nearest"
-    interaction: str = "all_to_all"
-
-
-@dataclass(frozen=True, kw_only=True)
-class TripletSTDPParameters(ParameterSet):
-    """Parameters of the triplet rule of Pfister & Gerstner 2006, in their notation.
-
-    ``tau_x`` is ``None`` for the minimal models (no presynaptic triplet term, ``A3_minus = 0``).
-    """
-
-    #: fast presynaptic trace r1 (pair potentiation window)
-    tau_plus: Quantity
-    #: fast postsynaptic trace o1 (pair depression window)
-    tau_minus: Quantity
-    #: slow presynaptic trace r2 (pre-post-pre depression triplets); None in minimal models
-    tau_x: Quantity | None
-    #: slow postsynaptic trace o2 (post-pre-post potentiation triplets)
-    tau_y: Quantity
-    #: pair potentiation amplitude
-    A2_plus: float = 0.0
-    #: triplet potentiation amplitude (multiplies o2)
-    A3_plus: float = 0.0
-    #: pair depression amplitude
-    A2_minus: float = 0.0
-    #: triplet depression amplitude (multiplies r2)
-    A3_minus: float = 0.0
-    #: "all_to_all" or "nearest": the interaction the set was fitted with
-    interaction: str = "all_to_all"
-    #: "full" or "minimal"
-    model: str = "full"
-
-    @property
-    def has_pre_triplet(self) -> bool:
-        """Whether the rule needs the slow presynaptic trace r2 (full models)."""
-        return self.tau_x is not None
 
 
 @dataclass(frozen=True)
@@ -180,16 +132,29 @@ def pair_coincidence_terms(
 
     Parameters
     ----------
-    interaction : "all_to_all" or "nearest"
+    interaction : {"all_to_all", "nearest"}
+        Spike interaction. Default: ``"all_to_all"``.
     pre_trace, post_trace : str
-        Names of the presynaptic and postsynaptic traces (dimensionless).
+        Names of the presynaptic and postsynaptic traces (dimensionless). Default: ``"apre"``,
+        ``"apost"``.
     tau_plus, tau_minus, A_plus, A_minus : str
-        Names (or Brian2 expressions) of the time constants and amplitudes.
+        Names (or Brian2 expressions) of the time constants (second) and amplitudes
+        (dimensionless). Default: the names themselves.
 
     Returns
     -------
     CoincidenceTerms
         ``at_post = "A_plus*apre"``, ``at_pre = "-A_minus*apost"`` with the default names.
+
+    Raises
+    ------
+    InputError
+        An unknown interaction.
+
+    References
+    ----------
+    Bi GQ, Poo MM (1998) J Neurosci 18:10464-10472. Song S, Miller KD, Abbott LF (2000) Nat
+    Neurosci 3:919-926. Morrison A, Diesmann M, Gerstner W (2008) Biol Cybern 98:459-478.
 
     Example
     -------
@@ -236,8 +201,35 @@ def triplet_coincidence_terms(
 
     ``at_pre = -o1*(A2_minus + A3_minus*r2)`` and ``at_post = r1*(A2_plus + A3_plus*o2)``; the
     trace updates come after, so ``r2`` and ``o2`` enter with their values just before the
-    current spike. ``pre_triplet=False`` gives the minimal model's terms (no ``r2``, no
-    ``A3_minus``).
+    current spike.
+
+    Parameters
+    ----------
+    interaction : {"all_to_all", "nearest"}
+        Spike interaction. Default: ``"all_to_all"``.
+    pre_triplet : bool
+        Include the slow presynaptic trace ``r2`` and ``A3_minus`` (full model); False gives the
+        minimal model's terms. Default: True.
+    r1, r2, o1, o2 : str
+        Names of the traces (dimensionless). Default: the names themselves.
+    tau_plus, tau_minus, tau_x, tau_y, A2_plus, A3_plus, A2_minus, A3_minus : str
+        Names (or Brian2 expressions) of the time constants (second) and amplitudes
+        (dimensionless). Default: the names themselves.
+
+    Returns
+    -------
+    CoincidenceTerms
+        Traces, increments and trace updates of the triplet rule.
+
+    Raises
+    ------
+    InputError
+        An unknown interaction.
+
+    References
+    ----------
+    Pfister JP, Gerstner W (2006) Triplets of spikes in a model of spike timing-dependent
+    plasticity. J Neurosci 26:9673-9682.
     """
     _check_choice("interaction", interaction, INTERACTIONS)
     lines = [
@@ -295,23 +287,35 @@ def pair_stdp(
     Parameters
     ----------
     params : PairSTDPParameters
-        Time constants and amplitudes (``neuromod.equations.stdp_params.PAIR_STDP``).
-    interaction : "all_to_all" or "nearest", optional
-        Overrides ``params.interaction``.
-    weight_dependence : "additive" or "multiplicative"
+        Time constants (second) and amplitudes (``neuromod.equations.stdp_params.PAIR_STDP``).
+    interaction : {"all_to_all", "nearest"}, optional
+        Overrides ``params.interaction``. Default: None (the set's).
+    weight_dependence : {"additive", "multiplicative"}
         Additive updates with hard bounds (``None`` = unbounded on that side), or soft bounds
-        (multiplicative; needs both ``w_min`` and ``w_max``).
+        (multiplicative; needs both ``w_min`` and ``w_max``). Default: ``"additive"``.
     w_min, w_max : float or None
-        Weight bounds (dimensionless, like ``w``).
+        Weight bounds (dimensionless, like ``w``). Default: 0 and None (unbounded above).
     transmit : str
-        Statement run at each pre spike before the plasticity update, e.g. ``"g_post += w*nS"``
-        (empty: the synapse only learns, as in pairing protocols with imposed spikes).
+        Statement run at each pre spike before the plasticity update, e.g. ``"g_post += w*nS"``.
+        Default: ``""`` (the synapse only learns, as in pairing protocols with imposed spikes).
 
     Returns
     -------
     SynapseModel
         Variables ``w`` (weight), ``apre``, ``apost`` (traces); namespace ``tau_plus``,
         ``tau_minus``, ``A_plus``, ``A_minus`` and the bounds in use.
+
+    Raises
+    ------
+    InputError
+        An unknown interaction or weight dependence, ``w_min >= w_max``, or soft bounds without
+        both bounds.
+
+    References
+    ----------
+    Bi GQ, Poo MM (1998) J Neurosci 18:10464-10472. Song S, Miller KD, Abbott LF (2000) Nat
+    Neurosci 3:919-926. Morrison A, Diesmann M, Gerstner W (2008) Biol Cybern 98:459-478.
+    Rubin J, Lee DD, Sompolinsky H (2001) Phys Rev Lett 86:364-367 (soft bounds).
     """
     interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
     _check_choice("weight dependence", weight_dependence, WEIGHT_DEPENDENCES)
@@ -363,17 +367,31 @@ def triplet_stdp(
     params : TripletSTDPParameters
         A fitted set, e.g. ``PFISTER2006["visual_cortex_all_to_all_full"]``; its ``interaction``
         and ``tau_x`` (``None`` = minimal model) choose the variant.
-    interaction : optional
+    interaction : {"all_to_all", "nearest"}, optional
         Overrides ``params.interaction`` (the amplitudes were fitted for one interaction only).
+        Default: None (the set's).
     w_min, w_max : float or None
-        Optional hard bounds (Pfister & Gerstner's fits use none; default: unbounded).
+        Optional hard bounds (dimensionless). Default: None, None (unbounded, as in Pfister &
+        Gerstner's fits).
     transmit : str
         Statement run at each pre spike before the plasticity update (see :func:`pair_stdp`).
+        Default: ``""``.
 
     Returns
     -------
     SynapseModel
-        Variables ``w``, ``r1``, ``r2`` (full models only), ``o1``, ``o2``.
+        Variables ``w``, ``r1``, ``r2`` (full models only), ``o1``, ``o2`` (dimensionless).
+
+    Raises
+    ------
+    InputError
+        An unknown interaction, ``w_min >= w_max``, or a minimal set (no ``tau_x``) with
+        ``A3_minus != 0``.
+
+    References
+    ----------
+    Pfister JP, Gerstner W (2006) Triplets of spikes in a model of spike timing-dependent
+    plasticity. J Neurosci 26:9673-9682.
     """
     interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
     _check_bounds(w_min, w_max)
@@ -410,18 +428,18 @@ def triplet_stdp(
 # --------------------------------------------------------------------------------------------
 
 
-def _seconds(times: Any) -> np.ndarray:
+def _seconds(times: Any, name: str, where: str) -> np.ndarray:
     """Spike times as float seconds (Quantities with time units, or plain numbers in seconds)."""
     if isinstance(times, Quantity):
-        return np.asarray(times / second, dtype=float).ravel()
+        return np.asarray(require_quantity(times, second, name=name, where=where) / second, dtype=float).ravel()
     return np.asarray(times, dtype=float).ravel()
 
 
-def _events(pre_times: Any, post_times: Any) -> list[tuple[float, int]]:
+def _events(pre_times: Any, post_times: Any, where: str) -> list[tuple[float, int]]:
     """(time, kind) with kind 0 = pre, 1 = post; at equal times pre comes first, as in Brian2
     (a synapse's ``pre`` pathway runs before its ``post`` pathway within a time step)."""
-    pre = [(t, 0) for t in _seconds(pre_times)]
-    post = [(t, 1) for t in _seconds(post_times)]
+    pre = [(t, 0) for t in _seconds(pre_times, "pre_times", where)]
+    post = [(t, 1) for t in _seconds(post_times, "post_times", where)]
     return sorted(pre + post)
 
 
@@ -446,7 +464,38 @@ def pair_stdp_final_weight(
 ) -> float:
     """The weight after the spike trains, computed spike by spike in continuous time.
 
-    Same rule and conventions as :func:`pair_stdp` (times as Quantities or in seconds).
+    Same rule and conventions as :func:`pair_stdp`: the reference the Brian2 model is tested
+    against.
+
+    Parameters
+    ----------
+    pre_times, post_times : Quantity (second) or array_like of float (seconds)
+        Spike times of the two neurons.
+    params : PairSTDPParameters
+        Time constants and amplitudes.
+    w0 : float
+        Initial weight (dimensionless). Default: 1.
+    interaction : {"all_to_all", "nearest"}, optional
+        Overrides ``params.interaction``. Default: None (the set's).
+    weight_dependence : {"additive", "multiplicative"}
+        As in :func:`pair_stdp`. Default: ``"additive"``.
+    w_min, w_max : float or None
+        Weight bounds. Default: 0 and None.
+
+    Returns
+    -------
+    float
+        The final weight (dimensionless).
+
+    Raises
+    ------
+    InputError
+        An unknown interaction or weight dependence, or spike times with units other than time.
+
+    References
+    ----------
+    Bi GQ, Poo MM (1998) J Neurosci 18:10464-10472. Song S, Miller KD, Abbott LF (2000) Nat
+    Neurosci 3:919-926. Morrison A, Diesmann M, Gerstner W (2008) Biol Cybern 98:459-478.
     """
     interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
     _check_choice("weight dependence", weight_dependence, WEIGHT_DEPENDENCES)
@@ -454,7 +503,7 @@ def pair_stdp_final_weight(
     apre = apost = 0.0
     last = -math.inf
     w = float(w0)
-    for t, kind in _events(pre_times, post_times):
+    for t, kind in _events(pre_times, post_times, "pair_stdp_final_weight"):
         if last > -math.inf:
             apre *= math.exp(-(t - last) / tau_p)
             apost *= math.exp(-(t - last) / tau_m)
@@ -488,6 +537,34 @@ def triplet_stdp_final_weight(
 
     Same rule and conventions as :func:`triplet_stdp`: at each spike the weight is changed with
     the traces as they were just before it, then the spike's own traces are updated.
+
+    Parameters
+    ----------
+    pre_times, post_times : Quantity (second) or array_like of float (seconds)
+        Spike times of the two neurons.
+    params : TripletSTDPParameters
+        A fitted set.
+    w0 : float
+        Initial weight (dimensionless). Default: 1.
+    interaction : {"all_to_all", "nearest"}, optional
+        Overrides ``params.interaction``. Default: None (the set's).
+    w_min, w_max : float or None
+        Optional hard bounds. Default: None, None.
+
+    Returns
+    -------
+    float
+        The final weight (dimensionless).
+
+    Raises
+    ------
+    InputError
+        An unknown interaction, or spike times with units other than time.
+
+    References
+    ----------
+    Pfister JP, Gerstner W (2006) Triplets of spikes in a model of spike timing-dependent
+    plasticity. J Neurosci 26:9673-9682.
     """
     interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
     taus = [params.tau_plus, params.tau_x if params.tau_x is not None else 1 * second, params.tau_minus, params.tau_y]
@@ -497,7 +574,7 @@ def triplet_stdp_final_weight(
     last = -math.inf
     w = float(w0)
     add = interaction == "all_to_all"
-    for t, kind in _events(pre_times, post_times):
+    for t, kind in _events(pre_times, post_times, "triplet_stdp_final_weight"):
         if last > -math.inf:
             gap = t - last
             r1 *= math.exp(-gap / tau_r1)
@@ -514,12 +591,35 @@ def triplet_stdp_final_weight(
     return w
 
 
+@check_quantities(dt=second)
 def isolated_pair_dw(dt: Quantity, params: PairSTDPParameters) -> float:
     """Additive weight change of one isolated pre/post pair, ``dt = t_post - t_pre``.
 
     ``A_plus*exp(-dt/tau_plus)`` for ``dt > 0``, ``-A_minus*exp(dt/tau_minus)`` for ``dt < 0``.
     For ``dt = 0`` Brian2 runs the pre spike first (see :func:`_events`), so the pair potentiates
     by ``A_plus``.
+
+    Parameters
+    ----------
+    dt : Quantity (second)
+        Spike-time difference ``t_post - t_pre``.
+    params : PairSTDPParameters
+        Time constants and amplitudes.
+
+    Returns
+    -------
+    float
+        The weight change (dimensionless).
+
+    Raises
+    ------
+    InputError
+        ``dt`` is not a time.
+
+    References
+    ----------
+    Bi GQ, Poo MM (1998) J Neurosci 18:10464-10472. Song S, Miller KD, Abbott LF (2000) Nat
+    Neurosci 3:919-926. Morrison A, Diesmann M, Gerstner W (2008) Biol Cybern 98:459-478.
     """
     x = float(dt / ms)
     if x > 0:

@@ -2,6 +2,8 @@
 
 Every number here is written once; models, protocols and tests import it.
 
+* :class:`PairSTDPParameters`, :class:`TripletSTDPParameters` -- the parameter sets of
+  :func:`~neuromod.equations.stdp.pair_stdp` and :func:`~neuromod.equations.stdp.triplet_stdp`.
 * :data:`PFISTER2006` -- the six triplet-rule fits of Pfister & Gerstner 2006 (J Neurosci 26:9673),
   by data set (visual cortex = Sjöström et al. 2001; hippocampal = Wang et al. 2005),
   interaction (all-to-all / nearest-spike) and model (full / minimal).
@@ -30,11 +32,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from brian2 import ms
+from brian2 import Quantity, ms
 
-from neuromod.equations.stdp import PairSTDPParameters, TripletSTDPParameters
+from neuromod.parameters import ParameterSet
 
 __all__ = [
+    "PairSTDPParameters",
+    "TripletSTDPParameters",
     "PFISTER2006",
     "PAIR_STDP",
     "SJOSTROM2001",
@@ -48,6 +52,60 @@ __all__ = [
 #: where the figures below were read: package data, relative to the folder holding ``neuromod/``
 #: (:func:`neuromod.reference.reference_dir` gives the installed folder)
 REFERENCE_FILE = "neuromod/data/reference/plasticity.md"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairSTDPParameters(ParameterSet):
+    """Parameters of the pair rule.
+
+    Amplitudes are per spike pair, in units of the weight (of the initial weight when ``w0 = 1``).
+    """
+
+    #: presynaptic trace time constant: width of the potentiation side of the window
+    tau_plus: Quantity
+    #: postsynaptic trace time constant: width of the depression side of the window
+    tau_minus: Quantity
+    #: potentiation per pair at dt -> 0+ (additive) or per unit of (w_max - w) (multiplicative)
+    A_plus: float = 0.0
+    #: depression per pair at dt -> 0- (additive) or per unit of (w - w_min) (multiplicative)
+    A_minus: float = 0.0
+    #: spike interaction the amplitudes were chosen for: "all_to_all" or "nearest"
+    interaction: str = "all_to_all"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TripletSTDPParameters(ParameterSet):
+    """Parameters of the triplet rule of Pfister & Gerstner 2006, in their notation.
+
+    ``tau_x`` is ``None`` for the minimal models (no presynaptic triplet term, ``A3_minus = 0``).
+    """
+
+    #: fast presynaptic trace r1 (pair potentiation window)
+    tau_plus: Quantity
+    #: fast postsynaptic trace o1 (pair depression window)
+    tau_minus: Quantity
+    #: slow presynaptic trace r2 (pre-post-pre depression triplets); None in minimal models
+    tau_x: Quantity | None
+    #: slow postsynaptic trace o2 (post-pre-post potentiation triplets)
+    tau_y: Quantity
+    #: pair potentiation amplitude
+    A2_plus: float = 0.0
+    #: triplet potentiation amplitude (multiplies o2)
+    A3_plus: float = 0.0
+    #: pair depression amplitude
+    A2_minus: float = 0.0
+    #: triplet depression amplitude (multiplies r2)
+    A3_minus: float = 0.0
+    #: "all_to_all" or "nearest": the interaction the set was fitted with
+    interaction: str = "all_to_all"
+    #: "full" or "minimal"
+    model: str = "full"
+
+    @property
+    def has_pre_triplet(self) -> bool:
+        """Whether the rule needs the slow presynaptic trace r2 (full models)."""
+        return self.tau_x is not None
+
 
 _CITE = "Pfister & Gerstner 2006, J Neurosci 26:9673"
 _VISUAL = "visual cortex data of Sjöström et al. 2001; two independent reproductions agree"
