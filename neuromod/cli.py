@@ -31,15 +31,38 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: flags without type tags, options one per line
 )
-protocol_app = typer.Typer(help="Plasticity and neuron protocols: list them, run one.", no_args_is_help=True)
+protocol_app = typer.Typer(help="Plasticity and neuron protocols: list them, run one.", no_args_is_help=True,
+                           rich_markup_mode=None)
 app.add_typer(protocol_app, name="protocol")
 
 DEMO_PROTOCOLS = ("adex-patterns", "leabra-unit", "pairing-frequency")
 
-DeviceOption = typer.Option("runtime", "--device", "-d", help="runtime | cpp_standalone | cuda_standalone")
-SeedOption = typer.Option(1, "--seed", help="random seed of the run")
-SetOption = typer.Option(None, "--set", "-s", help="parameter override key=value, units as Brian2 writes them (tau=20*ms); repeatable")
+DeviceOption = typer.Option("runtime", "--device", "-d", metavar="DEVICE", help="runtime | cpp_standalone | cuda_standalone")
+SeedOption = typer.Option(1, "--seed", metavar="SEED", help="random seed of the run, an integer in [0, 2**32 - 1]")
+SetOption = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                         help="parameter override, units as Brian2 writes them (tau=20*ms); repeatable")
+OverwriteOption = typer.Option(False, "--overwrite", help="replace the output folder if it exists (default: refuse)")
+
+
+def _output_folder(out: Path | None, default: Path) -> Path:
+    """``out`` as given (a run refuses it if it exists, unless --overwrite), or, where the user named
+    none, ``default`` or the first free ``default-N`` beside it, said on stderr."""
+    if out is not None:
+        return out
+    from neuromod.results import free_target
+
+    target = free_target(default)
+    if target != default:
+        typer.echo(f"{default} exists; writing {target}", err=True)
+    return target
+
+
+def _checked_seed(seed: int | None) -> int | None:
+    from neuromod.parameters import check_seed
+
+    return None if seed is None else check_seed(seed)
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,31 +95,37 @@ def protocol_list() -> None:
 @protocol_app.command("run")
 @_user_errors
 def protocol_run(
-    name: str = typer.Argument(..., help="protocol name (see `neuromod protocol list`)"),
+    name: str = typer.Argument(..., metavar="NAME", help="protocol name (see `neuromod protocol list`)"),
     device: str = DeviceOption,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="result folder (default runs/NAME)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR", help="result folder (default runs/NAME, or runs/NAME-N if that exists)"),
     seed: int = SeedOption,
     set_: Optional[list[str]] = SetOption,
     keep_build: bool = typer.Option(False, help="keep the standalone build folder inside the result"),
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Run one protocol and write its result folder (config.json, result.json, figures)."""
     from neuromod.device import check_device_name
     from neuromod.parameters import parse_assignments
-    from neuromod.protocols import run_protocol
+    from neuromod.protocols import get_protocol, run_protocol
 
     check_device_name(device)
+    seed = _checked_seed(seed)
+    get_protocol(name)
     overrides = parse_assignments(set_ or [])
-    target = out if out is not None else Path("runs") / name
-    run_protocol(name, overrides, out=target, device=device, seed=seed, progress=True, keep_build=keep_build)
+    target = _output_folder(out, Path("runs") / name)
+    run_protocol(name, overrides, out=target, device=device, seed=seed, progress=True, keep_build=keep_build,
+                 overwrite=overwrite)
     typer.echo(f"wrote {target}")
 
 
 @app.command()
 @_user_errors
 def demo(
-    out: Path = typer.Option(Path("neuromod-demo"), "--out", "-o", help="result folder"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
+                                       help="result folder (default neuromod-demo, or neuromod-demo-N if that exists)"),
     device: str = DeviceOption,
     seed: int = SeedOption,
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Run the demo on embedded defaults: AdEx firing patterns, the Leabra unit, a plasticity protocol."""
     from tqdm import tqdm
@@ -104,18 +133,23 @@ def demo(
     from neuromod.device import check_device_name
     from neuromod.protocols import get_protocol
     from neuromod.protocols.base import write_protocol_run
-    from neuromod.results import RunFolder
+    from neuromod.results import RunFolder, RunWriter
 
     check_device_name(device)
+    seed = _checked_seed(seed)
+    target = _output_folder(out, Path("neuromod-demo"))
     protocols = [get_protocol(name) for name in DEMO_PROTOCOLS]
-    summary: dict[str, Any] = {"device": device, "seed": seed, "protocols": {}}
-    with RunFolder(out) as folder:
-        assert folder.path is not None
+    parameters = {"protocols": list(DEMO_PROTOCOLS)}
+    with RunFolder(target, overwrite=overwrite) as run:
+        run.write_config("demo", "demo", parameters, seed=seed, device=device)
+        conditions = []
         for protocol in tqdm(protocols, desc="neuromod demo", unit="protocol", file=sys.stderr):
-            result = write_protocol_run(protocol, protocol.parameters(), folder.path / protocol.name, device=device, seed=seed)
-            summary["protocols"][protocol.name] = {"folder": protocol.name, "metrics": result.metrics}
-        folder.write_json("result.json", {"metrics": {}, "conditions": [], **summary})
-    typer.echo(f"wrote {out}: " + ", ".join(DEMO_PROTOCOLS))
+            result = write_protocol_run(protocol, protocol.parameters(), RunWriter(run.path / protocol.name),
+                                        device=device, seed=seed)
+            conditions.append({"protocol": protocol.name, "folder": protocol.name, **result.metrics})
+        run.write_result("demo", "demo", parameters, seed=seed, device=device, metrics={}, conditions=conditions,
+                         files=["config.json", *DEMO_PROTOCOLS])
+    typer.echo(f"wrote {target}: " + ", ".join(DEMO_PROTOCOLS))
 
 
 @app.command()
@@ -172,41 +206,46 @@ def _figures(values: dict) -> str:
 @app.command()
 @_user_errors
 def train(
-    task: str = typer.Argument(..., help="task: card-sort, associative-recall, bandit, seq-digits, char-model, meta-timeseries"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (default runs/train-TASK)"),
+    task: str = typer.Argument(..., metavar="TASK", help="task to train (an unknown name lists the known ones)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
+                                       help="run folder (default runs/train-TASK, or runs/train-TASK-N if that exists; "
+                                            "with --resume, the resumed folder)"),
     steps: Optional[int] = typer.Option(None, "--steps", help="stop after this many steps in all (default: the configured steps=..., which the lr schedule spans)"),
-    device: str = typer.Option("cpu", "--device", "-d", help="cpu | cuda | cuda:N | auto"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default 1; on --resume the run's own)"),
+    device: str = typer.Option("auto", "--device", "-d", metavar="DEVICE", help="cpu | cuda | cuda:N | auto (CUDA when present)"),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="SEED", help="random seed (default 1; on --resume the run's own)"),
     set_: Optional[list[str]] = SetOption,
-    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this folder to --steps"),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="DIR", help="continue the run in this folder to --steps"),
 ) -> None:
     """Train the rate twin on a task (progress bar, checkpoints, learning curves, result.json)."""
-    if not (device in ("cpu", "cuda", "auto") or device.startswith("cuda:")):
-        raise InputError(f"unknown torch device {device!r}; expected cpu, cuda, cuda:N or auto")
     from neuromod.parameters import parse_assignments
     from neuromod.protocols.training import train as train_task
+    from neuromod.protocols.training import training_spec
 
-    if resume is not None and not resume.is_dir():
-        raise InputError(f"run folder {str(resume)!r} to resume does not exist")
-    target = out if out is not None else (resume if resume is not None else Path("runs") / f"train-{task}")
-    result = train_task(task, out=target, steps=steps, device=device, seed=seed, overrides=parse_assignments(set_ or []), resume=resume, progress=True)
-    typer.echo(f"wrote {target}: " + _figures(result.get("metrics", {})))
+    seed = _checked_seed(seed)
+    training_spec(task)  # an unknown task is refused before a folder is chosen
+    overrides = parse_assignments(set_ or [])
+    target = out if out is not None or resume is not None else _output_folder(None, Path("runs") / f"train-{task}")
+    result = train_task(task, out=target, steps=steps, device=device, seed=seed, overrides=overrides, resume=resume,
+                        progress=True)
+    typer.echo(f"wrote {target or resume}: " + _figures(result.get("metrics", {})))
 
 
 @app.command()
 @_user_errors
 def ablate(
-    run_dir: Path = typer.Argument(..., help="a training run folder"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="result folder (default RUN_DIR/ablation)"),
-    episodes: Optional[int] = typer.Option(None, "--episodes", help="held-out episodes per condition"),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="a training run folder (or a model file, e.g. a shipped one)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
+                                       help="result folder (default RUN_DIR/ablation; for a model file, FILE-ablation beside it)"),
+    episodes: Optional[int] = typer.Option(None, "--episodes", help="held-out episodes per condition (default: the run's eval_episodes)"),
+    device: str = typer.Option("auto", "--device", "-d", metavar="DEVICE", help="cpu | cuda | cuda:N | auto (CUDA when present)"),
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Evaluate a trained run with fast weights on, alpha off at test, and plasticity off (table + bar plot)."""
-    if not run_dir.is_dir():
-        raise InputError(f"run folder {str(run_dir)!r} does not exist")
     from neuromod.protocols.ablation import ablate as ablate_run
+    from neuromod.protocols.ablation import default_output
 
-    result = ablate_run(run_dir, out=out, episodes=episodes)
-    typer.echo(f"wrote {out if out is not None else run_dir / 'ablation'}")
+    result = ablate_run(run_dir, out=out, episodes=episodes, device=device, overwrite=overwrite)
+    typer.echo(f"wrote {out if out is not None else default_output(run_dir)}")
     for record in result.get("conditions", []):
         typer.echo("  " + _figures(record))
 

@@ -4,11 +4,12 @@ A protocol is one module in :mod:`neuromod.protocols` that defines ``PROTOCOL``,
 :class:`Protocol`: a name, a one-line summary, its parameters with defaults (Brian2 quantities
 where they have units), a ``run`` function and a ``plot`` function. :func:`run_protocol` resolves
 parameters (``--set`` text is parsed against the defaults), runs the protocol on the chosen
-device and writes the result folder of DESIGN.md atomically::
+device and writes the result folder of docs/design.md atomically::
 
     out/
-      config.json   protocol, parameters, seed, device, versions, command
-      result.json   metrics (scalars, unit in the key) and conditions (one record per condition)
+      config.json   the run record's config (kind "protocol"): parameters, seed, device, versions
+      result.json   the run record's result: metrics (scalars, unit in the key) and conditions
+                    (one record per condition); schema in :mod:`neuromod.results`
       data.npz      the arrays the figures are drawn from (when the protocol returns any)
       *.png         figures
 """
@@ -26,7 +27,7 @@ import numpy as np
 from neuromod.device import check_device_name
 from neuromod.errors import InputError
 from neuromod.parameters import resolve_parameters
-from neuromod.results import RunFolder, command_line, environment_versions
+from neuromod.results import RunFolder, RunWriter
 
 __all__ = ["Protocol", "ProtocolResult", "RunContext", "run_protocol", "write_protocol_run"]
 
@@ -85,29 +86,21 @@ class Protocol:
 def write_protocol_run(
     protocol: Protocol,
     params: dict[str, Any],
-    folder: Path,
+    run: RunWriter,
     *,
     device: str,
     seed: int,
     progress: bool = False,
     keep_build: bool = False,
 ) -> ProtocolResult:
-    """Run ``protocol`` and write its files into ``folder`` (which the caller makes atomic)."""
-    from neuromod.results import write_json_atomic
-
+    """Run ``protocol`` and write its run record into ``run`` (a :class:`~neuromod.results.RunWriter`
+    on a folder that the caller makes atomic, e.g. a :class:`~neuromod.results.RunFolder`)."""
+    folder = run.path
+    assert folder is not None
     folder.mkdir(parents=True, exist_ok=True)
     build_dir = folder / "build"
     ctx = RunContext(device=device, seed=seed, folder=folder, build_dir=build_dir, progress=progress)
-    config = {
-        "protocol": protocol.name,
-        "parameters": params,
-        "seed": seed,
-        "device": device,
-        "versions": environment_versions(),
-        "command": command_line(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    write_json_atomic(folder / "config.json", config)
+    run.write_config("protocol", protocol.name, params, seed=seed, device=device)
     started = time.perf_counter()
     result = protocol.run(params, ctx)
     wall_s = time.perf_counter() - started
@@ -116,21 +109,13 @@ def write_protocol_run(
 
         shutil.rmtree(build_dir, ignore_errors=True)
     if result.arrays:
-        np.savez_compressed(folder / "data.npz", **result.arrays)
+        with run.file("data.npz") as tmp:
+            with open(tmp, "wb") as handle:  # a file object: np.savez would append .npz to the name
+                np.savez_compressed(handle, **result.arrays)
     figures = protocol.plot(result, params, folder) if protocol.plot is not None else []
-    write_json_atomic(
-        folder / "result.json",
-        {
-            "protocol": protocol.name,
-            "device": device,
-            "seed": seed,
-            "wall_time_s": wall_s,
-            "metrics": result.metrics,
-            "conditions": result.conditions,
-            "figures": figures,
-            "files": (["data.npz"] if result.arrays else []) + list(result.files),
-        },
-    )
+    files = ["config.json", *(["data.npz"] if result.arrays else []), *result.files, *figures]
+    run.write_result("protocol", protocol.name, params, seed=seed, device=device, wall_time_s=wall_s,
+                     metrics=result.metrics, conditions=result.conditions, figures=figures, files=files)
     return result
 
 
@@ -143,12 +128,13 @@ def run_protocol(
     seed: int = 1,
     progress: bool = False,
     keep_build: bool = False,
+    overwrite: bool = False,
 ) -> ProtocolResult:
     """Run protocol ``name`` into the result folder ``out`` (written atomically).
 
     ``overrides`` maps parameter names to values (Brian2 quantities) or to text as typed after
     ``--set`` (``"20*ms"``). Bad names, units or values raise :class:`InputError` before anything
-    is simulated or written.
+    is simulated or written; so does an existing ``out`` unless ``overwrite``.
     """
     from neuromod.protocols import get_protocol
 
@@ -157,6 +143,6 @@ def run_protocol(
     if device not in protocol.devices:
         raise InputError(f"protocol {name!r} runs on {', '.join(protocol.devices)}, not on {device!r}")
     params = protocol.parameters(overrides)
-    with RunFolder(out) as folder:
-        assert folder.path is not None
-        return write_protocol_run(protocol, params, folder.path, device=device, seed=seed, progress=progress, keep_build=keep_build)
+    with RunFolder(out, overwrite=overwrite) as run:
+        return write_protocol_run(protocol, params, run, device=device, seed=seed, progress=progress,
+                                  keep_build=keep_build)

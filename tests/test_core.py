@@ -90,13 +90,18 @@ def test_run_folder_is_atomic(tmp_path):
     with RunFolder(target) as folder:
         folder.write_json("result.json", {"tau": 20 * ms})
     assert json.loads((target / "result.json").read_text()) == {"tau": "20*ms"}
-    # a second successful run replaces the first one whole
-    with RunFolder(target) as folder:
+    # an existing run folder is never replaced silently: refused before any work ...
+    with pytest.raises(InputError, match="already exists"):
+        with RunFolder(target) as folder:
+            raise AssertionError("the block must not run")
+    # ... and a second successful run with overwrite=True replaces the first one whole
+    with RunFolder(target, overwrite=True) as folder:
         folder.write_json("other.json", {})
     assert sorted(p.name for p in target.iterdir()) == ["other.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+@pytest.mark.runtime
 def test_run_protocol_writes_the_design_layout(tmp_path, toy):
     out = tmp_path / "toy"
     result = run_protocol(toy, {"rate": "200*Hz", "n": "3"}, out=out, seed=4)
@@ -110,6 +115,7 @@ def test_run_protocol_writes_the_design_layout(tmp_path, toy):
     assert 100 < stored["metrics"]["mean_rate_hz"] < 300
 
 
+@pytest.mark.runtime
 def test_a_crashing_protocol_leaves_nothing(tmp_path, toy):
     with pytest.raises(RuntimeError):
         run_protocol(toy, {"fail": "true"}, out=tmp_path / "toy")
@@ -141,6 +147,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(args, message, toy, tmp_path, monk
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.runtime
 def test_cli_protocol_run_writes_folder(tmp_path, toy):
     out = tmp_path / "r"
     result = CliRunner().invoke(app, ["protocol", "run", "toy", "--out", str(out), "--set", "n=2", "--seed", "3"])

@@ -22,10 +22,11 @@ def unit_run(tmp_path_factory) -> tuple[Path, object]:
     return out, run_protocol("leabra-unit", {}, out=out, device="runtime")
 
 
+@pytest.mark.runtime
 def test_leabra_unit_result_folder(unit_run) -> None:
     out, result = unit_run
     saved = json.loads((out / "result.json").read_text())
-    assert saved["protocol"] == "leabra-unit" and saved["device"] == "runtime"
+    assert saved["kind"] == "protocol" and saved["name"] == "leabra-unit" and saved["device"] == "runtime"
     assert "trace.csv" in saved["files"] and "data.npz" in saved["files"]
     assert saved["figures"] == ["leabra_unit.png"] and (out / "leabra_unit.png").stat().st_size > 10_000
     assert (out / "config.json").is_file()
@@ -36,6 +37,7 @@ def test_leabra_unit_result_folder(unit_run) -> None:
     assert float(rows[11][TRACE_COLUMNS.index("net")]) == pytest.approx(0.3 / 1.4)
 
 
+@pytest.mark.runtime
 def test_leabra_unit_matches_neuron_dat(unit_run) -> None:
     _, result = unit_run
     m = result.metrics
@@ -48,6 +50,7 @@ def test_leabra_unit_matches_neuron_dat(unit_run) -> None:
     assert condition["form"] == "rate" and condition["spike_cycles"][:3] == [15, 20, 25]
 
 
+@pytest.mark.runtime
 def test_leabra_unit_engines_agree(unit_run, tmp_path: Path) -> None:
     _, brian = unit_run
     numpy_run = run_protocol("leabra-unit", {"engine": "numpy"}, out=tmp_path / "np", device="runtime")
@@ -66,6 +69,7 @@ def test_leabra_unit_adaptation_and_settings(tmp_path: Path) -> None:
     assert other.metrics["first_spike_cycle"] < 15  # stronger input, earlier first reset
 
 
+@pytest.mark.runtime
 def test_leabra_unit_spiking(tmp_path: Path) -> None:
     result = run_protocol("leabra-unit", {"form": "spiking", "spike_exp": "true", "t_r": "3"}, out=tmp_path / "s",
                           device="runtime")
@@ -108,6 +112,7 @@ def xcal_runs(tmp_path_factory):
     return base, brian, numpy_run
 
 
+@pytest.mark.runtime
 def test_leabra_xcal_engines_agree(xcal_runs) -> None:
     _, brian, numpy_run = xcal_runs
     assert brian.metrics["engine"] == "brian2 runtime" and numpy_run.metrics["engine"] == "numpy"
@@ -115,6 +120,7 @@ def test_leabra_xcal_engines_agree(xcal_runs) -> None:
         np.testing.assert_allclose(brian.arrays[name], numpy_run.arrays[name], rtol=0, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.runtime
 def test_leabra_xcal_conditions_and_files(xcal_runs) -> None:
     base, brian, _ = xcal_runs
     saved = json.loads((base / "brian2" / "result.json").read_text())
@@ -128,6 +134,7 @@ def test_leabra_xcal_conditions_and_files(xcal_runs) -> None:
         assert after["wt"] == before["wt_after"]
 
 
+@pytest.mark.runtime
 def test_leabra_xcal_floating_threshold(xcal_runs) -> None:
     """LTP while the co-activity srs is above avg_l, LTD once avg_l has risen above it, no change
     while the sender is silent; avg_l moves only between trials."""
@@ -173,6 +180,8 @@ def test_leabra_xcal_short_sequences_repeat() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.runtime
+@pytest.mark.cpp_standalone
 def test_leabra_xcal_cpp_standalone_equals_numpy(xcal_runs, tmp_path: Path) -> None:
     """The trial code (decay, avg_l), the clamped sender and the XCAL synapse compiled to C++."""
     _, _, numpy_run = xcal_runs

@@ -92,9 +92,10 @@ def triplets_cpp(tmp_path_factory):
 # ------------------------------------------------------------------ stdp-window
 
 
+@pytest.mark.runtime
 def test_window_result_folder(window_runtime):
     saved = window_runtime["json"]
-    assert saved["protocol"] == "stdp-window" and saved["figures"] == ["window.png"]
+    assert saved["kind"] == "protocol" and saved["name"] == "stdp-window" and saved["figures"] == ["window.png"]
     assert (window_runtime["folder"] / "window.png").stat().st_size > 10_000
     table = _table(window_runtime)
     assert {"dt_ms", "frequency_hz", "n_pairings", "dw_rel", "rule"} <= set(table.columns)
@@ -104,6 +105,7 @@ def test_window_result_folder(window_runtime):
 
 
 @pytest.mark.parametrize("rule", ["pair:song2000", "pair:song2000:nearest", "pair:sjostrom2001_all_to_all_fit"])
+@pytest.mark.runtime
 def test_window_fit_recovers_the_pair_rule(window_runtime, rule):
     """Additive pair rule at 1 Hz: each side is an exact exponential (the previous pairing's
     traces are down by exp(-900/20) ~ 1e-20), so the fit must give the rule's own constants;
@@ -116,6 +118,7 @@ def test_window_fit_recovers_the_pair_rule(window_runtime, rule):
     assert fit["A_minus"] == pytest.approx(params.A_minus, rel=1e-6)
 
 
+@pytest.mark.runtime
 def test_window_of_the_soft_bound_rule_is_the_closed_form(window_runtime):
     """Multiplicative rule, isolated pairings: w_n = w_max - (w_max - w0)(1 - A+ e^(-dt/tau))^n
     for dt > 0 and w_n = w0 (1 - A- e^(dt/tau))^n for dt < 0 (w_min = 0)."""
@@ -130,6 +133,7 @@ def test_window_of_the_soft_bound_rule_is_the_closed_form(window_runtime):
     np.testing.assert_allclose(got, (expected - w0) / w0, rtol=0, atol=1e-12)
 
 
+@pytest.mark.runtime
 def test_window_matches_the_exact_evaluation(window_runtime):
     conditions = window_conditions(window_runtime["params"])
     for rule in WINDOW_RULES:
@@ -138,6 +142,8 @@ def test_window_matches_the_exact_evaluation(window_runtime):
 
 
 @pytest.mark.slow
+@pytest.mark.runtime
+@pytest.mark.cpp_standalone
 def test_window_runtime_and_cpp_standalone_agree(window_runtime, window_cpp):
     for rule in WINDOW_RULES:
         np.testing.assert_allclose(_dw(window_cpp, rule), _dw(window_runtime, rule), rtol=RTOL_DEVICES, atol=ATOL_DEVICES, err_msg=rule)
@@ -162,6 +168,7 @@ def test_pair_fit_in_the_parameter_sets_is_rederived():
         assert fit["chi2"] > 50  # the best pair rule is far from the data (triplet sets: < 4)
 
 
+@pytest.mark.runtime
 def test_one_hz_check(frequency_runtime):
     """60 pairings at 1 Hz, +10 ms: no change under the full visual-cortex sets; a pair rule potentiates."""
     table = _table(frequency_runtime)
@@ -172,6 +179,7 @@ def test_one_hz_check(frequency_runtime):
     assert at_1hz.loc[at_1hz["rule"] == PAIR_FIT, "dw_rel"].item() > 0.1
 
 
+@pytest.mark.runtime
 def test_frequency_points_on_runtime_are_within_the_data(frequency_runtime):
     """The 10 and 50 Hz points the runtime subset contains (the full table: slow test below)."""
     for name in FULL_VISUAL:
@@ -181,6 +189,7 @@ def test_frequency_points_on_runtime_are_within_the_data(frequency_runtime):
     assert _z_by_point(frequency_runtime, PAIR_FIT)[(50.0, -10.0)] < -2  # the pair rule misses high-frequency LTP
 
 
+@pytest.mark.runtime
 def test_frequency_matches_the_exact_evaluation(frequency_runtime):
     conditions = frequency_conditions(frequency_runtime["params"])
     for rule in frequency_runtime["params"]["rules"]:
@@ -190,6 +199,7 @@ def test_frequency_matches_the_exact_evaluation(frequency_runtime):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FULL_VISUAL)
+@pytest.mark.cpp_standalone
 def test_triplet_rule_reproduces_sjostrom2001(frequency_cpp, name):
     """Tolerance: every published point within 1.5 SEM, at least 8 of 10 within 1 SEM, and
     chi2 <= 10 (the number of points). Pfister & Gerstner fitted these sets to the same 10 points
@@ -210,6 +220,7 @@ def test_triplet_rule_reproduces_sjostrom2001(frequency_cpp, name):
 
 
 @pytest.mark.slow
+@pytest.mark.cpp_standalone
 def test_pair_rule_cannot_reproduce_sjostrom2001(frequency_cpp):
     """Even the pair rule fitted to these data: chi2 > 5x the triplet rule's, at most 2 of 10
     points within 1 SEM, potentiation at 0.1 Hz for +10 ms (data: none), no strong
@@ -224,6 +235,8 @@ def test_pair_rule_cannot_reproduce_sjostrom2001(frequency_cpp):
 
 
 @pytest.mark.slow
+@pytest.mark.runtime
+@pytest.mark.cpp_standalone
 def test_frequency_runtime_and_cpp_standalone_agree(frequency_runtime, frequency_cpp):
     cpp = _table(frequency_cpp).set_index(["rule", "dt_ms", "frequency_hz"])["dw_rel"]
     runtime = _table(frequency_runtime).set_index(["rule", "dt_ms", "frequency_hz"])["dw_rel"]
@@ -232,6 +245,7 @@ def test_frequency_runtime_and_cpp_standalone_agree(frequency_runtime, frequency
 
 
 @pytest.mark.slow
+@pytest.mark.cpp_standalone
 def test_full_frequency_protocol_matches_the_exact_evaluation(frequency_cpp):
     conditions = frequency_conditions(frequency_cpp["params"])
     for rule in frequency_cpp["params"]["rules"]:
@@ -239,6 +253,7 @@ def test_full_frequency_protocol_matches_the_exact_evaluation(frequency_cpp):
         np.testing.assert_allclose(_dw(frequency_cpp, rule), ref, rtol=0, atol=ATOL_REFERENCE, err_msg=rule)
 
 
+@pytest.mark.runtime
 def test_frequency_result_folder(frequency_runtime):
     saved = frequency_runtime["json"]
     assert saved["figures"] == ["frequency.png"] and (frequency_runtime["folder"] / "frequency.png").exists()
@@ -265,6 +280,7 @@ HIPPOCAMPAL = [r for r in TRIPLET_RULES if r.startswith("triplet")]
 
 
 @pytest.mark.parametrize("rule", HIPPOCAMPAL)
+@pytest.mark.runtime
 def test_post_pre_post_potentiates_at_every_interval(triplets_runtime, rule):
     """Wang 2005: post-pre-post triplets potentiate at all tested intervals (here: > +5 %)."""
     pop = _pattern(triplets_runtime, rule, "post-pre-post")
@@ -273,6 +289,7 @@ def test_post_pre_post_potentiates_at_every_interval(triplets_runtime, rule):
 
 
 @pytest.mark.parametrize("rule", HIPPOCAMPAL)
+@pytest.mark.runtime
 def test_pre_post_pre_barely_changes_at_symmetric_intervals(triplets_runtime, rule):
     """Wang 2005: pre-post-pre barely changes the weight at (5, 5) and (10, 10) ms. "Barely":
     less than a fifth of the post-pre-post change at the same intervals and less than a quarter
@@ -286,6 +303,7 @@ def test_pre_post_pre_barely_changes_at_symmetric_intervals(triplets_runtime, ru
     assert triplets_runtime["json"]["metrics"]["triplets"][rule]["max_symmetric_ratio"] < 0.2
 
 
+@pytest.mark.runtime
 def test_a_pair_rule_cannot_tell_the_two_triplets_apart(triplets_runtime):
     """Under a pair rule both symmetric triplets are the same two pairs: equal weight changes."""
     pop = _pattern(triplets_runtime, "pair:song2000", "post-pre-post")
@@ -295,11 +313,13 @@ def test_a_pair_rule_cannot_tell_the_two_triplets_apart(triplets_runtime):
 
 
 @pytest.mark.parametrize("rule", HIPPOCAMPAL)
+@pytest.mark.runtime
 def test_quadruplet_potentiation_is_strongest_at_short_intervals(triplets_runtime, rule):
     quad = _pattern(triplets_runtime, rule, "quadruplet")
     assert quad[10.0] > 2 * quad[100.0] > 0
 
 
+@pytest.mark.runtime
 def test_triplets_match_the_exact_evaluation(triplets_runtime):
     conditions = triplet_conditions(triplets_runtime["params"])
     for rule in TRIPLET_RULES:
@@ -309,6 +329,8 @@ def test_triplets_match_the_exact_evaluation(triplets_runtime):
 
 
 @pytest.mark.slow
+@pytest.mark.runtime
+@pytest.mark.cpp_standalone
 def test_triplets_runtime_and_cpp_standalone_agree(triplets_runtime, triplets_cpp):
     for rule in TRIPLET_RULES:
         np.testing.assert_allclose(_dw(triplets_cpp, rule), _dw(triplets_runtime, rule), rtol=RTOL_DEVICES, atol=ATOL_DEVICES, err_msg=rule)

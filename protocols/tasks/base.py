@@ -1,6 +1,6 @@
 """What a behavioural task is: spaces, timing, seeded episodes, batches of torch tensors.
 
-Conventions (NeuroGym / gymnasium, DESIGN.md "Examples to follow"):
+Conventions (those of NeuroGym and gymnasium):
 
 - one task, one class; its parameters are constructor keywords with defaults;
 - ``timing``: a dict of named periods, each a number of time steps (one step = one network update;
@@ -19,10 +19,16 @@ Two kinds of task:
   targets and loss masks at once (trained with backpropagation through time);
 - **reinforcement** tasks (:class:`ReinforcementTask`) are batched environments: the next
   observation depends on the agent's action (reset / step, trained with actor-critic).
+
+What a task says about its training (method, defaults, the figures an ablation draws, targets)
+it declares as class attributes (:mod:`.training_spec`); the hooks :meth:`Task.training_kwargs`
+and :meth:`Task.evaluate` build its held-out and shaped variants and score a network on held-out
+episodes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +36,7 @@ import numpy as np
 import torch
 
 from neuromod.errors import InputError
+from neuromod.protocols.tasks.training_spec import Target, TrainingSpec
 
 __all__ = [
     "Box",
@@ -39,6 +46,7 @@ __all__ = [
     "SupervisedTask",
     "ReinforcementTask",
     "TrialTask",
+    "TRIAL_DEFAULTS",
     "Teacher",
     "discrete_metrics",
     "weighted_cross_entropy",
@@ -143,13 +151,25 @@ class Task:
     Subclasses set ``name``, ``kind`` (``"supervised"`` or ``"reinforcement"``), ``metric``
     (the name of the headline figure in :meth:`metrics`), ``chance`` (its value for a random
     policy) and ``higher_is_better``, and fill ``timing``, ``observation_space`` and
-    ``action_space`` in ``__init__``.
+    ``action_space`` in ``__init__``. A trainable task also sets ``training``, ``key_metrics``
+    and, where it has them, ``targets`` and ``reported`` (:mod:`.training_spec`), and
+    ``training_metric`` where its training batches report another figure than ``metric``.
     """
 
     name: str = "task"
     kind: str = "supervised"
     metric: str = "accuracy"
     higher_is_better: bool = True
+    #: how the task is trained and with what defaults; None: the task is not trainable
+    training: TrainingSpec | None = None
+    #: the figures an ablation draws and tabulates, the first its headline figure
+    key_metrics: tuple[str, ...] = ()
+    #: the figure of the training batches in the learning curve (None: ``metric``)
+    training_metric: str | None = None
+    #: what the full configuration must reach on held-out episodes (benchmarks/task_targets.py)
+    targets: tuple[Target, ...] = ()
+    #: figures the targets benchmark reports without a threshold
+    reported: tuple[str, ...] = ()
 
     def __init__(self, seed: int = 0):
         self.seed_value = int(seed)
@@ -195,6 +215,26 @@ class Task:
         """The task's parameters (constructor keywords), for config.json and checkpoints."""
         raise NotImplementedError
 
+    @classmethod
+    def training_kwargs(cls, params: Mapping[str, Any], *, heldout: bool = False, shaped: bool = True) -> dict[str, Any]:
+        """The constructor keywords of the task built from the flat training parameters ``params``.
+
+        ``heldout=True``: the task evaluation uses, on the held-out split of its data (where it
+        has one) and without training aids. ``shaped=False``: the training data without the aids
+        (the task after ``shaping_steps``; :mod:`neuromod.protocols.training`, "Shaping").
+        Tasks with a held-out split or training aids extend this.
+        """
+        if cls.training is None:
+            raise InputError(f"task {cls.name!r} declares no training (its class has no TrainingSpec)")
+        return {key: params[key] for key in cls.training.task}
+
+    def evaluate(self, net, params: Mapping[str, Any], *, seed: int, tag: int, episodes: int,
+                 device: torch.device | str) -> dict[str, float]:
+        """The task's figures for network ``net`` on ``episodes`` held-out episodes, drawn from the
+        seeds ``[tag, seed, i]`` (never drawn in training). The caller sets evaluation mode and
+        turns gradients off (:func:`neuromod.protocols.training.evaluate`)."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
@@ -225,6 +265,12 @@ class SupervisedTask(Task):
         what an ablated network that stops answering would still know).
         """
         return discrete_metrics(outputs, batch)
+
+    def evaluate(self, net, params: Mapping[str, Any], *, seed: int, tag: int, episodes: int,
+                 device: torch.device | str) -> dict[str, float]:
+        """:meth:`metrics` of one batch of ``episodes`` held-out episodes (seed ``[tag, seed, 0]``)."""
+        batch = self.batch(episodes, seed=np.random.default_rng([tag, seed, 0])).to(device)
+        return self.metrics(net(batch.inputs, reset=self.activity_reset).outputs, batch)
 
 
 def weighted_cross_entropy(outputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -296,6 +342,49 @@ class ReinforcementTask(Task):
         held = (record.actions == 0) & fixating
         return {"fixation_accuracy": float(held.sum() / max(1, fixating.sum()))}
 
+    def play(self, net, batch_size: int, rng: np.random.Generator, *, device: torch.device | str,
+             greedy: bool = False, generator: torch.Generator | None = None):
+        """Play ``batch_size`` episodes with network ``net`` as the agent, without gradients.
+
+        Returns ``(record, observations (B, T, obs) tensor, actions (B, T) tensor)``; actions are
+        sampled from the policy (``generator`` makes it reproducible) or, with ``greedy``, its
+        arg-max. The network's activity is wiped where the task says (:attr:`activity_reset`).
+        """
+        obs = self.reset(batch_size, seed=rng)
+        state = net.initial_state(batch_size)
+        observations, actions = [], []
+        resets = self.activity_reset
+        with torch.no_grad():
+            step = net.stepper()
+            for t in range(self.n_steps):
+                o = torch.from_numpy(obs).to(device)
+                if resets is not None and resets[t]:
+                    state = net.reset_activity(state)
+                out = step(o, state)
+                state = out.state
+                if greedy:
+                    a = out.outputs.argmax(-1)
+                else:
+                    if not torch.isfinite(out.outputs).all():
+                        raise InputError("the network's outputs are not finite (its state diverged); "
+                                         "lower lr or bound the fast weights with clip=...")
+                    probs = torch.softmax(out.outputs.float(), -1).cpu()
+                    a = torch.multinomial(probs, 1, generator=generator)[:, 0].to(device)
+                observations.append(o)
+                actions.append(a)
+                obs, _ = self.step(a.cpu().numpy())
+        return self.record(), torch.stack(observations, 1), torch.stack(actions, 1)
+
+    def evaluate(self, net, params: Mapping[str, Any], *, seed: int, tag: int, episodes: int,
+                 device: torch.device | str) -> dict[str, float]:
+        """:meth:`metrics` of ``episodes`` held-out episodes played greedily (arg-max action)."""
+        record, _, _ = self.play(net, episodes, np.random.default_rng([tag, seed, 0]), device=device, greedy=True)
+        return self.metrics(record)
+
+
+#: the trial-timing keywords every trial task trains with by default (no silent ITI)
+TRIAL_DEFAULTS: dict[str, Any] = {"silent_iti": False, "fixation_steps": 1, "feedback_steps": 1}
+
 
 class TrialTask(ReinforcementTask):
     """Reinforcement episodes made of trials: fixation, decision (and, silent, a feedback step).
@@ -350,6 +439,15 @@ class TrialTask(ReinforcementTask):
         return {"n_trials": self.n_trials, "fixation_penalty": self.fixation_penalty, "silent_iti": self.silent_iti,
                 "reveal_last": self.reveal_last, "fixation_steps": self.timing["fixation"],
                 "feedback_steps": self.timing.get("feedback", 1)}
+
+    @classmethod
+    def training_kwargs(cls, params: Mapping[str, Any], *, heldout: bool = False, shaped: bool = True) -> dict[str, Any]:
+        """With a silent ITI, the aid is ``reveal_last`` (the last trial's feedback kept in view;
+        the wipes stay, so long episodes cannot run away): on while shaping, off otherwise."""
+        kwargs = super().training_kwargs(params, heldout=heldout, shaped=shaped)
+        if kwargs.get("silent_iti"):
+            kwargs["reveal_last"] = shaped and not heldout
+        return kwargs
 
     def fade_aids(self, strength: float) -> None:
         """Set the shaping aid's strength: ``reveal_last`` = ``strength`` (a probability; no aid
