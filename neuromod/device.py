@@ -14,6 +14,11 @@ and puts everything back afterwards::
         sim.rerun({group.I: 0.6 * nA})               # same binary, new parameter (no recompile)
         second = monitor.t[:]
 
+With ``progress=True`` every run reports to stderr (:mod:`neuromod.progress`): one line before
+a long run saying how much biological time will be simulated, and, for runs over a few seconds of
+wall time, progress lines with an estimate of the time left, on every device (the standalone
+binaries print them themselves).
+
 ``sim.rerun`` uses Brian2's ``run_args`` on the standalone devices (Brian2 >= 2.6): only values
 of existing variables change, never sizes or equations. On ``runtime`` it restores the network
 to its state before the first run (random state included) and runs again, so the same script
@@ -41,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from neuromod.errors import InputError
+from neuromod.progress import PROGRESS_PERIOD_S, ProgressReport, announcement, is_long, run_size, standalone_report_code
 
 __all__ = [
     "DEVICE_NAMES",
@@ -274,13 +280,21 @@ class Simulation:
     compile_only : bool
         Standalone devices only: generate and compile the project but do not run the binary
         (e.g. ``cuda_standalone`` on a machine without a GPU). Monitors then hold no data.
+    progress : bool
+        Report on stderr: a line before a long run, then progress with the time left
+        (:mod:`neuromod.progress`).
+    progress_period_s : float
+        Wall time (s) before the first progress line of a run and the least time between lines.
     """
 
-    def __init__(self, device: str, build_dir: Path | None, seed: int | None, *, compile_only: bool = False):
+    def __init__(self, device: str, build_dir: Path | None, seed: int | None, *, compile_only: bool = False,
+                 progress: bool = False, progress_period_s: float = PROGRESS_PERIOD_S):
         self.device = device
         self.build_dir = build_dir
         self.seed = seed
         self.compile_only = compile_only
+        self.progress = progress
+        self.progress_period_s = float(progress_period_s)
         self.timings_s: dict[str, float] = {}
         self._runs: list[tuple[Any, Any]] = []
         self._executed = False
@@ -295,19 +309,39 @@ class Simulation:
         On ``runtime`` this simulates now. On a standalone device it records the run; the code is
         generated, compiled and executed when ``execute`` is true (the default) or at
         :meth:`execute`. Pass ``execute=False`` for protocols made of several run calls.
+        ``run_kwargs`` go to Brian2's ``Network.run``; a ``report`` given there replaces the
+        progress report of ``progress``.
         """
         if self._executed and self.standalone:
             raise RuntimeError("this standalone simulation has been built already; use rerun() to change parameters")
         if not self._runs and not self.standalone:
             network.store("neuromod_initial")
         self._runs.append((network, duration))
+        if self.progress:
+            size = run_size(network, duration)
+            if is_long(size):
+                print(announcement(size, self.device), file=sys.stderr, flush=True)
         start = time.perf_counter()
-        network.run(duration, **run_kwargs)
+        network.run(duration, **{**self._report_kwargs(), **run_kwargs})
         if not self.standalone:
             self.timings_s["run_s"] = self.timings_s.get("run_s", 0.0) + time.perf_counter() - start
             return
         if execute:
             self.execute()
+
+    def _report_kwargs(self) -> dict[str, Any]:
+        """Brian2 ``Network.run`` arguments that report progress (none when ``progress`` is off).
+
+        On ``runtime`` a Python callback; on the standalone devices C++ code compiled into the
+        binary, which prints while the binary runs (on its stderr, which Brian2 leaves attached
+        to ours; only its stdout goes to a file).
+        """
+        if not self.progress:
+            return {}
+        from brian2 import second
+
+        report = standalone_report_code(self.progress_period_s) if self.standalone else ProgressReport(self.progress_period_s)
+        return {"report": report, "report_period": self.progress_period_s * second}
 
     def execute(self) -> None:
         """Generate, compile and run the standalone project (no-op on ``runtime``).
@@ -359,7 +393,7 @@ class Simulation:
             for view, value in run_args.items():
                 view[:] = value
             for net, duration in self._runs:
-                net.run(duration)
+                net.run(duration, **self._report_kwargs())
         self.timings_s["rerun_s"] = time.perf_counter() - start
 
 
@@ -385,6 +419,8 @@ def use_device(
     threads: int | None = None,
     codegen_target: str = "numpy",
     compile_only: bool = False,
+    progress: bool = False,
+    progress_period_s: float = PROGRESS_PERIOD_S,
 ) -> Iterator[Simulation]:
     """Select a Brian2 device for the model code in the block.
 
@@ -405,6 +441,13 @@ def use_device(
     compile_only : bool
         Standalone devices: generate and compile the project, never run it (code generation and
         compile checks, e.g. ``cuda_standalone`` without a GPU). Ignored on ``runtime``.
+    progress : bool
+        Report on stderr (never stdout): before a long run, one line with the biological time it
+        simulates; during any run longer than ``progress_period_s`` of wall time, progress lines
+        with an estimate of the time left (:mod:`neuromod.progress`). Protocols pass
+        ``RunContext.progress``; the command line turns it on.
+    progress_period_s : float
+        Wall time (s) before a run's first progress line and the least time between lines.
 
     Objects created inside the block belong to that device. Read monitors inside the block: on
     leaving it, Brian2 is reset to the runtime device and the preferences are put back as they
@@ -442,7 +485,8 @@ def use_device(
             brian2.set_device(device, build_on_run=False, directory=str(build_path))
         if seed is not None:
             brian2.seed(int(seed))
-        yield Simulation(device, build_path, seed, compile_only=compile_only and device != "runtime")
+        yield Simulation(device, build_path, seed, compile_only=compile_only and device != "runtime",
+                         progress=progress, progress_period_s=progress_period_s)
     finally:
         _reset_brian2()
         prefs.prefs.update(saved_prefs)

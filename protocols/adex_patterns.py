@@ -257,7 +257,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
     param_sets = [NAUD2008[p] for p in patterns]
     step_ms = float(params["step_ms"] / ms)
     scale = float(params["current_scale"])
-    with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed) as sim:
+    with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed, progress=ctx.progress) as sim:
         net = build_pattern_network(
             param_sets,
             step=params["step_ms"],

@@ -270,7 +270,7 @@ def validate(params: dict[str, Any]) -> None:
 
 def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
     """Simulate the network for ``duration`` and measure the chosen synapse against the rest."""
-    with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed) as sim:
+    with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed, progress=ctx.progress) as sim:
         net = build_network(params, ctx.seed)
         sim.run(net.network, params["duration"])
         t_s = np.asarray(net.weights.t / second)

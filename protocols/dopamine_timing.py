@@ -385,7 +385,7 @@ def _measure(net: TimingNetwork, params: dict[str, Any], timings: dict[str, floa
 
 def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
     """Pair every condition in one network and measure each synapse's relative weight change."""
-    with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed) as sim:
+    with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed, progress=ctx.progress) as sim:
         net = build_network(params)
         sim.run(net.network, net.duration)
         result = _measure(net, params, dict(sim.timings_s))

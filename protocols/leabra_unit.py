@@ -186,7 +186,7 @@ def _simulate_brian2(p: LeabraUnitParameters, params: dict[str, Any], ctx: RunCo
 
     values = drive(params)
     recorded = [c for c in TRACE_COLUMNS if c != "cycle"]
-    with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed) as sim:
+    with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed, progress=ctx.progress) as sim:
         model = leabra_unit(p, form=params["form"], drive=TimedArray(values, dt=1 * ms))
         group = model.group(1, dt=1 * ms, name="leabra_unit")
         group.gc_i = float(params["gc_i"])

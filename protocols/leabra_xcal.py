@@ -137,7 +137,7 @@ def _run_brian2(params: dict[str, Any], ctx: RunContext) -> tuple[dict[str, np.n
     p = unit_params(params)
     n_cycles = int(params["cycles_per_trial"])
     sender_input = TimedArray(np.repeat(sender_sequence(params), n_cycles), dt=1 * ms)
-    with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed) as sim:
+    with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed, progress=ctx.progress) as sim:
         sender = leabra_clamped_unit(p, drive=sender_input).group(1, dt=1 * ms, name="sender")
         unit = leabra_unit(p, form="rate", trial_cycles=n_cycles, hidden=True).group(1, dt=1 * ms, name="unit")
         model = xcal_synapse(_xcal_params(params), trial_cycles=n_cycles, send_thr=p.send_thr)

@@ -254,6 +254,7 @@ def run_conditions(
     build_dir: Any = None,
     seed: int | None = None,
     w0: float = 1.0,
+    progress: bool = False,
 ) -> ConditionsRun:
     """Simulate every condition under every rule in ONE network: one build, one run.
 
@@ -269,6 +270,8 @@ def run_conditions(
         As :func:`neuromod.device.use_device` takes them.
     w0 : float
         Initial weight of every synapse.
+    progress : bool
+        Report the run's progress on stderr (as :func:`neuromod.device.use_device` does).
     """
     from brian2 import Network, SpikeGeneratorGroup, defaultclock
 
@@ -285,7 +288,7 @@ def run_conditions(
     duration = n_steps * time_step
     started = time.perf_counter()
     w_end: dict[str, np.ndarray] = {}
-    with use_device(device, build_dir=build_dir, seed=seed) as sim:
+    with use_device(device, build_dir=build_dir, seed=seed, progress=progress) as sim:
         # the default clock, not a clock per object: brian2cuda's synapse template refers to
         # ``defaultclock`` by name (use_device resets it to 0.1 ms on leaving the block)
         defaultclock.dt = time_step

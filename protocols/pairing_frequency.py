@@ -112,7 +112,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
     conditions = frequency_conditions(params)
     models = {s.spec: s.synapse_model() for s in specs}
     result = run_conditions(conditions, models, time_step=params["time_step"], device=ctx.device,
-                            build_dir=ctx.build_dir, seed=ctx.seed, w0=params["w0"])
+                            build_dir=ctx.build_dir, seed=ctx.seed, w0=params["w0"], progress=ctx.progress)
     records: list[dict[str, Any]] = []
     per_rule: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {

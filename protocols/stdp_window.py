@@ -109,7 +109,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
     conditions = window_conditions(params)
     models = {s.spec: s.synapse_model(w_max=params["w_max"]) for s in specs}
     result = run_conditions(conditions, models, time_step=params["time_step"], device=ctx.device,
-                            build_dir=ctx.build_dir, seed=ctx.seed, w0=params["w0"])
+                            build_dir=ctx.build_dir, seed=ctx.seed, w0=params["w0"], progress=ctx.progress)
     dt_ms = np.array([c.labels["dt_ms"] for c in conditions])
     records, fits, arrays = [], {}, {"dt_ms": dt_ms}
     for n, spec in enumerate(specs):
