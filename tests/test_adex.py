@@ -185,6 +185,7 @@ def _spikes_one_neuron(model, values, *, t_on, t_off, duration, dt):
         return np.asarray(monitor.t / ms)
 
 
+@pytest.mark.runtime
 def test_namespace_constants_and_group_variables_give_the_same_neuron():
     """``per_neuron=False`` (one set, namespace constants) is the same model as the default."""
     p = NAUD2008["adapting"]
@@ -205,6 +206,7 @@ def test_adex_values_scales_the_current_and_starts_at_rest():
         adex_values([])
 
 
+@pytest.mark.runtime
 def test_no_current_no_spikes():
     """At rest (step amplitude 0) no pattern fires: every set has a stable resting state."""
     with use_device("runtime") as sim:
@@ -237,12 +239,14 @@ def test_firing_features_of_handmade_trains():
 
 # --------------------------------------------------------------------------- the protocol
 @pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.runtime
 def test_each_pattern_is_classified_from_its_spikes(patterns_run, pattern):
     result, _ = patterns_run
     record = next(c for c in result.conditions if c["pattern"] == pattern)
     assert classify(record["spike_times_ms"], record["step_ms"]) == pattern
 
 
+@pytest.mark.runtime
 def test_pattern_figures_in_detail(patterns_run):
     """The defining figure of each pattern, with its value on this run."""
     result, _ = patterns_run
@@ -258,6 +262,7 @@ def test_pattern_figures_in_detail(patterns_run):
     assert c["irregular"]["isi_cv"] > 0.5
 
 
+@pytest.mark.runtime
 def test_result_folder(patterns_run):
     result, out = patterns_run
     saved = json.loads((out / "result.json").read_text())
@@ -288,6 +293,7 @@ def test_set_parameters_with_units():
     assert params["dt"] == 0.05 * ms and params["current_scale"] == 1.2
 
 
+@pytest.mark.runtime
 def test_current_scale_and_step_change_the_run(tmp_path):
     low = run_protocol("adex-patterns", {"patterns": "tonic", "step_ms": "200*ms", "dt": "0.05*ms"}, out=tmp_path / "a")
     high = run_protocol("adex-patterns", {"patterns": "tonic", "step_ms": "200*ms", "dt": "0.05*ms", "current_scale": "1.5"},
@@ -326,6 +332,8 @@ def test_adex_parameters_must_be_complete():
 
 # --------------------------------------------------------------------------- runtime vs C++
 @pytest.mark.slow
+@pytest.mark.runtime
+@pytest.mark.cpp_standalone
 def test_runtime_and_cpp_standalone_give_the_same_spikes(patterns_run, tmp_path):
     """Same network, same seed, runtime (numpy) vs cpp_standalone: every spike within one dt.
 

@@ -58,6 +58,7 @@ def _assert_same_trains(a, b):
 
 
 @pytest.mark.slow
+@pytest.mark.cpp_standalone
 def test_rerun_does_not_recompile(cpp_runs):
     assert "main" in cpp_runs["files_built"] and len(cpp_runs["files_built"]) > 1
     assert cpp_runs["files_after_rerun"] == cpp_runs["files_built"]
@@ -66,6 +67,7 @@ def test_rerun_does_not_recompile(cpp_runs):
 
 
 @pytest.mark.slow
+@pytest.mark.cpp_standalone
 def test_rerun_with_new_values_equals_a_fresh_build(cpp_runs):
     """Same generated code, same doubles in: the re-run and the fresh build agree exactly."""
     _assert_same_trains(cpp_runs["rerun"], cpp_runs["fresh"])
@@ -74,11 +76,13 @@ def test_rerun_with_new_values_equals_a_fresh_build(cpp_runs):
 
 
 @pytest.mark.slow
+@pytest.mark.cpp_standalone
 def test_rerun_with_the_original_values_repeats_the_first_run(cpp_runs):
     _assert_same_trains(cpp_runs["rerun_original"], cpp_runs["first"])
     assert sum(t.size for t in cpp_runs["first"]) > 50
 
 
+@pytest.mark.runtime
 def test_runtime_rerun_equals_a_fresh_runtime_run():
     """``Simulation.rerun`` on runtime: restore the start state, set values, run again."""
     timing = dict(TIMING, dt=0.1 * ms)
@@ -97,6 +101,7 @@ def test_runtime_rerun_equals_a_fresh_runtime_run():
 
 
 @pytest.mark.slow
+@pytest.mark.cuda
 def test_cuda_standalone_generates_and_compiles_the_adex_network(tmp_path):
     """brian2cuda code generation and an nvcc compile (CUDA 13 settings of neuromod.device);
     no GPU needed, the binary is not run (``compile_only``)."""

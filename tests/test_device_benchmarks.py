@@ -105,6 +105,8 @@ def test_stdp_network_agreement_is_statistical(stdp_bench):
 
 
 @pytest.mark.slow
+@pytest.mark.runtime
+@pytest.mark.cpp_standalone
 def test_devices_agree_quick_cpp_against_runtime(agree_bench, tmp_path):
     out = tmp_path / "agree.json"
     no_cuda = device_unavailable("cuda_standalone")  # then cuda is asked for too and must be reported
@@ -129,6 +131,7 @@ def test_devices_agree_quick_cpp_against_runtime(agree_bench, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.cpp_standalone
 def test_stdp_network_quick_on_cpp(stdp_bench, tmp_path):
     out = tmp_path / "stdp.json"
     argv = ["--quick", "--synapses", "2e4", "--duration", "0.2", "--devices", "cpp_standalone", "--out", str(out)]

@@ -44,6 +44,7 @@ def simulate(params: LeabraUnitParameters, form: str, device: str = "runtime", b
 
 
 @pytest.mark.parametrize(("log", "params"), [("neuron.dat", NEURON_PROJ), ("neuron_adapt.dat", NEURON_ADAPT_PROJ)])
+@pytest.mark.runtime
 def test_rate_code_runtime_reproduces_emergent(reference_dir: Path, log: str, params: LeabraUnitParameters) -> None:
     ref = read_datatable(reference_dir / "emergent" / log)
     traces, spike_cycles = simulate(params, "rate")
@@ -54,6 +55,7 @@ def test_rate_code_runtime_reproduces_emergent(reference_dir: Path, log: str, pa
 
 
 @pytest.mark.parametrize("spike_exp", [False, True], ids=["threshold", "adex"])
+@pytest.mark.runtime
 def test_spiking_runtime_matches_numpy_twin(spike_exp: bool) -> None:
     params = NEURON_PROJ.replace(t_r=3, spike_exp=spike_exp, adapt_on=True)
     traces, spike_cycles = simulate(params, "spiking")
@@ -83,6 +85,7 @@ def test_model_strings_and_errors() -> None:
         leabra_unit(NEURON_PROJ, drive=3.0)
 
 
+@pytest.mark.runtime
 def test_free_drive_and_inhibition_variables() -> None:
     """net_raw and gc_i as plain variables the caller sets (here: constant input, with inhibition)."""
     with use_device("runtime") as sim:
@@ -124,6 +127,8 @@ def standalone_runs(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.runtime
+@pytest.mark.cpp_standalone
 def test_cpp_standalone_spikes_equal_runtime(standalone_runs) -> None:
     """Same spike cycles on both devices; continuous state within 1e-12 (only the order of
     floating-point operations differs: gcc -O3 -ffast-math vs numpy)."""
@@ -137,6 +142,7 @@ def test_cpp_standalone_spikes_equal_runtime(standalone_runs) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.cpp_standalone
 def test_cpp_standalone_rate_code_reproduces_emergent(reference_dir: Path, standalone_runs) -> None:
     for log, traces in (("neuron.dat", standalone_runs["rate"]),
                         ("neuron_adapt.dat", {"adapt": standalone_runs["rerun_rate_adapt"], "act": standalone_runs["rerun_rate_act"]})):

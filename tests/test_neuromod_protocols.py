@@ -54,6 +54,7 @@ def _after(result):
     return np.array([c["da_delay_s"] for c in after]), np.array([c["dw_rel"] for c in after])
 
 
+@pytest.mark.runtime
 def test_dopamine_timing_reproduces_the_published_effects(timing_runtime):
     """Brzosko 2015: post-pre alone depresses, dopamine during the pairing turns it into
     potentiation; 2017: acetylcholine biases both orders toward depression. Margins: 5 % of the
@@ -71,6 +72,7 @@ def test_dopamine_timing_reproduces_the_published_effects(timing_runtime):
     assert max(abs(c["dw_rel"]) for c in result.conditions) < 0.5, "no condition at a weight bound"
 
 
+@pytest.mark.runtime
 def test_dopamine_converts_depression_up_to_a_minute_after_the_pairing(timing_runtime):
     """Dopamine applied 0-60 s after the last pairing still turns post-pre depression into net
     potentiation (measured +41.0 % at 0 s, +10.3 % at 60 s), 5 min after it does not (-13.7 %);
@@ -85,6 +87,7 @@ def test_dopamine_converts_depression_up_to_a_minute_after_the_pairing(timing_ru
     assert result.metrics["zero_crossing_delay_s"] >= 60
 
 
+@pytest.mark.runtime
 def test_dopamine_potentiation_decays_with_the_tag(timing_runtime):
     """dw(d) - dw(post-pre alone) = P*exp(-d/tau_c_sym) in this model (the symmetric tag decays
     freely after the last pairing and every bath has the same time course): successive delays
@@ -99,6 +102,7 @@ def test_dopamine_potentiation_decays_with_the_tag(timing_runtime):
     assert result.metrics["tau_fit_s"] == pytest.approx(75.0, rel=1e-4)
 
 
+@pytest.mark.runtime
 def test_dopamine_timing_weight_change_is_final(timing_runtime):
     """Nothing is left to convert when the run ends (the slow tag is not converted without a
     modulator, the fast Hebbian trace is spent)."""
@@ -106,6 +110,7 @@ def test_dopamine_timing_weight_change_is_final(timing_runtime):
     assert result.metrics["dw_pending_max"] < 1e-6
 
 
+@pytest.mark.runtime
 def test_dopamine_timing_writes_its_table_and_figures(timing_runtime):
     result, out = timing_runtime
     saved = json.loads((out / "result.json").read_text())
@@ -116,6 +121,7 @@ def test_dopamine_timing_writes_its_table_and_figures(timing_runtime):
     assert all((out / name).stat().st_size > 0 for name in saved["figures"])
 
 
+@pytest.mark.runtime
 def test_the_2017_two_second_trace_reproduces_the_earlier_default(tmp_path):
     """``rule=brzosko2015_timing`` with the earlier delays and baths gives the numbers this
     protocol gave before the tag set existed (one 2 s trace: dopamine converts only within about
@@ -141,6 +147,7 @@ def _short_run(variant: str, tail: str) -> tuple[np.ndarray, np.ndarray]:
         return net.dw_rel(), net.pending_dw_rel()
 
 
+@pytest.mark.runtime
 def test_pending_change_completes_a_short_run():
     """A run cut 0.3 s after the last wash-out leaves weight change to come (the Hebbian trace
     and the wash-out are not spent); the exact pending change added to it gives the weights of a
@@ -170,6 +177,8 @@ def timing_cpp(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.runtime
+@pytest.mark.cpp_standalone
 def test_dopamine_timing_cpp_standalone_agrees_with_runtime(timing_runtime, timing_cpp):
     result, _ = timing_runtime
     names, first, _ = timing_cpp
@@ -178,6 +187,8 @@ def test_dopamine_timing_cpp_standalone_agrees_with_runtime(timing_runtime, timi
 
 
 @pytest.mark.slow
+@pytest.mark.runtime
+@pytest.mark.cpp_standalone
 def test_rerun_with_a_slower_tag_stretches_the_delay_window(timing_runtime, timing_cpp):
     """A 150 s tag: the added potentiation decays with 150 s and the window of net potentiation
     widens; baseline STDP (no modulator) is exactly the same, as it never reads the tag."""
@@ -242,6 +253,7 @@ DISTAL_SET = {"n_exc": "200", "n_inh": "50", "duration": "900*s", "record_every"
 
 
 @pytest.mark.slow
+@pytest.mark.cpp_standalone
 def test_distal_reward_singles_out_the_rewarded_synapse(tmp_path):
     """Measured (seed 1, 87 s with the build on a loaded 2-core machine): the chosen synapse
     0 -> 4.0 (the maximum; above the sampled mean from 240 s on, 3.1 at 600 s), 52 rewards for
@@ -287,6 +299,7 @@ def test_distal_reward_rejects_bad_input(overrides, message):
 
 
 @pytest.mark.slow
+@pytest.mark.cuda
 def test_distal_reward_generates_and_compiles_for_cuda_standalone(tmp_path):
     """brian2cuda code generation and an nvcc compile of the whole protocol network (CUDA 13
     settings of neuromod.device); the binary is not run (no GPU needed)."""

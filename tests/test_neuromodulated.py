@@ -97,6 +97,7 @@ def _random_network_weights(
     [(None, MIXED_RULE), (250 * ms, MIXED_RULE), (None, MIXED_RULE_SYM)],
     ids=["default-epoch", "epoch-250ms", "separate-symmetric-tau"],
 )
+@pytest.mark.runtime
 def test_event_and_clock_variants_give_the_same_weights(epoch, rule):
     """Same seed, same spikes, same modulators: the two implementations of the rule agree to
     round-off (asserted 1e-9 here, 1e-6 in the benchmark). The short epoch forces 16 restarts of
@@ -232,6 +233,7 @@ def single_pairs(request):
 
 
 @pytest.mark.parametrize("case", list(PAIR_CASES))
+@pytest.mark.runtime
 def test_single_pair_matches_the_closed_form(single_pairs, case):
     """M (dopamine pulse through both channels), s (ACh, 5HT), r (NE) against the closed form."""
     rule, dw = single_pairs
@@ -240,6 +242,7 @@ def test_single_pair_matches_the_closed_form(single_pairs, case):
     assert dw[case] == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.runtime
 def test_gates_change_the_pairing_as_documented(single_pairs):
     """Noradrenaline widens the window (more potentiation for the same delay), acetylcholine
     raises induction, serotonin lowers it."""
@@ -253,6 +256,7 @@ def test_gates_change_the_pairing_as_documented(single_pairs):
 # ----------------------------------------------------------------------------------- sites
 
 
+@pytest.mark.runtime
 def test_concentrations_relax_exactly_after_pulses_and_bath_steps():
     tau = 0.1 * second
     modulators = ModulatorParameters(da_tonic=0.1, tau_da=tau, tau_ach=tau)
@@ -350,6 +354,7 @@ def _original_scheme_spikes(cell, current: float, steps: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("cell_name", ["regular_spiking", "fast_spiking"])
+@pytest.mark.runtime
 def test_izhikevich_neuron_fires_like_the_original_scheme(cell_name):
     cell = IZHIKEVICH2003[cell_name]
     current, steps = 10.0, 1000

@@ -220,6 +220,7 @@ def random_trains():
     return trains
 
 
+@pytest.mark.runtime
 def test_triplet_models_match_the_exact_evaluation(random_trains):
     """Every Pfister set, Brian2 event-driven model vs spike-by-spike evaluation, random trains."""
     models = {name: triplet_stdp(p) for name, p in PFISTER2006.items()}
@@ -231,6 +232,7 @@ def test_triplet_models_match_the_exact_evaluation(random_trains):
 
 
 @pytest.mark.parametrize("interaction", ["all_to_all", "nearest"])
+@pytest.mark.runtime
 def test_pair_models_match_the_exact_evaluation(random_trains, interaction):
     params = PAIR_STDP["song2000"].replace(A_plus=0.05, A_minus=0.06)  # large, so the bounds matter
     models = {
@@ -255,6 +257,7 @@ def test_all_to_all_and_nearest_give_different_weights(random_trains):
     assert np.max(np.abs(np.subtract(a, n))) > 1e-3
 
 
+@pytest.mark.runtime
 def test_coincidence_terms_drive_an_eligibility_trace(random_trains):
     """The public building blocks, sent into another variable ``c``, give the additive pair rule."""
     params = PAIR_STDP["song2000"]
@@ -280,6 +283,7 @@ def test_coincidence_terms_drive_an_eligibility_trace(random_trains):
     np.testing.assert_allclose(c, reference, rtol=0, atol=ATOL)
 
 
+@pytest.mark.runtime
 def test_transmit_runs_before_the_plasticity_update():
     """post at 1 ms, pre at 2 ms: the pre spike transmits w0, then depresses w."""
     from brian2 import NeuronGroup

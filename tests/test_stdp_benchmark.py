@@ -28,6 +28,7 @@ def test_dt_values_span_the_window_without_zero(bench):
 
 
 @pytest.mark.slow
+@pytest.mark.cpp_standalone
 def test_benchmark_writes_both_figures_and_their_ratios(bench, tmp_path):
     out = tmp_path / "bench.json"
     assert bench.main(["--quick", "--k", "2", "--repeats", "1", "--binary-repeats", "2", "--baseline-builds", "1", "--out", str(out)]) == 0
