@@ -11,27 +11,30 @@ of a data set) in three conditions, the switches of :mod:`neuromod.models.gated_
 ==================  ===================================================================
 
 A network trained with ``cell=gru`` has no fast weights; it gets one condition, ``gru``. Every
-condition sees the same episodes. The result folder (written atomically with
-:class:`neuromod.results.RunFolder`, default ``<run_dir>/ablation``) holds ``config.json``,
+condition sees the same episodes. The figures drawn and tabulated are the task's ``key_metrics``
+(its class, :mod:`neuromod.protocols.tasks.training_spec`). The result is a run record
+(:class:`neuromod.results.RunFolder`, kind ``ablation``, name = the task; default
+``<run_dir>/ablation``, refused if it exists unless ``overwrite``): ``config.json``,
 ``result.json`` (``conditions``: one record per condition with the task's figures, so
-``pandas.DataFrame(result["conditions"])`` is the table), ``ablation.csv`` (the same table) and
+``pandas.DataFrame(result["conditions"])`` is the table; ``details``: the headline metric,
+whether higher is better, the task and the trained steps), ``ablation.csv`` (the same table) and
 ``ablation.png`` (bars of the key figures, chance marked).
 """
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neuromod.errors import InputError
+from neuromod.protocols.tasks import task_class
 from neuromod.protocols.training import HELDOUT_TAG, build_task, evaluate, load_run, resolve_device
-from neuromod.results import RunFolder, command_line, environment_versions, read_json
+from neuromod.results import RunFolder
 
-__all__ = ["ablate", "evaluate_conditions", "KEY_METRICS", "CONDITIONS"]
+__all__ = ["ablate", "evaluate_conditions", "key_metrics", "default_output", "CONDITIONS"]
 
 #: switch settings of each ablation condition
 CONDITIONS: dict[str, dict[str, bool]] = {
@@ -40,19 +43,23 @@ CONDITIONS: dict[str, dict[str, bool]] = {
     "plasticity_off": {"alpha_off": False, "plasticity_off": True},
 }
 
-#: the figures drawn for each task (the first is the headline figure)
-KEY_METRICS: dict[str, tuple[str, ...]] = {
-    "card-sort": ("accuracy_late", "perseverative_errors_per_switch"),
-    "associative-recall": ("accuracy",),
-    "bandit": ("rewarded",),
-    "seq-digits": ("accuracy",),
-    "char-model": ("bpc",),
-    "meta-timeseries": ("nmse_before", "nmse_after", "error_ratio"),
-}
+
+def key_metrics(task: str) -> tuple[str, ...]:
+    """The figures an ablation of ``task`` draws, the headline first (the class's ``key_metrics``,
+    else its ``metric``)."""
+    cls = task_class(task)
+    return tuple(cls.key_metrics) or (cls.metric,)
+
+
+def default_output(run_dir: str | os.PathLike[str]) -> Path:
+    """Where an ablation of ``run_dir`` goes by default: ``<run_dir>/ablation``, or, for a model
+    file, ``<stem>-ablation`` beside it."""
+    run = Path(run_dir).expanduser()
+    return run.with_name(f"{run.stem}-ablation") if run.is_file() else run / "ablation"
 
 
 def evaluate_conditions(net, task: str, params: dict[str, Any], *, seed: int, episodes: int | None = None,
-                        device: str | None = "cpu", tag: int = HELDOUT_TAG) -> list[dict[str, Any]]:
+                        device: str | None = "auto", tag: int = HELDOUT_TAG) -> list[dict[str, Any]]:
     """One record per condition: ``{"condition", "alpha_off", "plasticity_off", <figures>}``.
 
     The network's switches are restored afterwards.
@@ -75,62 +82,65 @@ def evaluate_conditions(net, task: str, params: dict[str, Any], *, seed: int, ep
     return records
 
 
-def _plot(records: list[dict[str, Any]], task: str, chance: float, metric: str, folder: Path) -> str:
+def _plot(records: list[dict[str, Any]], task: str, keys: tuple[str, ...], chance: float, run: RunFolder) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = KEY_METRICS[task]
     fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys), 3.2), squeeze=False)
     names = [r["condition"] for r in records]
     for ax, key in zip(axes[0], keys):
         values = [r.get(key, np.nan) for r in records]
         ax.bar(names, values, color=[f"C{i}" for i in range(len(names))])
-        if key == metric:
+        if key == keys[0]:
             ax.axhline(chance, color="0.4", ls="--", lw=1, label="chance")
             ax.legend(frameon=False)
         ax.set(title=key, ylabel=key)
         ax.tick_params(axis="x", rotation=20)
     fig.suptitle(f"{task}: ablation on held-out episodes")
     fig.tight_layout()
-    fig.savefig(folder / "ablation.png", dpi=110)
-    plt.close(fig)
-    return "ablation.png"
+    try:
+        return run.savefig(fig, "ablation.png", dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def ablate(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None, episodes: int | None = None,
-           device: str | None = "cpu") -> dict[str, Any]:
+           device: str | None = "auto", overwrite: bool = False) -> dict[str, Any]:
     """Evaluate the run in ``run_dir`` with fast weights on, alpha off and plasticity off.
 
-    ``out``: result folder (default ``<run_dir>/ablation``); ``episodes``: held-out episodes per
-    condition (default: the run's ``eval_episodes``). Returns the contents of ``result.json``.
-    Raises :class:`InputError` if ``run_dir`` is not a training run folder.
+    ``run_dir`` may also be a model file (:func:`~neuromod.protocols.training.load_run`). ``out``:
+    result folder (default :func:`default_output`; an existing one is refused unless
+    ``overwrite``); ``episodes``: held-out episodes per condition (default: the run's
+    ``eval_episodes``); ``device``: torch device name (default ``auto``). Returns the contents of
+    ``result.json``. Raises :class:`InputError` if ``run_dir`` is not a training run folder or
+    ``out`` exists.
     """
-    run = Path(run_dir).expanduser()
-    net, info = load_run(run, device="cpu")
+    run_path = Path(run_dir).expanduser()
+    torch_device = resolve_device(device)
+    net, info = load_run(run_path, device="cpu")
     task, params, seed = info["task"], info["parameters"], info["seed"]
     if episodes is not None and int(episodes) < 1:
         raise InputError(f"episodes must be >= 1, got {episodes!r}")
-    started = time.perf_counter()
-    records = evaluate_conditions(net, task, params, seed=seed, episodes=episodes, device=device)
-    wall = time.perf_counter() - started
-    task_obj = build_task(task, params, seed=seed)
-    metric = KEY_METRICS[task][0]
-    metrics: dict[str, Any] = {f"{r['condition']}_{key}": r.get(key) for r in records for key in KEY_METRICS[task]}
-    metrics[f"chance_{metric}"] = task_obj.chance
-    target = Path(out).expanduser() if out is not None else run / "ablation"
-    with RunFolder(target) as folder:
-        assert folder.path is not None
-        folder.write_json("config.json", {"task": task, "run": str(run.absolute()), "trained_steps": info["step"],
-                                          "parameters": params, "seed": seed, "episodes": episodes or params["eval_episodes"],
-                                          "device": str(device), "versions": environment_versions(),
-                                          "command": command_line(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    n_episodes = int(episodes or params["eval_episodes"])
+    keys = key_metrics(task)
+    target = Path(out).expanduser() if out is not None else default_output(run_path)
+    parameters = {"run": str(run_dir), "episodes": n_episodes}
+    with RunFolder(target, overwrite=overwrite) as run:
+        run.write_config("ablation", task, parameters, seed=seed, device=str(torch_device),
+                         details={"task": task, "trained_steps": info["step"], "training_parameters": params})
+        records = evaluate_conditions(net, task, params, seed=seed, episodes=n_episodes, device=torch_device)
+        task_obj = build_task(task, params, seed=seed)
+        metrics: dict[str, Any] = {f"{r['condition']}_{key}": r.get(key) for r in records for key in keys}
+        metrics[f"chance_{keys[0]}"] = task_obj.chance
         import pandas as pd
 
-        pd.DataFrame(records).to_csv(folder.path / "ablation.csv", index=False)
-        figure = _plot(records, task, task_obj.chance, metric, folder.path)
-        folder.write_json("result.json", {"task": task, "metric": metric, "higher_is_better": task_obj.higher_is_better,
-                                          "seed": seed, "wall_time_s": wall, "metrics": metrics, "conditions": records,
-                                          "figures": [figure], "files": ["config.json", "ablation.csv", "result.json"]})
-    return read_json(target / "result.json")
+        with run.file("ablation.csv") as tmp:
+            pd.DataFrame(records).to_csv(tmp, index=False)
+        figure = _plot(records, task, keys, task_obj.chance, run)
+        result = run.write_result("ablation", task, parameters, seed=seed, device=str(torch_device), metrics=metrics,
+                                  conditions=records, figures=[figure],
+                                  details={"metric": keys[0], "higher_is_better": task_obj.higher_is_better,
+                                           "task": task, "trained_steps": info["step"]})
+    return result

@@ -492,3 +492,54 @@ def test_forced_choice_accuracy_scores_the_best_answer_even_when_the_network_kee
     assert m["accuracy"] == 0.0 and m["forced_choice_accuracy"] == 1.0 and m["fixation_accuracy"] == 1.0
     logits[..., 1:] = torch.roll(logits[..., 1:], 1, dims=-1)  # and now the wrong label ranks first
     assert task.metrics(logits, batch)["forced_choice_accuracy"] == 0.0
+
+
+@pytest.mark.parametrize("name", sorted(TASK_CLASSES))
+def test_each_task_declares_its_training_and_its_figures(name):
+    """The class says how it is trained (method, defaults of its constructor keywords), which
+    figures an ablation draws, and what its targets are about."""
+    import inspect
+
+    from neuromod.protocols.tasks.training_spec import METHODS
+
+    cls = task_class(name)
+    assert cls.name == name and cls.training is not None and cls.training.method in METHODS
+    keywords = inspect.signature(cls.__init__).parameters
+    assert set(cls.training.task) <= set(keywords)
+    assert cls.training.method == "a2c" or cls.kind == "supervised"
+    assert cls.key_metrics and all(t.figure in cls.key_metrics for t in cls.targets)
+    assert all(t.condition in ("plastic", "alpha_off", "plasticity_off", "gru") for t in cls.targets)
+
+
+def test_training_specs_and_targets_check_what_they_are_given():
+    from neuromod.protocols.tasks.training_spec import MODEL_DEFAULTS, TRAIN_DEFAULTS, Target, TrainingSpec
+
+    spec = TrainingSpec("a2c", task={"n_trials": 3}, model={"hidden_size": 8}, train={"lr": 0.1})
+    defaults = spec.defaults()
+    assert defaults["hidden_size"] == 8 and defaults["lr"] == 0.1 and defaults["gamma"] == 0.5
+    assert set(defaults) == {"n_trials"} | set(MODEL_DEFAULTS) | set(TRAIN_DEFAULTS) | set(spec.train_defaults)
+    with pytest.raises(ValueError, match="method"):
+        TrainingSpec("evolution", task={})
+    with pytest.raises(ValueError, match="network parameters"):
+        TrainingSpec("supervised", task={}, model={"lr": 1.0})
+    target = Target("accuracy", "plastic", ">=", 0.9, "most")
+    assert target.met(0.95) and not target.met(0.5) and not target.met(None)
+    with pytest.raises(ValueError, match="comparison"):
+        Target("accuracy", "plastic", "~", 0.9, "about")
+
+
+@pytest.mark.parametrize("name", sorted(TASK_CLASSES))
+def test_held_out_and_unshaped_variants_drop_the_training_aids(name):
+    """``training_kwargs``: the held-out task has no aid and its data's held-out split; the unshaped
+    one keeps the training data without the aids."""
+    cls = task_class(name)
+    params = {**cls.training.defaults(), **({"silent_iti": True} if "silent_iti" in cls.training.task else {})}
+    shaped, plain = cls.training_kwargs(params), cls.training_kwargs(params, shaped=False)
+    heldout = cls.training_kwargs(params, heldout=True)
+    assert set(shaped) >= set(cls.training.task)
+    aids = {"reveal_last": False, "silent_delay": params.get("silent_delay"), "label_echo": 0.0, "min_k": 0}
+    for key, off in aids.items():
+        if key in plain:
+            assert plain[key] == heldout[key] == off, key
+    split = {"seq-digits": "test"}.get(name, shaped.get("split"))
+    assert heldout.get("split") == split and plain.get("split") == shaped.get("split")

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from neuromod.cli import app
 from neuromod.errors import InputError
 from neuromod.models.task_net import TaskNet
+from neuromod.protocols import training_steps
 from neuromod.protocols.ablation import ablate
-from neuromod.protocols.training import TRAINING_SPECS, load_run, resolve_device, train, training_defaults
+from neuromod.protocols.tasks import TASK_CLASSES
+from neuromod.protocols.training import load_run, resolve_device, train, training_defaults
 
 #: very small configurations for the mechanics tests (seconds each)
 MICRO = {
@@ -55,7 +64,7 @@ def assert_same_weights(a, b, tol=1e-6):
         assert torch.allclose(a[key], b[key], atol=tol, rtol=0), key
 
 
-@pytest.mark.parametrize("task", sorted(TRAINING_SPECS))
+@pytest.mark.parametrize("task", sorted(TASK_CLASSES))
 def test_a_run_writes_its_folder(task, tmp_path):
     result = micro(task, tmp_path)
     folder = tmp_path / "run"
@@ -63,13 +72,20 @@ def test_a_run_writes_its_folder(task, tmp_path):
         assert (folder / name).is_file(), name
     on_disk = json.loads((folder / "result.json").read_text())
     assert on_disk == result
-    assert result["task"] == task and result["metrics"]["steps"] == 4
-    metric = result["metric"]
+    assert result["kind"] == "training" and result["name"] == task and result["details"]["task"] == task
+    assert result["metrics"]["steps"] == 4
+    metric = result["details"]["metric"]
     assert math.isfinite(result["metrics"][metric]) and f"chance_{metric}" in result["metrics"]
     assert [c["step"] for c in result["conditions"]] == [2, 4]
     assert all(f"eval_{metric}" in c and math.isfinite(c["train_loss"]) for c in result["conditions"])
     config = json.loads((folder / "config.json").read_text())
     assert config["seed"] == 1 and config["parameters"]["hidden_size"] == 8
+    assert config["kind"] == "training" and config["name"] == task
+    assert set(result["files"]) == {"config.json", "checkpoint.pt", "model.pt", "twin.pt", "learning_curves.png",
+                                    "result.json"}
+    from neuromod.results import read_run
+
+    assert read_run(folder)["result"] == result  # both files are valid run records
     # the twin file is the rate twin alone, readable by the spiking side
     from neuromod.models.twin_io import load_twin
 
@@ -99,7 +115,9 @@ def test_resume_ends_where_an_uninterrupted_run_ends(task, extra, tmp_path):
     assert_same_weights(weights(tmp_path / "straight"), weights(tmp_path / "split"))
     assert resumed["metrics"]["steps"] == 6
     assert [c["step"] for c in resumed["conditions"]] == [c["step"] for c in straight["conditions"]] == [2, 4, 6]
-    assert resumed["metrics"][resumed["metric"]] == pytest.approx(straight["metrics"][straight["metric"]], abs=1e-5)
+    metric = resumed["details"]["metric"]
+    assert metric == straight["details"]["metric"]
+    assert resumed["metrics"][metric] == pytest.approx(straight["metrics"][metric], abs=1e-5)
     config = json.loads((tmp_path / "split" / "config.json").read_text())
     assert config["resumed"][0]["at_step"] == 3
 
@@ -135,7 +153,7 @@ def test_bad_input_is_an_input_error(tmp_path):
     (tmp_path / "image.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     with pytest.raises(InputError, match="not a text file"):
         train("char-model", out=tmp_path / "x", steps=1, overrides={"text": str(tmp_path / "image.bin")})
-    with pytest.raises(InputError, match="unknown training device"):
+    with pytest.raises(InputError, match="unknown torch device"):
         train("seq-digits", out=tmp_path / "x", steps=1, device="tpu")
     with pytest.raises(InputError, match="steps must be >= 1"):
         train("seq-digits", out=tmp_path / "x", steps=0)
@@ -172,6 +190,15 @@ def test_ablation_table_and_figure(tmp_path):
     folder = tmp_path / "plastic" / "ablation"
     for name in ("config.json", "result.json", "ablation.csv", "ablation.png"):
         assert (folder / name).is_file(), name
+    from neuromod.results import read_run
+
+    record = read_run(folder)
+    assert record["result"] == result and result["kind"] == "ablation" and result["name"] == "seq-digits"
+    assert result["details"]["metric"] == "accuracy" and result["details"]["higher_is_better"] is True
+    assert record["config"]["parameters"]["episodes"] == 8  # the run's eval_episodes
+    with pytest.raises(InputError, match="already exists"):  # an ablation is never replaced silently
+        ablate(tmp_path / "plastic")
+    assert ablate(tmp_path / "plastic", overwrite=True, episodes=4)["conditions"]
     assert result["metrics"]["chance_accuracy"] == pytest.approx(0.1)
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in result["conditions"])
     micro("seq-digits", tmp_path, "gru", steps=2, cell="gru")
@@ -182,6 +209,59 @@ def test_ablation_table_and_figure(tmp_path):
         ablate(tmp_path / "missing")
     with pytest.raises(InputError, match="no training checkpoint"):
         ablate(tmp_path / "gru-ablation")
+
+
+#: ``training_defaults(task)`` of every task as it was when the defaults lived in the trainer; the
+#: task classes declare them now, and must declare exactly these
+FROZEN_DEFAULTS = {
+    "card-sort": {"n_trials": 60, "block_trials": 15, "block_jitter": 0, "fixation_penalty": 0.2,
+                  "show_previous_card": True, "deck": "nelson", "fixation_card": False, "silent_iti": True,
+                  "fixation_steps": 1, "feedback_steps": 1, "cell": "plastic", "hidden_size": 64, "projection_size": 0,
+                  "rule": "plain", "alpha_init": 0.5, "alpha_max": 2.0, "tau_u_init": 0.1, "learn_rule": False,
+                  "clip": 1.0, "impl": "auto", "steps": 4000, "batch_size": 32, "lr": 0.002, "lr_schedule": "cosine",
+                  "grad_clip": 1.0, "activity_l2": 0.05, "eval_every": 250, "eval_episodes": 128,
+                  "checkpoint_every": 250, "gamma": 0.5, "value_weight": 0.5, "entropy_weight": 0.01,
+                  "fixation_supervision": 1.0, "shaping_steps": 0, "fade_steps": 0, "demonstration_steps": 2800},
+    "associative-recall": {"k": 5, "glyph_size": 10, "delay_steps": 1, "response_steps": 1, "fixation_weight": 0.2,
+                           "omniglot": "", "split": "background", "presentation": "sequential", "min_k": 2,
+                           "label_echo": 1.0, "cell": "plastic", "hidden_size": 128, "projection_size": 64,
+                           "rule": "plain", "alpha_init": 0.5, "alpha_max": 2.0, "tau_u_init": 0.1, "learn_rule": False,
+                           "clip": 0.0, "impl": "auto", "steps": 15000, "batch_size": 64, "lr": 0.003,
+                           "lr_schedule": "cosine", "grad_clip": 1.0, "activity_l2": 0.0, "eval_every": 100,
+                           "eval_episodes": 256, "checkpoint_every": 100, "shaping_steps": 3000},
+    "bandit": {"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
+               "fixation_penalty": 0.2, "silent_iti": False, "fixation_steps": 1, "feedback_steps": 1, "cell": "plastic",
+               "hidden_size": 48, "projection_size": 0, "rule": "plain", "alpha_init": 0.5, "alpha_max": 2.0,
+               "tau_u_init": 0.1, "learn_rule": False, "clip": 0.0, "impl": "auto", "steps": 3000, "batch_size": 16,
+               "lr": 0.003, "lr_schedule": "constant", "grad_clip": 1.0, "activity_l2": 0.0, "eval_every": 100,
+               "eval_episodes": 256, "checkpoint_every": 100, "gamma": 0.5, "value_weight": 0.5,
+               "entropy_weight": 0.01, "fixation_supervision": 1.0, "shaping_steps": 0, "fade_steps": 0},
+    "seq-digits": {"delay_steps": 5, "delay_noise": 0.5, "stimulus_noise": 0.0, "response_steps": 1,
+                   "fixation_weight": 0.2, "mnist": "", "split": "train", "cell": "plastic", "hidden_size": 64,
+                   "projection_size": 0, "rule": "plain", "alpha_init": 0.5, "alpha_max": 2.0, "tau_u_init": 0.1,
+                   "learn_rule": False, "clip": 0.0, "impl": "auto", "steps": 8000, "batch_size": 64, "lr": 0.003,
+                   "lr_schedule": "cosine", "grad_clip": 1.0, "activity_l2": 0.0, "eval_every": 500,
+                   "eval_episodes": 256, "checkpoint_every": 500},
+    "char-model": {"seq_len": 64, "text": "", "corpus_chars": 400000, "valid_fraction": 0.1, "cell": "plastic",
+                   "hidden_size": 64, "projection_size": 0, "rule": "plain", "alpha_init": 0.5, "alpha_max": 2.0,
+                   "tau_u_init": 0.1, "learn_rule": False, "clip": 0.0, "impl": "auto", "steps": 10000,
+                   "batch_size": 32, "lr": 0.002, "lr_schedule": "constant", "grad_clip": 1.0, "activity_l2": 0.1,
+                   "eval_every": 250, "eval_episodes": 64, "checkpoint_every": 250, "eval_length": 256},
+    "meta-timeseries": {"family": "linear", "dim": 3, "min_examples": 0, "max_examples": 10, "query_steps": 4,
+                        "fixation_weight": 0.2, "presentation": "sequential", "silent_delay": True, "cell": "plastic",
+                        "hidden_size": 64, "projection_size": 0, "rule": "plain", "alpha_init": 0.5, "alpha_max": 2.0,
+                        "tau_u_init": 0.1, "learn_rule": False, "clip": 1.0, "impl": "auto", "steps": 12000,
+                        "batch_size": 64, "lr": 0.003, "lr_schedule": "cosine", "grad_clip": 1.0, "activity_l2": 0.0,
+                        "eval_every": 500, "eval_episodes": 256, "checkpoint_every": 500, "shaping_steps": 2000},
+}
+
+
+@pytest.mark.parametrize("task", sorted(FROZEN_DEFAULTS))
+def test_each_task_class_declares_the_defaults_it_always_had(task):
+    defaults = training_defaults(task)
+    assert defaults == FROZEN_DEFAULTS[task]
+    assert {k: type(v) for k, v in defaults.items()} == {k: type(v) for k, v in FROZEN_DEFAULTS[task].items()}
+    assert set(TASK_CLASSES) == set(FROZEN_DEFAULTS)
 
 
 def test_defaults_list_every_group():
@@ -203,7 +283,7 @@ TINY = {
     "bandit": (200, {"hidden_size": "32", "n_trials": "40", "batch_size": "16", "lr": "0.01", "gamma": "0",
                      "eval_every": "200", "eval_episodes": "64", "checkpoint_every": "200"}),
     # the full deck, last feedback in view: within a minute A2C finds the feedback-free policy (sort
-    # by the value most dimensions share, 0.56); using the feedback took ~2500 steps (session 2)
+    # by the value most dimensions share, 0.56); using the feedback took about 2500 steps
     "card-sort": (150, {"hidden_size": "32", "n_trials": "30", "block_trials": "10", "batch_size": "16", "lr": "0.01",
                         "gamma": "0", "eval_every": "150", "eval_episodes": "64", "checkpoint_every": "150",
                         "deck": "full", "silent_iti": "false", "fixation_card": "true", "clip": "0",
@@ -221,9 +301,9 @@ TINY = {
 
 
 def _beats_chance(result, margin):
-    metric, m = result["metric"], result["metrics"]
+    metric, m = result["details"]["metric"], result["metrics"]
     chance = m[f"chance_{metric}"]
-    if result["higher_is_better"]:
+    if result["details"]["higher_is_better"]:
         return m[metric] >= chance + margin, (metric, m[metric], chance)
     return m[metric] <= chance - margin, (metric, m[metric], chance)
 
@@ -284,19 +364,17 @@ def test_heldout_recall_task_has_no_curriculum():
 def test_shaping_aids_are_on_for_the_first_shaping_steps_only(monkeypatch, tmp_path):
     """Training uses the curriculum and names the studied labels for ``shaping_steps`` steps, then
     trains on the plain K-pair task."""
-    import neuromod.protocols.training as training
-
     used = []
-    original = training._supervised_step
+    original = training_steps.supervised_step
 
     def spy(net, task_obj, params, rng, device):
         used.append((task_obj.label_echo, task_obj.min_k))
         return original(net, task_obj, params, rng, device)
 
-    monkeypatch.setattr(training, "_supervised_step", spy)
+    monkeypatch.setattr(training_steps, "supervised_step", spy)
     overrides = {"k": "3", "min_k": "2", "glyph_size": "6", "hidden_size": "8", "projection_size": "0", "batch_size": "4",
                  "shaping_steps": "3", "eval_every": "5", "eval_episodes": "8"}
-    training.train("associative-recall", out=tmp_path / "run", steps=5, overrides=overrides, device="cpu")
+    train("associative-recall", out=tmp_path / "run", steps=5, overrides=overrides, device="cpu")
     assert used == [(1.0, 2)] * 3 + [(0.0, 3)] * 2
 
 
@@ -306,13 +384,13 @@ def test_the_reveal_aid_fades_out_over_fade_steps(monkeypatch, tmp_path):
     import neuromod.protocols.training as training
 
     seen = []
-    original = training._a2c_step
+    original = training_steps.a2c_step
 
     def spy(net, task_obj, *args, **kwargs):
         seen.append(task_obj.reveal_last)
         return original(net, task_obj, *args, **kwargs)
 
-    monkeypatch.setattr(training, "_a2c_step", spy)
+    monkeypatch.setattr(training_steps, "a2c_step", spy)
     micro("card-sort", tmp_path, steps=7, silent_iti="true", shaping_steps="2", fade_steps="4", eval_every="7",
           demonstration_steps="0")
     assert seen == [1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
@@ -328,14 +406,14 @@ def test_demonstrations_come_first_then_actor_critic(monkeypatch, tmp_path):
     import neuromod.protocols.training as training
 
     used = []
-    for name in ("_demonstration_step", "_a2c_step"):
-        def spy(*args, _name=name, _original=getattr(training, name), **kwargs):
+    for name in ("demonstration_step", "a2c_step"):
+        def spy(*args, _name=name, _original=getattr(training_steps, name), **kwargs):
             used.append(_name)
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(training, name, spy)
+        monkeypatch.setattr(training_steps, name, spy)
     result = micro("card-sort", tmp_path, steps=4, silent_iti="true", demonstration_steps="2")
-    assert used == ["_demonstration_step"] * 2 + ["_a2c_step"] * 2
+    assert used == ["demonstration_step"] * 2 + ["a2c_step"] * 2
     first, second = result["conditions"]
     assert 0.0 <= first["train_imitation"] <= 1.0 and "train_accuracy_late" not in first
     assert "train_accuracy_late" in second and "train_imitation" not in second
@@ -375,16 +453,14 @@ def test_cloning_the_teacher_learns_the_feedback_policy(tmp_path):
     assert ok, figures
 
 
-@pytest.mark.parametrize("task,method,option", [("meta-timeseries", "_supervised_step", "silent_delay"),
-                                                ("card-sort", "_a2c_step", "silent_iti")])
+@pytest.mark.parametrize("task,method,option", [("meta-timeseries", "supervised_step", "silent_delay"),
+                                                ("card-sort", "a2c_step", "silent_iti")])
 def test_silent_tasks_are_shaped_for_the_first_shaping_steps(task, method, option, monkeypatch, tmp_path):
     """Before ``shaping_steps``: meta-timeseries runs without its silent delay (activity runs on
     into the queries), card sort keeps the last trial's feedback in view (the wipes stay); from then
     on, and in every evaluation, the plain silent task."""
-    import neuromod.protocols.training as training
-
     aided, wiped = [], []
-    original, original_reset = getattr(training, method), TaskNet.reset_activity
+    original, original_reset = getattr(training_steps, method), TaskNet.reset_activity
 
     def spy(net, task_obj, *args, **kwargs):
         aided.append(task_obj.reveal_last if option == "silent_iti" else not task_obj.silent_delay)
@@ -396,10 +472,134 @@ def test_silent_tasks_are_shaped_for_the_first_shaping_steps(task, method, optio
         wiped.append(len(aided))
         return original_reset(self, state)
 
-    monkeypatch.setattr(training, method, spy)
+    monkeypatch.setattr(training_steps, method, spy)
     monkeypatch.setattr(TaskNet, "reset_activity", count)
     extra = {"demonstration_steps": "0"} if task == "card-sort" else {}
     micro(task, tmp_path, steps=4, **{option: "true", "shaping_steps": "2", "eval_every": "4"}, **extra)
     assert aided == [True, True, False, False]
     # meta-timeseries: no wipe while shaping; card sort: wipes from the first step
     assert wiped and min(wiped) == (3 if task == "meta-timeseries" else 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# A new task is one module and one registry line
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_new_task_is_one_module_and_one_registry_line(monkeypatch, tmp_path):
+    """tests/toy_task.py declares its training (method, defaults, shaping aid, key metrics, target);
+    with one line in TASK_CLASSES the trainer, the ablation and the command line take it."""
+    monkeypatch.setitem(TASK_CLASSES, "toy-recall", "toy_task:ToyRecall")
+    from toy_task import ToyRecall
+
+    from neuromod.protocols.ablation import CONDITIONS
+    from neuromod.protocols.training import build_task
+
+    params = training_defaults("toy-recall")
+    assert params == ToyRecall.training.defaults() and params["hidden_size"] == 8 and params["lr"] == 1e-3
+    assert build_task("toy-recall", params).hint and not build_task("toy-recall", params, heldout=True).hint
+    assert not build_task("toy-recall", params, shaped=False).hint
+    result = train("toy-recall", out=tmp_path / "run", device="cpu")  # its own defaults: 4 steps
+    assert result["name"] == "toy-recall" and result["details"]["method"] == "supervised"
+    assert [c["step"] for c in result["conditions"]] == [2, 4] and "chance_accuracy" in result["metrics"]
+    ablation = ablate(tmp_path / "run", device="cpu")
+    assert set(ablation["metrics"]) == {f"{c}_{k}" for c in CONDITIONS for k in ToyRecall.key_metrics} | {"chance_accuracy"}
+    cli = CliRunner().invoke(app, ["train", "toy-recall", "--out", str(tmp_path / "cli"), "--device", "cpu",
+                                   "--set", "steps=2"])
+    assert cli.exit_code == 0, cli.output
+    assert json.loads((tmp_path / "cli" / "result.json").read_text())["metrics"]["steps"] == 2
+
+
+def test_no_task_name_is_written_into_the_trainer_or_the_ablation():
+    """What differs between tasks lives in their classes (tests above); the trainer's modules and
+    the ablation name no task."""
+    root = Path(__file__).resolve().parents[1] / "protocols"
+    sources = ["training.py", "training_parameters.py", "training_steps.py", "training_files.py", "ablation.py"]
+    for name in sources:
+        text = (root / name).read_text()
+        for task in TASK_CLASSES:
+            assert f'"{task}"' not in text and f"'{task}'" not in text, (name, task)
+
+
+# --------------------------------------------------------------------------------------------------
+# The command line: one line on bad input, resume after a kill
+# --------------------------------------------------------------------------------------------------
+
+
+def _one_error_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_resuming_with_a_damaged_config_is_one_line_naming_it(tmp_path):
+    micro("seq-digits", tmp_path, "run", steps=2)
+    (tmp_path / "run" / "config.json").write_text('{"schema": "neuromod-run/1", "kind": ')
+    line = _one_error_line(CliRunner().invoke(app, ["train", "seq-digits", "--resume", str(tmp_path / "run"),
+                                                    "--steps", "3", "--device", "cpu"]))
+    assert "config.json" in line and "not valid JSON" in line
+
+
+def test_ablating_a_garbage_model_file_is_one_line_naming_it(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.pt").write_bytes(os.urandom(300))
+    line = _one_error_line(CliRunner().invoke(app, ["ablate", str(tmp_path / "run")]))
+    assert "model.pt" in line and "not a neuromod model file" in line
+    with pytest.raises(InputError, match="not a neuromod model file"):
+        load_run(tmp_path / "run")
+
+
+def test_ablate_refuses_an_existing_result_unless_overwrite(tmp_path):
+    micro("seq-digits", tmp_path, "run", steps=2)
+    args = ["ablate", str(tmp_path / "run"), "--device", "cpu", "--episodes", "4"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    line = _one_error_line(CliRunner().invoke(app, args))
+    assert "already exists" in line and "--overwrite" in line
+    assert CliRunner().invoke(app, [*args, "--overwrite"]).exit_code == 0
+
+
+def test_one_check_of_the_torch_device_name():
+    """train and ablate take the same torch device names, checked in one place (resolve_device)."""
+    line = _one_error_line(CliRunner().invoke(app, ["train", "seq-digits", "--device", "tpu"]))
+    assert "unknown torch device 'tpu'" in line
+    line = _one_error_line(CliRunner().invoke(app, ["ablate", ".", "--device", "cuda:x"]))
+    assert "unknown torch device 'cuda:x'" in line
+
+
+def test_a_killed_training_process_resumes_to_the_end_of_an_uninterrupted_run(tmp_path):
+    """``neuromod train`` killed (SIGKILL) after its first checkpoint, then resumed, ends with the
+    weights and held-out figures of a run that was never interrupted."""
+    overrides = {**MICRO["seq-digits"], "checkpoint_every": "1", "eval_every": "10"}
+    total = 40  # tens of milliseconds a step: the kill comes long before the end
+    straight = train("seq-digits", out=tmp_path / "straight", steps=total, seed=1, device="cpu", overrides=overrides)
+    folder = tmp_path / "killed"
+    command = [sys.executable, "-m", "neuromod.cli", "train", "seq-digits", "--out", str(folder), "--steps", str(total),
+               "--device", "cpu", "--seed", "1", *[a for k, v in overrides.items() for a in ("--set", f"{k}={v}")]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # the thread count of this test
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (folder / "checkpoint.pt").exists():
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    killed_at = torch.load(folder / "checkpoint.pt", weights_only=True)["step"]
+    assert 1 <= killed_at < total and not (folder / "result.json").exists()
+    resumed = CliRunner().invoke(app, ["train", "seq-digits", "--resume", str(folder), "--steps", str(total),
+                                       "--device", "cpu"])
+    assert resumed.exit_code == 0, resumed.output
+    result = json.loads((folder / "result.json").read_text())
+    assert_same_weights(weights(tmp_path / "straight"), weights(folder))
+    assert [c["step"] for c in result["conditions"]] == [c["step"] for c in straight["conditions"]]
+    for key, value in straight["metrics"].items():
+        if key != "wall_time_s":
+            assert result["metrics"][key] == pytest.approx(value, abs=1e-5), key
+    config = json.loads((folder / "config.json").read_text())
+    assert config["resumed"][0]["at_step"] == killed_at
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # no temporary file left behind

@@ -7,8 +7,12 @@
 - ``char-model``: :class:`~.char_model.CharModel`, supervised (truncated BPTT); bits per character
 - ``meta-timeseries``: :class:`~.meta_timeseries.MetaTimeseries`, supervised; NMSE after the examples
 
-Conventions (fixation at index 0, timing dicts, spaces, seeding) are in :mod:`.base`. Classes are
-imported on first use, so importing this package stays cheap.
+Conventions (fixation at index 0, timing dicts, spaces, seeding) are in :mod:`.base`. Each class
+also says how it is trained (method, defaults), which figures its ablation draws, which targets its
+full configuration must reach, and how its held-out and shaped variants are built and scored
+(:mod:`.training_spec`); the trainer, the ablation and the targets benchmark read them there. A new
+task is one module and one line in :data:`TASK_CLASSES`. Classes are imported on first use, so
+importing this package stays cheap.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from neuromod.errors import InputError
 
 __all__ = ["TASK_CLASSES", "task_class", "make_task"]
 
-#: task name -> "module:Class"
+#: task name -> "module:Class" (one line per task; add yours here)
 TASK_CLASSES: dict[str, str] = {
     "card-sort": "neuromod.protocols.tasks.card_sort:CardSort",
     "associative-recall": "neuromod.protocols.tasks.associative_recall:AssociativeRecall",

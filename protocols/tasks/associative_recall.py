@@ -31,8 +31,7 @@ only; evaluation uses neither):
   the binding is not lost in noise.
 
 Measured here: without the echo, K = 5 stayed at chance in every run (about 15 runs of up to
-10000 steps, sessions 2-3; at initialisation nothing about the answer can be decoded from the
-state). With it, held-out accuracy leaves chance within about 1000 steps; see
+10000 steps; at initialisation nothing about the answer can be decoded from the state). With it, held-out accuracy leaves chance within about 1000 steps; see
 ``models/data/task_checkpoints.json`` for what the default configuration reaches.
 
 Observation: ``[fixation, glyph pixels (size*size), label one-hot (K)]``; action space
@@ -42,6 +41,8 @@ alphabet by default or from a local Omniglot folder (:mod:`neuromod.protocols.ta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,7 @@ import torch
 from neuromod.errors import InputError
 from neuromod.protocols.tasks.base import Box, Discrete, SupervisedTask, TaskBatch, check_positive_int, make_rng
 from neuromod.protocols.tasks.glyphs import GlyphSource, OmniglotGlyphs, ProceduralGlyphs
+from neuromod.protocols.tasks.training_spec import Target, TrainingSpec
 
 __all__ = ["AssociativeRecall"]
 
@@ -69,6 +71,17 @@ class AssociativeRecall(SupervisedTask):
 
     name = "associative-recall"
     metric = "accuracy"
+    training = TrainingSpec(
+        "supervised",
+        task={"k": 5, "glyph_size": 10, "delay_steps": 1, "response_steps": 1, "fixation_weight": 0.2, "omniglot": "",
+              "split": "background", "presentation": "sequential", "min_k": 2, "label_echo": 1.0},
+        model={"hidden_size": 128, "projection_size": 64},
+        train={"steps": 15000, "batch_size": 64, "lr": 3e-3, "lr_schedule": "cosine", "shaping_steps": 3000})
+    key_metrics = ("accuracy",)
+    targets = (
+        Target("accuracy", "plastic", ">=", 0.95, "K = 5: at least 95 % correct"),
+        Target("accuracy", "alpha_off", "<=", 0.30, "K = 5, alpha off at test: near chance (20 %)"),
+    )
 
     def __init__(self, seed: int = 0, *, k: int = 5, glyph_size: int = 10, delay_steps: int = 1, response_steps: int = 1,
                  fixation_weight: float = 0.2, omniglot: str = "", split: str = "background",
@@ -113,6 +126,18 @@ class AssociativeRecall(SupervisedTask):
                 "response_steps": self.response_steps, "fixation_weight": self.fixation_weight,
                 "omniglot": self.omniglot, "split": self.split, "presentation": self.presentation, "min_k": self.min_k,
                 "label_echo": self.label_echo}
+
+    @classmethod
+    def training_kwargs(cls, params: Mapping[str, Any], *, heldout: bool = False, shaped: bool = True) -> dict[str, Any]:
+        """The aids (curriculum ``min_k`` and ``label_echo``) only while shaping; the held-out task
+        draws Omniglot's ``images_evaluation`` characters where the folder has them."""
+        kwargs = super().training_kwargs(params, heldout=heldout, shaped=shaped)
+        if heldout or not shaped:
+            kwargs["min_k"] = 0  # = k
+            kwargs["label_echo"] = 0.0
+        if heldout and kwargs.get("omniglot") and (Path(kwargs["omniglot"]).expanduser() / "images_evaluation").is_dir():
+            kwargs["split"] = "evaluation"
+        return kwargs
 
     def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None,
               n_pairs: int | None = None) -> TaskBatch:

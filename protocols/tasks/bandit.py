@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from neuromod.errors import InputError
-from neuromod.protocols.tasks.base import EpisodeRecord, TrialTask, check_positive_int, check_probability
+from neuromod.protocols.tasks.base import TRIAL_DEFAULTS, EpisodeRecord, TrialTask, check_positive_int, check_probability
+from neuromod.protocols.tasks.training_spec import Target, TrainingSpec
 
 __all__ = ["Bandit"]
 
@@ -35,6 +36,18 @@ class Bandit(TrialTask):
     metric = "rewarded"
     n_choices = 2
     stimulus_size = 0
+    training = TrainingSpec(
+        "a2c",
+        task={"n_trials": 200, "p_high": 0.85, "p_low": 0.15, "switch_min": 10, "switch_max": 20,
+              "fixation_penalty": 0.2, **TRIAL_DEFAULTS},
+        model={"hidden_size": 48},
+        train={"steps": 3000, "batch_size": 16, "shaping_steps": 0, "fade_steps": 0})
+    key_metrics = ("rewarded",)
+    targets = (
+        Target("rewarded", "plastic", ">=", 0.75, "at least 75 % of visits rewarded"),
+        # "clearly lower": 10 points under the target of the intact network
+        Target("rewarded", "alpha_off", "<=", 0.65, "alpha off at test: clearly lower (at most 65 % rewarded)"),
+    )
 
     def __init__(self, seed: int = 0, *, n_trials: int = 200, p_high: float = 0.85, p_low: float = 0.15,
                  switch_min: int = 10, switch_max: int = 20, fixation_penalty: float = 0.2, silent_iti: bool = False,

@@ -28,6 +28,7 @@ from one chunk to the next.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ import torch
 
 from neuromod.errors import InputError
 from neuromod.protocols.tasks.base import Box, Discrete, SupervisedTask, TaskBatch, check_positive_int, make_rng
+from neuromod.protocols.tasks.training_spec import TrainingSpec
 
 __all__ = ["CharModel", "grammar_corpus", "read_text_file", "CORPUS_SEED", "CORPUS_CHARS"]
 
@@ -127,6 +129,15 @@ class CharModel(SupervisedTask):
     name = "char-model"
     metric = "bpc"
     higher_is_better = False
+    # activity_l2: the state runs on from chunk to chunk, and the ReLU rates would run away without it
+    training = TrainingSpec(
+        "tbptt",
+        task={"seq_len": 64, "text": "", "corpus_chars": 400_000, "valid_fraction": 0.1},
+        model={"hidden_size": 64},
+        train={"steps": 10000, "batch_size": 32, "lr": 2e-3, "eval_every": 250, "eval_episodes": 64,
+               "activity_l2": 0.1, "checkpoint_every": 250, "eval_length": 256})
+    key_metrics = ("bpc",)
+    reported = ("bpc",)
 
     def __init__(self, seed: int = 0, *, seq_len: int = 64, text: str = "", corpus_chars: int = CORPUS_CHARS,
                  valid_fraction: float = 0.1):
@@ -205,6 +216,14 @@ class CharModel(SupervisedTask):
         codes = self.codes[split]
         pos = (offsets[:, None] + index * self.seq_len + np.arange(self.seq_len + 1)[None, :]) % len(codes)
         return self._as_batch(codes[pos])
+
+    def evaluate(self, net, params: Mapping[str, Any], *, seed: int, tag: int, episodes: int,
+                 device: torch.device | str) -> dict[str, float]:
+        """:meth:`metrics` of ``episodes`` windows of ``eval_length`` characters (default
+        ``seq_len``) of the held-out text, each read from a fresh state."""
+        batch = self.batch(episodes, seed=np.random.default_rng([tag, seed, 0]), split="valid",
+                           length=int(params.get("eval_length", self.seq_len))).to(device)
+        return self.metrics(net(batch.inputs).outputs, batch)
 
     def metrics(self, outputs: torch.Tensor, batch: TaskBatch) -> dict[str, float]:
         """``bpc``: mean cross-entropy of the next character in bits; ``accuracy``: arg-max right."""

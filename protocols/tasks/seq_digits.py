@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 from functools import lru_cache
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import torch
 
 from neuromod.errors import InputError
 from neuromod.protocols.tasks.base import Box, Discrete, SupervisedTask, TaskBatch, check_positive_int, make_rng
+from neuromod.protocols.tasks.training_spec import Target, TrainingSpec
 
 __all__ = ["SeqDigits", "load_sklearn_digits", "load_mnist", "read_idx"]
 
@@ -120,6 +122,17 @@ class SeqDigits(SupervisedTask):
 
     name = "seq-digits"
     metric = "accuracy"
+    training = TrainingSpec(
+        "supervised",
+        task={"delay_steps": 5, "delay_noise": 0.5, "stimulus_noise": 0.0, "response_steps": 1, "fixation_weight": 0.2,
+              "mnist": "", "split": "train"},
+        train={"steps": 8000, "batch_size": 64, "lr": 3e-3, "lr_schedule": "cosine", "eval_every": 500,
+               "checkpoint_every": 500})
+    key_metrics = ("accuracy",)
+    targets = (
+        Target("accuracy", "plastic", ">=", 0.95, "at least 95 % correct on held-out digits"),
+        Target("accuracy", "gru", ">=", 0.95, "at least 95 % correct on held-out digits"),
+    )
 
     def __init__(self, seed: int = 0, *, delay_steps: int = 5, delay_noise: float = 0.5, stimulus_noise: float = 0.0,
                  response_steps: int = 1, fixation_weight: float = 0.2, mnist: str = "", split: str = "train"):
@@ -149,6 +162,14 @@ class SeqDigits(SupervisedTask):
         return {"delay_steps": self.delay_steps, "delay_noise": self.delay_noise, "stimulus_noise": self.stimulus_noise,
                 "response_steps": self.response_steps, "fixation_weight": self.fixation_weight, "mnist": self.mnist,
                 "split": self.split}
+
+    @classmethod
+    def training_kwargs(cls, params: Mapping[str, Any], *, heldout: bool = False, shaped: bool = True) -> dict[str, Any]:
+        """The held-out task shows the test images."""
+        kwargs = super().training_kwargs(params, heldout=heldout, shaped=shaped)
+        if heldout:
+            kwargs["split"] = "test"
+        return kwargs
 
     def batch(self, batch_size: int, *, seed: int | np.random.Generator | None = None) -> TaskBatch:
         rng = make_rng(seed, self.rng)
