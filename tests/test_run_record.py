@@ -149,6 +149,7 @@ def test_run_writer_lists_what_it_wrote(tmp_path):
 # ------------------------------------------------------------------ every run kind through the CLI
 
 
+@pytest.mark.runtime
 def test_protocol_and_demo_runs_validate(tmp_path, toy, monkeypatch):
     runner = CliRunner()
     result = runner.invoke(app, ["protocol", "run", "toy", "--out", str(tmp_path / "p"), "--seed", "2"])
@@ -165,6 +166,7 @@ def test_protocol_and_demo_runs_validate(tmp_path, toy, monkeypatch):
     assert read_run(tmp_path / "d" / "toy")["result"]["kind"] == "protocol"
 
 
+@pytest.mark.runtime
 def test_an_existing_output_is_refused_unless_overwrite(tmp_path, toy):
     runner = CliRunner()
     out = tmp_path / "p"
@@ -177,6 +179,7 @@ def test_an_existing_output_is_refused_unless_overwrite(tmp_path, toy):
     assert replaced.exit_code == 0 and read_run(out)["config"]["seed"] == 5
 
 
+@pytest.mark.runtime
 def test_a_default_output_gets_a_new_number(tmp_path, toy, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
@@ -225,6 +228,7 @@ def _listing(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.runtime
 def test_sigint_and_sigterm_leave_nothing_or_the_complete_earlier_run(tmp_path, signum):
     out = tmp_path / "run"
     # no earlier run: nothing is left
