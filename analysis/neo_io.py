@@ -84,10 +84,12 @@ def spike_trains(
     bounds = np.concatenate(([0], np.cumsum(np.bincount(indices, minlength=n_neurons))))
     everything = neo.SpikeTrain(times[order], units=pq.ms, t_start=t_start_ms * pq.ms, t_stop=t_stop_ms * pq.ms)
     trains = []
+    view = np.ndarray.__getitem__
+    bounds = bounds.tolist()  # Python ints slice faster than NumPy scalars
     for k in range(n_neurons):
         # ndarray's own slicing: a SpikeTrain view with units, t_start and t_stop (set by
         # __array_finalize__), without SpikeTrain.__getitem__'s copy of the (empty) array annotations
-        train = np.ndarray.__getitem__(everything, slice(bounds[k], bounds[k + 1]))
+        train = view(everything, slice(bounds[k], bounds[k + 1]))
         train.name = names[k] if names is not None else f"neuron {k}"
         train.annotations = {"neuron": k}
         trains.append(train)

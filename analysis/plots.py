@@ -76,6 +76,7 @@ def plot_comparison(comparison, *, n_examples: int = 3, title: str | None = None
     ax.hist(values[1], bins=bins, alpha=0.6, label=f"Fano factor (median {_fmt(m.get('fano_median'))})")
     ax.axvline(1.0, color="black", ls=":", lw=1.2, label="Poisson = 1")
     ax.set(xlabel="value per unit", ylabel="units", title="(c) spiking variability")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.45)  # headroom for the legend above the bars
     ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
 
     # (d, e) correlation matrices on one scale
