@@ -434,7 +434,7 @@ def use_device(
         Build folder of a standalone device; a fresh temporary folder when omitted. Brian2 is
         told this folder explicitly at build time (it would otherwise write to ``./output``).
     seed : int, optional
-        Seeds Brian2's random numbers (and numpy's) for the run.
+        Seeds Brian2's random numbers (and numpy's) for the run; an integer in ``[0, 2**32 - 1]``.
     threads : int, optional
         OpenMP threads for ``cpp_standalone`` (default 1: Brian2's own default, best for small
         networks).
@@ -453,7 +453,14 @@ def use_device(
     leaving it, Brian2 is reset to the runtime device and the preferences are put back as they
     were on entry (settings made inside the block, such as those of ``cuda_standalone``, do not
     leak into later runs).
+
+    Raises :class:`InputError` for a seed outside ``[0, 2**32 - 1]`` (see
+    :func:`neuromod.parameters.check_seed`) before anything is set up or created.
     """
+    from neuromod.parameters import check_seed  # here: importing this module stays free of brian2
+
+    if seed is not None:  # before Brian2 is reset or a build folder made
+        seed = check_seed(seed)
     import brian2
     from brian2 import prefs
 
@@ -484,7 +491,7 @@ def use_device(
                 prefs.devices.cpp_standalone.openmp_threads = int(threads)
             brian2.set_device(device, build_on_run=False, directory=str(build_path))
         if seed is not None:
-            brian2.seed(int(seed))
+            brian2.seed(seed)
         yield Simulation(device, build_path, seed, compile_only=compile_only and device != "runtime",
                          progress=progress, progress_period_s=progress_period_s)
     finally:
