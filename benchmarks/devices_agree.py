@@ -33,8 +33,13 @@ is not asserted. The top-level ``agree`` is true when at least one pair of devic
 nothing failed and every network agreed.
 
 A device that cannot run here (cuda_standalone without brian2cuda, nvcc, curand or a GPU) is
-listed under ``unavailable`` with the reason and the others still run; one that raises is listed
-under ``errors``. The JSON also holds the machine, its load and the versions.
+listed under ``details.unavailable`` with the reason and the others still run; one that raises is
+listed under ``details.errors``.
+
+The JSON is a run record (:func:`neuromod.benchmarking.write_benchmark`): ``metrics`` hold
+``agree``, ``n_comparisons`` and, per network and device, the loop time and the largest spike time
+difference to the reference; ``conditions`` one row per network and device (spike count, timings,
+comparison with the reference); ``details.networks`` every spike time, per network and device.
 """
 
 from __future__ import annotations
@@ -43,13 +48,14 @@ import argparse
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from brian2 import ms
 
-from neuromod.benchmarking import available_devices, envelope, measure_on_devices, parse_devices, write_report
+from neuromod.benchmarking import available_devices, measure_on_devices, parse_devices, write_benchmark
 from neuromod.device import use_device
 from neuromod.equations.neurons import NAUD2008, NAUD2008_PATTERNS
 from neuromod.protocols import adex_patterns, leabra_unit
@@ -60,6 +66,10 @@ DEFAULT_DEVICES = "cpp_standalone,cuda_standalone"
 TOLERANCE_MS = 0.1
 TOLERANCE_STEPS = 2
 SEED = 1
+#: the times of ``Simulation.timings_s`` that a row of ``conditions`` holds
+TIMINGS = ("build_s", "compile_s", "run_s", "loop_s")
+#: the fields of a comparison with the reference device that a row of ``conditions`` holds
+COMPARED = ("same_spike_counts", "max_abs_spike_time_difference_ms", "first_difference_ms", "tolerance_ms", "agree")
 
 
 def run_adex(device: str, build_dir: Path, quick: bool) -> dict[str, Any]:
@@ -119,6 +129,35 @@ def compare_trains(reference: list[np.ndarray], other: list[np.ndarray], dt_ms: 
     }
 
 
+def tidy_rows(networks: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per network and device: spike count, timings and the comparison with the reference
+    (``None`` on the reference's own row)."""
+    rows = []
+    for name, network in networks.items():
+        for device, run in network["runs"].items():
+            comparison = network["comparisons"].get(device, {})
+            rows.append({"network": name, "device": device, "reference": device == network["reference_device"],
+                         "n_neurons": len(run["spike_counts"]), "n_spikes": int(sum(run["spike_counts"])),
+                         "dt_ms": run["dt_ms"], "duration_ms": run["duration_ms"],
+                         **{k: run["timings_s"].get(k) for k in TIMINGS}, "wall_s": run.get("wall_s"),
+                         **{k: comparison.get(k) for k in COMPARED}})
+    return rows
+
+
+def headline(networks: dict[str, Any], agree: bool, n_comparisons: int) -> dict[str, Any]:
+    """The record's ``metrics``: agreement, and per network and device the simulation loop's time
+    and the largest spike time difference to the reference device."""
+    metrics: dict[str, Any] = {"agree": bool(agree), "n_comparisons": int(n_comparisons)}
+    for name, network in networks.items():
+        key = name.replace("-", "_")
+        for device, run in network["runs"].items():
+            metrics[f"{key}_{device}_loop_s"] = run["timings_s"].get("loop_s")
+        for device, comparison in network["comparisons"].items():
+            metrics[f"{key}_{device}_max_abs_spike_time_difference_ms"] = comparison["max_abs_spike_time_difference_ms"]
+            metrics[f"{key}_{device}_agree"] = comparison["agree"]
+    return metrics
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 200 ms AdEx step instead of 500 ms")
@@ -130,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--devices needs at least one device")
     runnable, unavailable = available_devices(devices)
     load_before = os.getloadavg()
+    started = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="neuromod-devices-agree-"))
     networks: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -151,27 +191,28 @@ def main(argv: list[str] | None = None) -> int:
         for run in network["runs"].values():
             run["spike_counts"] = [len(t) for t in run["trains"]]
             run["spike_times_ms"] = [np.round(t, 6) for t in run.pop("trains")]
-    report = {
-        "benchmark": "devices_agree",
-        "description": "deterministic networks (AdEx patterns, spiking Leabra unit) on several devices, spike by spike",
-        "quick": bool(args.quick),
-        "seed": SEED,
-        "noise": False,
-        "devices": devices,
-        "unavailable": unavailable,
-        "errors": errors,
-        "networks": networks,
-        "n_comparisons": n_compared,
-        "agree": bool(agree),
-        "tolerance": f"same spike count in every neuron and every spike within max({TOLERANCE_MS} ms, {TOLERANCE_STEPS} dt) "
-                     "of its partner on the reference device",
-        **envelope(argv, load_before),
-    }
+    measured = list(dict.fromkeys(d for network in networks.values() for d in network["runs"]))
     for name, network in networks.items():
         for device, c in network["comparisons"].items():
             print(f"{name}: {device} vs {network['reference_device']}: same counts {c['same_spike_counts']}, "
                   f"max |dt| {c['max_abs_spike_time_difference_ms']:.3g} ms, agree {c['agree']}")
-    write_report(args.out, report)
+    print(f"agree: {agree} (unavailable: {unavailable or 'none'}; errors: {errors or 'none'})")
+    write_benchmark(
+        args.out, "devices_agree",
+        {"quick": bool(args.quick), "devices": devices, "networks": list(NETWORKS), "noise": False,
+         "tolerance_ms": TOLERANCE_MS, "tolerance_steps": TOLERANCE_STEPS},
+        seed=SEED, device=",".join(measured) or None, wall_time_s=time.perf_counter() - started,
+        metrics=headline(networks, agree, n_compared), conditions=tidy_rows(networks),
+        details={
+            "description": "deterministic networks (AdEx patterns, spiking Leabra unit) on several devices, spike by spike",
+            "tolerance": f"same spike count in every neuron and every spike within max({TOLERANCE_MS} ms, "
+                         f"{TOLERANCE_STEPS} dt) of its partner on the reference device",
+            "unavailable": unavailable,
+            "errors": errors,
+            "networks": networks,
+        },
+        argv=argv, program=__file__, load_average_before=load_before,
+    )
     return 0
 
 

@@ -17,20 +17,21 @@ The benchmark asserts that they end with the same weights (``max_abs_weight_diff
 ``1 + repeats`` times (the first a warm-up); the figure is the median of the simulation loop's
 time as Brian2 measures it (``Simulation.timings_s["loop_s"]``, Brian2's ``device._last_run_time``:
 the network's run, without start-up, synapse creation and writing results).
-``ratio_clock_over_event`` > 1 means event-driven is faster. The JSON holds both figures, the
-ratio, the sizes, the device, the machine's load and the versions.
+``ratio_clock_over_event`` > 1 means event-driven is faster.
+
+The JSON is a run record (:func:`neuromod.benchmarking.write_benchmark`): ``parameters`` hold the
+sizes; ``metrics`` both loop times (``event_loop_s``, ``clock_loop_s``), their ratio and the weight
+difference; ``conditions`` one row per variant; ``details.runs`` every loop time of each variant,
+and ``details.machine`` the machine's load.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,12 +39,12 @@ from pathlib import Path
 import numpy as np
 from brian2 import Hz, ms, second
 
+from neuromod.benchmarking import write_benchmark
 from neuromod.device import use_device
 from neuromod.equations.base import NeuronModel
 from neuromod.equations.modulators import ModulatorSites, Release, bath_window
 from neuromod.equations.neuromod_params import BRZOSKO2015_TIMING, ModulatorParameters
 from neuromod.equations.neuromodulated import three_factor_stdp
-from neuromod.results import environment_versions
 
 #: weights of the two variants must agree to this (absolute; weights lie in [0, 1])
 TOLERANCE = 1e-6
@@ -80,6 +81,9 @@ INPUT_RATE = 5 * Hz
 #: drive n*5 Hz*10 ms*(DRIVE_TOTAL/n)*<w> is just below threshold, the neurons fire on fluctuations
 DRIVE_TOTAL = 35.0
 TIME_STEP = 1 * ms
+VARIANTS = ("event", "clock")
+#: what a row of ``conditions`` holds of a variant's run (the rest is in ``details.runs``)
+ROW_FIELDS = ("loop_s_median", "build_and_first_run_s", "max_weight_change", "mean_rate_hz", "n_modulator_events")
 
 
 def release_schedule(duration_s: float, rng: np.random.Generator) -> list[Release]:
@@ -141,6 +145,18 @@ def run_variant(variant: str, n_inputs: int, n_neurons: int, duration_s: float, 
     }
 
 
+def tidy_rows(runs: dict[str, dict]) -> list[dict]:
+    """One row per variant (``event``, ``clock``): median loop time, build time, weights, rates."""
+    return [{"variant": variant, **{k: run.get(k) for k in ROW_FIELDS}} for variant, run in runs.items()]
+
+
+def headline(runs: dict[str, dict], max_abs_weight_difference: float, mean_weight_end: float) -> dict:
+    """The record's ``metrics``: both median loop times, their ratio, and how far the weights differ."""
+    event, clock = runs["event"]["loop_s_median"], runs["clock"]["loop_s_median"]
+    return {"event_loop_s": event, "clock_loop_s": clock, "ratio_clock_over_event": clock / event,
+            "max_abs_weight_difference": max_abs_weight_difference, "mean_weight_end": mean_weight_end}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 x 300 synapses, 1 s, 2 repeats (about a minute)")
@@ -156,44 +172,39 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--duration must be > 0 and --repeats >= 0")
     scratch = Path(tempfile.mkdtemp(prefix="neuromod-event-vs-clock-"))
     load_before = os.getloadavg()
+    started = time.perf_counter()
     try:
-        results = {v: run_variant(v, n, n, duration_s, repeats, scratch, args.seed) for v in ("event", "clock")}
+        results = {v: run_variant(v, n, n, duration_s, repeats, scratch, args.seed) for v in VARIANTS}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     w_event, w_clock = results["event"].pop("weights"), results["clock"].pop("weights")
     difference = float(np.max(np.abs(w_event - w_clock)))
     changed = results["event"]["max_weight_change"]
-    report = {
-        "benchmark": "event_vs_clock",
-        "description": "three-factor STDP: updates at spikes (closed form) vs every time step, same model",
-        "device": "cpp_standalone",
-        "quick": bool(args.quick),
-        "sizes": {
-            "n_inputs": n,
-            "n_neurons": n,
-            "n_synapses": n * n,
-            "n_sites": N_SITES,
-            "duration_s": duration_s,
-            "time_step_ms": float(TIME_STEP / ms),
-            "n_steps": int(round(duration_s / float(TIME_STEP / second))),
-            "input_rate_hz": float(INPUT_RATE / Hz),
-        },
-        "event": results["event"],
-        "clock": results["clock"],
-        "ratio_clock_over_event": results["clock"]["loop_s_median"] / results["event"]["loop_s_median"],
-        "max_abs_weight_difference": difference,
-        "tolerance": TOLERANCE,
-        "mean_weight_end": float(np.mean(w_event)),
-        "repeats": repeats,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average_before": load_before,
-                    "load_average_after": os.getloadavg(), "python": sys.version.split()[0]},
-        "versions": environment_versions(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    metrics = headline(results, difference, float(np.mean(w_event)))
+    sizes = {
+        "n_inputs": n,
+        "n_neurons": n,
+        "n_synapses": n * n,
+        "n_sites": N_SITES,
+        "duration_s": duration_s,
+        "time_step_ms": float(TIME_STEP / ms),
+        "n_steps": int(round(duration_s / float(TIME_STEP / second))),
+        "input_rate_hz": float(INPUT_RATE / Hz),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: report[k] for k in ("sizes", "ratio_clock_over_event", "max_abs_weight_difference")}, indent=2))
-    print(f"event loop {results['event']['loop_s_median']:.2f} s, clock loop {results['clock']['loop_s_median']:.2f} s")
+    write_benchmark(
+        args.out, "event_vs_clock", {"quick": bool(args.quick), **sizes, "repeats": repeats},
+        seed=args.seed, device="cpp_standalone", wall_time_s=time.perf_counter() - started,
+        metrics=metrics, conditions=tidy_rows(results),
+        details={
+            "description": "three-factor STDP: updates at spikes (closed form) vs every time step, same model",
+            "tolerance": TOLERANCE,
+            "statistic": "median of the simulation loop's time over the repeats after a warm-up run",
+            "runs": results,
+        },
+        argv=argv, program=__file__, load_average_before=load_before,
+    )
+    print(f"event loop {metrics['event_loop_s']:.2f} s, clock loop {metrics['clock_loop_s']:.2f} s, "
+          f"ratio clock/event {metrics['ratio_clock_over_event']:.2f}, max |w_event - w_clock| {difference:.3g}")
     assert difference < TOLERANCE, f"event and clock variants differ by {difference:.3g} (> {TOLERANCE})"
     assert changed > 0.01, "the weights did not change: the benchmark measured nothing"
     assert min(r["mean_rate_hz"] for r in results.values()) > 0.5, "the neurons did not fire"

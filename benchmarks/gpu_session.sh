@@ -7,15 +7,16 @@
 #     bash benchmarks/gpu_session.sh OUTDIR          (device tool: command "bash benchmarks/gpu_session.sh $OUT",
 #                                                     carry [".whl"])
 #
-# 1. installs the wheels and this package into /tmp/site (PYTHONPATH), runs `neuromod doctor`;
+# 1. installs the wheels and this package into SITE (PYTHONPATH), runs `neuromod doctor`;
 # 2. runs the checks below in order of priority, each under `timeout`, its output in OUTDIR/NAME.log
-#    (and on stdout), its JSON in OUTDIR/NAME.json; a step that fails or times out does not stop
-#    the others. OUTDIR/steps.txt lists every step's exit code and seconds; a summary ends the output.
+#    (and on stdout), its JSON in OUTDIR/NAME.json (a run record, kind "benchmark"); a step that
+#    fails or times out does not stop the others. OUTDIR/steps.txt lists every step's exit code and
+#    seconds; a summary ends the output.
 #
 # The whole session keeps within SESSION_BUDGET_S (default 540 s = 9 min, install included): a step
 # starts only when its estimate fits in the time left, and its timeout is cut to the time left.
 #
-# Estimates for that machine (../shared/gpu.md: nvcc 18-26 s per network; cpp_standalone with 16
+# Estimates for that machine (measured there: nvcc 18-26 s per network; cpp_standalone with 16
 # OpenMP threads 124 s per 10 s of biological time at 1e7 synapses, 20 s at 1e6; cuda 14.1 s and
 # 9.8 s; a cpp build of a small network a few seconds with make -j16):
 #   install + doctor                         ~25 s
@@ -27,10 +28,11 @@
 #   rate_twin_cuda (10 torch subprocesses: fused vs naive, 2 rules, T 200 and T 1000)     ~100 s
 #   protocol_conditions_cpp (K 64; the same 5 builds, with g++)                           ~35 s
 #   total                                                                                 ~540 s
-# These are guesses from gpu.md's figures; when the early steps take longer, the last ones are
+# These are guesses from those figures; when the early steps take longer, the last ones are
 # skipped (steps.txt says so), which is why they are ordered by priority.
 #
-# Environment: PYTHON (default python3), SITE (default /tmp/site), SESSION_BUDGET_S;
+# Environment: PYTHON (default python3), SITE (default build/gpu-site, relative to the repository
+# root), SESSION_BUDGET_S;
 # NEUROMOD_SESSION_QUICK=1 runs tiny sizes with the current Python and no install (a dry run on a
 # machine without a GPU: the cuda steps then record that cuda_standalone is unavailable, or fail).
 
@@ -39,8 +41,9 @@ mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 PY=${PYTHON:-python3}
-[[ $PY == */* ]] && PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")  # the doctor runs from /tmp
-SITE=${SITE:-/tmp/site}
+[[ $PY == */* ]] && PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")  # the doctor runs elsewhere
+SITE=${SITE:-build/gpu-site}
+[[ $SITE == /* ]] || SITE=$ROOT/$SITE  # PYTHONPATH must hold it absolute: the checks below run elsewhere
 BUDGET=${SESSION_BUDGET_S:-540}
 QUICK=${NEUROMOD_SESSION_QUICK:-0}
 export NEUROMOD_MAKE_JOBS=${NEUROMOD_MAKE_JOBS:-16}
@@ -97,13 +100,15 @@ if [[ $QUICK != 1 ]]; then
         for sub in models protocols analysis; do cp -r "$sub" "$SITE/neuromod/$sub"; done
     fi
 fi
-# from /tmp: `python -m` puts the working folder first on sys.path, and ./neuromod lacks the
-# subpackages that pyproject maps in from other folders (protocols, models, analysis)
-(cd /tmp && "$PY" -c "import sys, brian2, numpy, neuromod.protocols; print('python', sys.version.split()[0], \
+# from an empty folder: `python -m` puts the working folder first on sys.path, and ./neuromod lacks
+# the subpackages that pyproject maps in from other folders (protocols, models, analysis)
+ELSEWHERE=$(mktemp -d)
+trap 'rm -rf "$ELSEWHERE"' EXIT
+(cd "$ELSEWHERE" && "$PY" -c "import sys, brian2, numpy, neuromod.protocols; print('python', sys.version.split()[0], \
 'brian2', brian2.__version__, 'numpy', numpy.__version__, 'neuromod from', neuromod.__file__)") 2>&1 | tee -a "$OUT/install.log"
-(cd /tmp && timeout 120 "$PY" -m neuromod.cli doctor) 2>&1 | tee "$OUT/doctor.log"
+(cd "$ELSEWHERE" && timeout 120 "$PY" -m neuromod.cli doctor) 2>&1 | tee "$OUT/doctor.log"
 nvidia-smi >"$OUT/nvidia_smi.log" 2>&1
-CUDA_MISSING=$(cd /tmp && "$PY" -c "from neuromod.device import device_unavailable; print(device_unavailable('cuda_standalone') or '')" 2>&1 | tail -n 1)
+CUDA_MISSING=$(cd "$ELSEWHERE" && "$PY" -c "from neuromod.device import device_unavailable; print(device_unavailable('cuda_standalone') or '')" 2>&1 | tail -n 1)
 [[ -n $CUDA_MISSING ]] && stamp "cuda_standalone cannot run here: $CUDA_MISSING"
 
 # 1. cpp_standalone and cuda_standalone give the same spikes (deterministic networks)
@@ -141,21 +146,23 @@ def load(name):
         return None
 
 if (r := load("devices_agree")) is not None:
-    print(f"devices_agree: agree {r['agree']}, unavailable {r['unavailable']}, errors {r['errors']}")
-    for name, net in r["networks"].items():
-        for device, c in net["comparisons"].items():
-            print(f"  {name} {device}: same counts {c['same_spike_counts']}, max |dt| {c['max_abs_spike_time_difference_ms']} ms, "
-                  f"first difference {c['first_difference_ms']} ms")
+    d = r["details"]
+    print(f"devices_agree: agree {r['metrics']['agree']}, unavailable {d['unavailable']}, errors {d['errors']}")
+    for c in r["conditions"]:
+        if not c["reference"]:
+            print(f"  {c['network']} {c['device']}: same counts {c['same_spike_counts']}, "
+                  f"max |dt| {c['max_abs_spike_time_difference_ms']} ms, first difference {c['first_difference_ms']} ms")
 for size in ("1e7", "1e6"):
     if (r := load(f"stdp_network_{size}")) is not None:
-        runs = {d: (x["n_output_spikes"], round(x["mean_weight_over_gmax"], 4), x["timings_s"].get("loop_s"),
-                    x["timings_s"].get("compile_s")) for d, x in r["runs"].items()}
-        print(f"stdp_network {size}: speedup cuda/cpp {r['speedup_cuda_over_cpp']}, agree {r['agree']}, "
-              f"(spikes, mean w, loop s, compile s) {runs}, errors {r['errors']}")
+        runs = {c["device"]: (c["n_output_spikes"], round(c["mean_weight_over_gmax"], 4), c["loop_s"], c["compile_s"])
+                for c in r["conditions"]}
+        print(f"stdp_network {size}: speedup cuda/cpp {r['metrics']['speedup_cuda_over_cpp']}, agree {r['metrics']['agree']}, "
+              f"(spikes, mean w, loop s, compile s) {runs}, errors {r['details']['errors']}")
 for device in ("cuda", "cpp"):
     if (r := load(f"protocol_conditions_{device}")) is not None:
-        print(f"protocol_conditions {device}: run ratio {r['run_time']['run_ratio']:.2f}, build ratio {r['build']['build_ratio']:.1f}")
+        print(f"protocol_conditions {device}: run ratio {r['metrics']['run_ratio']:.2f}, build ratio {r['metrics']['build_ratio']:.1f}")
 if (r := load("rate_twin_cuda")) is not None:
-    print("rate_twin cuda:", {rule: {k: e.get(k) for k in ("speedup", "memory_ratio", "time_per_step_ms")} for rule, e in r["rules"].items()})
+    print("rate_twin cuda:", {rule: {k: e.get(k) for k in ("speedup", "memory_ratio", "time_per_step_ms")}
+                              for rule, e in r["details"]["rules"].items()})
 EOF
 stamp "session end"

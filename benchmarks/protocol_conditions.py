@@ -18,11 +18,15 @@ build folder, so every build compiles from scratch, as a user's separate runs wo
    measured; otherwise ``--baseline-builds`` of them (evenly spaced Δt) are measured and their mean
    is multiplied by K -- the JSON says which (``baseline.extrapolated``).
 
-The JSON also holds the sizes, the device, the machine's load and the versions.
+The JSON is a run record (:func:`neuromod.benchmarking.write_benchmark`): ``parameters`` hold the
+sizes and repeats; ``metrics`` the run times (one condition, K conditions), the build-and-run wall
+times (one network, one by one) and both ratios; ``conditions`` one row per variant measured
+(``one_condition``, ``k_conditions`` in one network, ``one_by_one``); ``details`` every sample, the
+weight window of both ways, the baseline's builds, the goals and the machine's load.
 
 On ``cuda_standalone`` every build is an nvcc compile (about 20 s per network on the 16-core GPU
 machine, about 3.5 min on 2 cores) and every run of a binary up to about 5 s (59 000 steps at the
-GPU's floor of ~0.1 ms per step, ``../shared/gpu.md``), so the defaults (15 builds, 54 extra binary
+GPU's floor of ~0.1 ms per step), so the defaults (15 builds, 54 extra binary
 runs) would take about 10 minutes there. ``--repeats 1 --binary-repeats 2 --baseline-builds 2``
 limits it to 5 builds (warm-up, one condition, K conditions, 2 one-by-one builds, from which the
 one-by-one figure is extrapolated) and 4 extra runs, about 3 minutes there;
@@ -32,9 +36,7 @@ one-by-one figure is extrapolated) and 4 extra runs, about 3 minutes there;
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -42,15 +44,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from brian2 import ms
 
+from neuromod.benchmarking import write_benchmark
 from neuromod.protocols.base import RunContext
 from neuromod.protocols.stdp_window import PROTOCOL
-from neuromod.results import environment_versions
 
 RULE = "pair:song2000"
+SEED = 1
+#: what the benchmark aims at: K conditions in one network at most 1.5x the run time of one, and
+#: at least 10x faster than building and running them one by one
+GOALS = {"run_ratio_max": 1.5, "build_ratio_min": 10.0}
 
 
 def dt_values(k: int) -> list:
@@ -83,7 +90,7 @@ def run_once(dts: list, device: str, scratch: Path, time_step, binary_repeats: i
     build_dir = Path(tempfile.mkdtemp(prefix="build-", dir=scratch))
     try:
         started = time.perf_counter()
-        result = PROTOCOL.run(params, RunContext(device=device, seed=1, build_dir=build_dir))
+        result = PROTOCOL.run(params, RunContext(device=device, seed=SEED, build_dir=build_dir))
         wall = time.perf_counter() - started
         binary = time_binary(build_dir, binary_repeats)
     finally:
@@ -95,6 +102,43 @@ def run_once(dts: list, device: str, scratch: Path, time_step, binary_repeats: i
 
 def median_of(samples: list[dict[str, float]], key: str) -> float:
     return float(statistics.median(s[key] for s in samples))
+
+
+def tidy_rows(run_time: dict[str, Any], build: dict[str, Any], baseline: dict[str, Any], k: int) -> list[dict[str, Any]]:
+    """One row per variant measured: one condition, K conditions in one network, K one by one.
+
+    ``run_s`` is the median time of running a compiled binary again (not measured one by one),
+    ``wall_s`` the median time of building and running it (for ``one_by_one``: all K builds).
+    """
+    return [
+        {"variant": "one_condition", "n_conditions": 1, "n_builds": len(build["samples_one_condition_wall_s"]),
+         "run_s": run_time["one_condition_run_s"],
+         "wall_s": float(statistics.median(build["samples_one_condition_wall_s"])), "extrapolated": False},
+        {"variant": "k_conditions", "n_conditions": k, "n_builds": len(build["samples_one_network_wall_s"]),
+         "run_s": run_time["k_conditions_run_s"], "wall_s": build["one_network_wall_s"], "extrapolated": False},
+        {"variant": "one_by_one", "n_conditions": k, "n_builds": baseline["measured_builds"], "run_s": None,
+         "wall_s": build["one_by_one_wall_s"], "extrapolated": baseline["extrapolated"]},
+    ]
+
+
+def headline(run_time: dict[str, Any], build: dict[str, Any], window: dict[str, Any]) -> dict[str, Any]:
+    """The record's ``metrics``: run times and their ratio, build-and-run times and their ratio."""
+    return {
+        **{key: run_time[key] for key in ("one_condition_run_s", "k_conditions_run_s", "run_ratio")},
+        **{key: build[key] for key in ("one_network_wall_s", "one_by_one_wall_s", "build_ratio")},
+        "max_abs_dw_rel_difference_one_network_vs_one_by_one": window["max_abs_difference_one_network_vs_one_by_one"],
+    }
+
+
+def details_of(method: dict[str, Any], run_time: dict[str, Any], build: dict[str, Any], window: dict[str, Any],
+               baseline: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    """The record's ``details``: method, goals, every sample, the window and the baseline's builds
+    (what ``metrics`` already holds is left out)."""
+    return {"method": method, "goals": GOALS,
+            "run_time": {k: v for k, v in run_time.items() if k not in metrics},
+            "build": {k: v for k, v in build.items() if k not in metrics},
+            "window": {k: v for k, v in window.items() if k != "max_abs_difference_one_network_vs_one_by_one"},
+            "baseline": baseline}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     dts = dt_values(k)
     scratch = Path(tempfile.mkdtemp(prefix="neuromod-bench-"))
     load_before = os.getloadavg()
+    started = time.perf_counter()
     try:
         print(f"[bench] {args.device}: warm-up build", file=sys.stderr)
         run_once([10 * ms], args.device, scratch, time_step)
@@ -134,7 +179,6 @@ def main(argv: list[str] | None = None) -> int:
             baseline.append(run_once([dts[index]], args.device, scratch, time_step))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    load_after = os.getloadavg()
 
     one_network_wall = median_of(many, "wall_s")
     measured_sum = float(sum(b["wall_s"] for b in baseline))
@@ -143,84 +187,75 @@ def main(argv: list[str] | None = None) -> int:
     binary_single = [t for s in single for t in s["binary_s"]]
     binary_many = [t for s in many for t in s["binary_s"]]
     run_single, run_many = float(statistics.median(binary_single)), float(statistics.median(binary_many))
-    report = {
-        "benchmark": "protocol_conditions",
+    parameters = {
         "protocol": "stdp-window",
         "rule": RULE,
         "quick": bool(args.quick),
-        "device": args.device,
-        "sizes": {
-            "k_conditions": k,
-            "n_pairings": PROTOCOL.defaults["n_pairings"],
-            "frequency_hz": 1.0,
-            "time_step_ms": float(time_step / ms),
-            "n_steps": many[0]["n_steps"],
-            "dt_ms": [float(d / ms) for d in dts],
-        },
-        "method": {
-            "repeats": repeats,
-            "warm_up_builds": 1,
-            "statistic": "median",
-            "fresh_build_folder_per_run": True,
-            "binary_repeats_per_build": binary_repeats,
-            "run_s": "wall time of executing the compiled simulation (./main in the build folder), run again "
-                     "binary_repeats times after each build; median over all builds' runs",
-            "first_run_s": "the first run of each binary as Brian2 times it (device.timers['run_binary'])",
-            "wall_s": "network construction + code generation + compilation + run + reading the weights",
-        },
-        "run_time": {
-            "one_condition_run_s": run_single,
-            "k_conditions_run_s": run_many,
-            "run_ratio": run_many / run_single,
-            "goal_max_ratio": 1.5,
-            "samples_one_condition_run_s": binary_single,
-            "samples_k_conditions_run_s": binary_many,
-            "first_run_one_condition_s": [s["run_s"] for s in single],
-            "first_run_k_conditions_s": [s["run_s"] for s in many],
-        },
-        "build": {
-            "one_network_wall_s": one_network_wall,
-            "one_by_one_wall_s": baseline_total,
-            "build_ratio": baseline_total / one_network_wall,
-            "goal_min_ratio": 10.0,
-            "samples_one_network_wall_s": [s["wall_s"] for s in many],
-            "samples_one_condition_wall_s": [s["wall_s"] for s in single],
-        },
-        "window": {
-            "description": "relative weight change per condition: the K-condition network against the same "
-                           "conditions built one by one (a run of this benchmark on another device compares with "
-                           "this one condition by condition)",
-            "dw_rel": many[0]["dw_rel"],
-            "one_by_one_dw_rel": {f"{float(dts[i] / ms):g}": b["dw_rel"][0] for i, b in zip(chosen, baseline)},
-            "max_abs_difference_one_network_vs_one_by_one": max(abs(many[0]["dw_rel"][i] - b["dw_rel"][0])
-                                                                 for i, b in zip(chosen, baseline)),
-        },
-        "baseline": {
-            "description": "each condition built and run alone (one network, one build per condition)",
-            "measured_builds": len(baseline),
-            "measured_dt_ms": [float(dts[i] / ms) for i in chosen],
-            "measured_wall_s": [b["wall_s"] for b in baseline],
-            "measured_sum_s": measured_sum,
-            "extrapolated": extrapolated,
-            "extrapolation": f"mean of {len(baseline)} measured builds x {k}" if extrapolated else None,
-        },
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "load_average_before": list(load_before),
-            "load_average_after": list(load_after),
-            "note": "shared machine: other work may run at the same time; compare ratios, not absolute times",
-        },
-        "versions": environment_versions(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": " ".join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
+        "k_conditions": k,
+        "n_pairings": PROTOCOL.defaults["n_pairings"],
+        "frequency_hz": 1.0,
+        "time_step_ms": float(time_step / ms),
+        "n_steps": many[0]["n_steps"],
+        "dt_ms": [float(d / ms) for d in dts],
+        "repeats": repeats,
+        "warm_up_builds": 1,
+        "binary_repeats_per_build": binary_repeats,
+        "baseline_builds": n_baseline,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"run ratio ({k} conditions / 1): {report['run_time']['run_ratio']:.2f} (goal <= 1.5); "
-          f"one-by-one / one network: {report['build']['build_ratio']:.1f}x (goal >= 10)"
+    run_time = {
+        "one_condition_run_s": run_single,
+        "k_conditions_run_s": run_many,
+        "run_ratio": run_many / run_single,
+        "samples_one_condition_run_s": binary_single,
+        "samples_k_conditions_run_s": binary_many,
+        "first_run_one_condition_s": [s["run_s"] for s in single],
+        "first_run_k_conditions_s": [s["run_s"] for s in many],
+    }
+    build = {
+        "one_network_wall_s": one_network_wall,
+        "one_by_one_wall_s": baseline_total,
+        "build_ratio": baseline_total / one_network_wall,
+        "samples_one_network_wall_s": [s["wall_s"] for s in many],
+        "samples_one_condition_wall_s": [s["wall_s"] for s in single],
+    }
+    window = {
+        "description": "relative weight change per condition: the K-condition network against the same "
+                       "conditions built one by one (a run of this benchmark on another device compares with "
+                       "this one condition by condition)",
+        "dw_rel": many[0]["dw_rel"],
+        "one_by_one_dw_rel": {f"{float(dts[i] / ms):g}": b["dw_rel"][0] for i, b in zip(chosen, baseline)},
+        "max_abs_difference_one_network_vs_one_by_one": max(abs(many[0]["dw_rel"][i] - b["dw_rel"][0])
+                                                             for i, b in zip(chosen, baseline)),
+    }
+    baseline_info = {
+        "description": "each condition built and run alone (one network, one build per condition)",
+        "measured_builds": len(baseline),
+        "measured_dt_ms": [float(dts[i] / ms) for i in chosen],
+        "measured_wall_s": [b["wall_s"] for b in baseline],
+        "measured_sum_s": measured_sum,
+        "extrapolated": extrapolated,
+        "extrapolation": f"mean of {len(baseline)} measured builds x {k}" if extrapolated else None,
+    }
+    method = {
+        "statistic": "median",
+        "fresh_build_folder_per_run": True,
+        "run_s": "wall time of executing the compiled simulation (./main in the build folder), run again "
+                 "binary_repeats times after each build; median over all builds' runs",
+        "first_run_s": "the first run of each binary as Brian2 times it (device.timers['run_binary'])",
+        "wall_s": "network construction + code generation + compilation + run + reading the weights",
+        "note": "shared machine: other work may run at the same time; compare ratios, not absolute times",
+    }
+    metrics = headline(run_time, build, window)
+    write_benchmark(
+        args.out, "protocol_conditions", parameters, seed=SEED, device=args.device,
+        wall_time_s=time.perf_counter() - started, metrics=metrics,
+        conditions=tidy_rows(run_time, build, baseline_info, k),
+        details=details_of(method, run_time, build, window, baseline_info, metrics),
+        argv=argv, program=__file__, load_average_before=load_before,
+    )
+    print(f"run ratio ({k} conditions / 1): {metrics['run_ratio']:.2f} (goal <= {GOALS['run_ratio_max']}); "
+          f"one-by-one / one network: {metrics['build_ratio']:.1f}x (goal >= {GOALS['build_ratio_min']:g})"
           + (" [baseline extrapolated]" if extrapolated else ""))
-    print(f"wrote {args.out}")
     return 0
 
 

@@ -33,6 +33,11 @@ modulated; vectors are negligible): per step one mat-vec read forward and one ba
 C steps, forward: decay read + GEMM write (2); backward: decay adjoint (read gS, S0, write gS0: 3),
 factor gradients (2 reads), readout GEMM (1 read-modify-write: 2). The peak is
 ``2 * memory_clock_rate * bus_width / 8`` from the device properties, or a table for known devices.
+
+The JSON is a run record (:func:`neuromod.benchmarking.write_benchmark`): ``parameters`` hold the
+sizes; ``metrics``, per rule, our time, the naive time, ``speedup``, ``memory_ratio`` and our peak
+at the long T; ``conditions`` one row per rule and measurement (``ours``, ``naive``, ``ours_long``);
+``details`` the device, the goals, every repeat per rule, and the machine's load.
 """
 
 from __future__ import annotations
@@ -50,6 +55,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ("plain", "modulated")
+#: torch.manual_seed of every measurement (same weights and input for ours and naive)
+SEED = 0
+GOALS = {"speedup_min": 3.0, "memory_ratio_max": 0.25, "long_peak_gb_max": 4.0}
+#: the figures of one measurement that a row of ``conditions`` holds (``None`` where not measured:
+#: ``peak_gb``/``base_gb`` on CUDA, ``peak_rss_gb``/``base_rss_gb``/``delta_gb`` on the CPU)
+ROW_FIELDS = ("time_s", "single_step_time_s", "peak_gb", "base_gb", "peak_rss_gb", "base_rss_gb", "delta_gb",
+              "extrapolated_from_steps", "error")
+#: the figures of one rule that ``metrics`` holds, where measured
+RULE_METRICS = ("speedup", "memory_ratio", "memory_ratio_delta", "time_per_step_ms", "achieved_bandwidth_gbs",
+                "bandwidth_fraction_of_peak")
 # (B, N, N) float tensors the naive step keeps per time step for backprop, measured: about 8 (plain)
 # and 9.5 (modulated); the estimate errs high.
 NAIVE_MATRICES_PER_STEP = {"plain": 9.0, "modulated": 11.0}
@@ -95,7 +110,7 @@ def _build(spec: dict):
 
     from neuromod.models import GatedPlasticRNN
 
-    torch.manual_seed(0)
+    torch.manual_seed(SEED)
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
@@ -230,6 +245,33 @@ def matrix_bytes_per_step(rule: str, sizes: dict, chunk: int) -> float:
     return matrix * (2 + (2 + 3 + 2 + 2) / chunk)
 
 
+def tidy_rows(entries: dict, sizes: dict) -> list[dict]:
+    """One row per rule and measurement: ``ours`` and ``naive`` at T ``steps``, ``ours_long`` at
+    T ``long_steps``."""
+    rows = []
+    for rule, entry in entries.items():
+        for variant, impl in (("ours", "fused"), ("naive", "reference"), ("ours_long", "fused")):
+            if variant not in entry:
+                continue
+            run = entry[variant]
+            steps = run.get("steps", sizes["long_steps"] if variant == "ours_long" else sizes["steps"])
+            rows.append({"rule": rule, "variant": variant, "impl": impl, "steps": steps,
+                         **{k: run.get(k) for k in ROW_FIELDS}})
+    return rows
+
+
+def headline(entries: dict) -> dict:
+    """The record's ``metrics``, per rule: our time, the naive time, their ratio and the memory figures."""
+    metrics: dict = {}
+    for rule, entry in entries.items():
+        for variant in ("ours", "naive"):
+            metrics[f"{rule}_{variant}_time_s"] = entry.get(variant, {}).get("time_s")
+        metrics.update({f"{rule}_{key}": entry[key] for key in RULE_METRICS if key in entry})
+        long = entry.get("ours_long", {})
+        metrics[f"{rule}_ours_long_peak_gb"] = long.get("peak_rss_gb", long.get("peak_gb"))
+    return metrics
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -265,24 +307,16 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or 3
     rules = [r for r in args.rules.split(",") if r]
     from neuromod.models.twin_fused import default_chunk
-    from neuromod.results import environment_versions, write_json_atomic
+    from neuromod.benchmarking import write_benchmark
 
     chunk = args.chunk  # None: the layer's default, sqrt(T) but at least 16
     sizes["chunk"] = chunk or default_chunk(sizes["steps"])
     sizes["chunk_long"] = chunk or default_chunk(sizes["long_steps"])
     base_spec = {"device": args.device, "input": sizes["input"], "batch": sizes["batch"], "hidden": sizes["hidden"],
                  "chunk": chunk, "threads": threads, "repeats": repeats, "warmup_steps": args.warmup_steps}
-    result: dict = {
-        "benchmark": "rate_twin",
-        "quick": quick,
-        "sizes": sizes,
-        "device": device_info(args.device),
-        "versions": environment_versions(),
-        "torch_threads": threads or "default",
-        "load_average_start": list(os.getloadavg()),
-        "goals": {"speedup_min": 3.0, "memory_ratio_max": 0.25, "long_peak_gb_max": 4.0},
-        "rules": {},
-    }
+    hardware = device_info(args.device)
+    entries: dict = {}
+    load_before = os.getloadavg()
     started = time.perf_counter()
     for rule in rules:
         entry: dict = {}
@@ -334,21 +368,23 @@ def main(argv: list[str] | None = None) -> int:
             entry["time_per_step_ms"] = per_step * 1e3
             achieved = matrix_bytes_per_step(rule, sizes, sizes["chunk"]) / per_step / 1e9
             entry["achieved_bandwidth_gbs"] = achieved
-            peak = result["device"].get("peak_bandwidth_gbs")
+            peak = hardware.get("peak_bandwidth_gbs")
             if peak:
                 entry["bandwidth_fraction_of_peak"] = achieved / peak
-        result["rules"][rule] = entry
-    result["wall_s"] = time.perf_counter() - started
-    result["load_average_end"] = list(os.getloadavg())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(args.out, result)
-    for rule, entry in result["rules"].items():
+        entries[rule] = entry
+    parameters = {"quick": quick, **sizes, "repeats": repeats, "warmup_steps": args.warmup_steps, "rules": rules,
+                  "torch_threads": threads or "default", "timeout_s": args.timeout}
+    write_benchmark(args.out, "rate_twin", parameters, seed=SEED, device=args.device,
+                    wall_time_s=time.perf_counter() - started, metrics=headline(entries),
+                    conditions=tidy_rows(entries, sizes),
+                    details={"device_info": hardware, "goals": GOALS, "rules": entries},
+                    argv=argv, program=__file__, load_average_before=load_before)
+    for rule, entry in entries.items():
         long = entry.get("ours_long", {})
         print(f"{rule}: speedup {entry.get('speedup', float('nan')):.1f}x, memory ratio "
               f"{entry.get('memory_ratio', float('nan')):.3f} (delta {entry.get('memory_ratio_delta', float('nan')):.3f}), "
               f"T={long.get('steps')} peak {long.get('peak_rss_gb', long.get('peak_gb', float('nan'))):.2f} GB")
-    print(f"wrote {args.out}")
-    failed = [f"{rule}.{part}" for rule, entry in result["rules"].items() for part in ("ours", "naive", "ours_long")
+    failed = [f"{rule}.{part}" for rule, entry in entries.items() for part in ("ours", "naive", "ours_long")
               if "error" in entry.get(part, {})]
     if failed:
         print(f"measurements that failed: {failed}", file=sys.stderr)

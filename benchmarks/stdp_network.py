@@ -3,8 +3,8 @@
     python benchmarks/stdp_network.py --out FILE.json [--synapses 1e7] [--duration 10] [--threads 16]
                                       [--devices cpp_standalone,cuda_standalone] [--quick]
 
-Network (the brian2cuda STDP benchmark as ``../shared/gpu.md`` ran it; that script is not kept, so
-its neuron constants are not known and absolute figures may differ from the table there):
+Network (after brian2cuda's STDP benchmark, whose script is not kept here, so its neuron constants
+are not known and absolute figures may differ from those published with it):
 N Poisson inputs at 15 Hz connect with probability 0.1 to 1000 leaky integrate-and-fire neurons,
 so N = synapses / 100 and each neuron has K = 0.1 N inputs on average. Neurons, as Song et al.
 (2000) in Brian2's version: ``dv/dt = (g_e (E_e - v) + E_L - v)/tau_m``, ``dg_e/dt = -g_e/tau_e``,
@@ -15,7 +15,7 @@ driven traces; the weight ``w`` is in units of gmax, bounded to [0, 1], starts u
 a presynaptic spike adds ``gmax*w`` to ``g_e``. gmax = 0.01 x 1000/K: Song's drive (1000 inputs of
 gmax 0.01) at every size, exactly Song's network per neuron at 10^6 synapses. Time step 0.1 ms,
 every object on Brian2's default clock. Recorded: a spike counter per neuron (no spike monitor:
-gpu.md found the monitor the largest single cost of the GPU loop) and the weights at the end.
+on the GPU the monitor was the largest single cost of the loop) and the weights at the end.
 
 Per device (same seed; the devices draw different random streams, so agreement is statistical):
 number of synapses, output spikes and rate, mean weight / gmax, a 20-bin weight histogram on
@@ -25,13 +25,19 @@ the loop, writing results) and ``loop_s`` (the simulation loop alone, Brian2's
 ``device._last_run_time``). ``speedup_cuda_over_cpp`` = cpp ``loop_s`` / cuda ``loop_s``.
 
 Agreement (``agree``): output spike counts within 5% of each other (relative to the reference,
-the first device) and mean weights within 0.02 gmax. gpu.md measured a seed-to-seed spread of 2%
+the first device) and mean weights within 0.02 gmax. Earlier runs measured a seed-to-seed spread of 2%
 (sd) of the output spikes at 10^6 synapses on cpp_standalone, the GPU within it, and mean weights
 0.489 vs 0.488; 5% is 2.5 of those sds, and a rule with a wrong sign or a missing side moves the
 mean weight by about 0.05 gmax per second. ``weight_histogram_l1`` (sum of |differences| of the
 fractions, 0 to 2) is reported, not tested. ``agree`` is false when fewer than two devices ran.
 
-``--quick``: 10^5 synapses, 0.5 s. The JSON also holds the machine, its load and the versions.
+``--quick``: 10^5 synapses, 0.5 s.
+
+The JSON is a run record (:func:`neuromod.benchmarking.write_benchmark`): ``parameters`` hold the
+network, ``metrics`` each device's ``loop_s``, ``speedup_cuda_over_cpp`` and ``agree``;
+``conditions`` one row per device (counts, mean weight, timings, comparison with the reference);
+``details`` the per-device runs with their weight histograms, the comparisons, the devices that
+were unavailable or failed, and the machine with its load.
 """
 
 from __future__ import annotations
@@ -40,13 +46,14 @@ import argparse
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from brian2 import Hz, Network, PoissonGroup, defaultclock, mV, ms, second
 
-from neuromod.benchmarking import available_devices, envelope, measure_on_devices, parse_devices, write_report
+from neuromod.benchmarking import available_devices, measure_on_devices, parse_devices, write_benchmark
 from neuromod.device import use_device
 from neuromod.equations.neurons import SONG2000_V_RESET, SONG2000_V_THRESHOLD, song2000_lif
 from neuromod.equations.stdp import pair_stdp
@@ -65,6 +72,8 @@ HISTOGRAM_BINS = 20
 #: agreement between devices: relative difference of output spikes, absolute one of mean w/gmax
 SPIKE_COUNT_RTOL = 0.05
 MEAN_WEIGHT_ATOL = 0.02
+#: the times of ``Simulation.timings_s`` that a row of ``conditions`` holds
+TIMINGS = ("build_s", "compile_s", "run_s", "loop_s")
 
 
 def network_sizes(n_synapses: float) -> dict[str, Any]:
@@ -116,6 +125,26 @@ def agreement(reference: dict[str, Any], other: dict[str, Any]) -> dict[str, Any
     }
 
 
+def tidy_rows(runs: dict[str, Any], comparisons: dict[str, Any], reference: str | None) -> list[dict[str, Any]]:
+    """One row per device: counts, mean weight, timings and the comparison with the reference
+    (``None`` on the reference's own row)."""
+    rows = []
+    for device, run in runs.items():
+        comparison = comparisons.get(device, {})
+        rows.append({"device": device, "reference": device == reference, "threads": run.get("threads"),
+                     **{k: run[k] for k in ("n_synapses", "n_output_spikes", "output_rate_hz", "mean_weight_over_gmax")},
+                     **{k: run["timings_s"].get(k) for k in TIMINGS}, "wall_s": run.get("wall_s"),
+                     **{k: comparison.get(k) for k in ("spike_count_relative_difference", "mean_weight_difference",
+                                                       "weight_histogram_l1", "agree")}})
+    return rows
+
+
+def headline(runs: dict[str, Any], speedup: float | None, agree: bool) -> dict[str, Any]:
+    """The record's ``metrics``: each device's simulation loop time, their ratio, and ``agree``."""
+    return {**{f"{device}_loop_s": run["timings_s"].get("loop_s") for device, run in runs.items()},
+            "speedup_cuda_over_cpp": speedup, "agree": bool(agree)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1e5 synapses, 0.5 s (unless given)")
@@ -136,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     runnable, unavailable = available_devices(devices)
     sizes = network_sizes(n_synapses)
     load_before = os.getloadavg()
+    started = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="neuromod-stdp-network-"))
     errors: dict[str, str] = {}
     try:
@@ -148,45 +178,45 @@ def main(argv: list[str] | None = None) -> int:
     loop = {d: run["timings_s"].get("loop_s") for d, run in runs.items()}
     speedup = loop["cpp_standalone"] / loop["cuda_standalone"] if loop.get("cpp_standalone") and loop.get("cuda_standalone") else None
     rule = PAIR_STDP[RULE]
-    report = {
-        "benchmark": "stdp_network",
-        "description": "Song, Miller & Abbott 2000 STDP network (Poisson inputs -> 1000 LIF, p 0.1), devices compared",
-        "quick": bool(args.quick),
-        "seed": args.seed,
-        "network": {
-            **sizes,
-            "n_synapses_requested": n_synapses,
-            "input_rate_hz": float(INPUT_RATE / Hz),
-            "rule": f"pair:{RULE}",
-            "A_plus": rule.A_plus,
-            "A_minus": rule.A_minus,
-            "tau_plus_ms": float(rule.tau_plus / ms),
-            "tau_minus_ms": float(rule.tau_minus / ms),
-            "weights": "w in units of gmax, bounds [0, 1], start uniform on [0, 1]",
-            "neuron": {k: str(v) for k, v in NEURON.namespace.items()},
-            "time_step_ms": float(TIME_STEP / ms),
-            "duration_s": duration_s,
-            "recorded": "spike count per neuron, weights at the end (no monitors)",
-        },
-        "threads": args.threads,
-        "devices": devices,
-        "unavailable": unavailable,
-        "errors": errors,
-        "reference_device": reference,
-        "runs": runs,
-        "weight_histogram_edges": np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1),
-        "comparisons": comparisons,
-        "speedup_cuda_over_cpp": speedup,
-        "tolerances": {"spike_count_rtol": SPIKE_COUNT_RTOL, "mean_weight_atol": MEAN_WEIGHT_ATOL},
-        "agree": bool(comparisons) and not errors and all(c["agree"] for c in comparisons.values()),
-        **envelope(argv, load_before),
+    agree = bool(comparisons) and not errors and all(c["agree"] for c in comparisons.values())
+    network = {
+        **sizes,
+        "n_synapses_requested": n_synapses,
+        "input_rate_hz": float(INPUT_RATE / Hz),
+        "rule": f"pair:{RULE}",
+        "A_plus": rule.A_plus,
+        "A_minus": rule.A_minus,
+        "tau_plus_ms": float(rule.tau_plus / ms),
+        "tau_minus_ms": float(rule.tau_minus / ms),
+        "weights": "w in units of gmax, bounds [0, 1], start uniform on [0, 1]",
+        "neuron": {k: str(v) for k, v in NEURON.namespace.items()},
+        "time_step_ms": float(TIME_STEP / ms),
+        "duration_s": duration_s,
+        "recorded": "spike count per neuron, weights at the end (no monitors)",
     }
     for device, run in runs.items():
         t = run["timings_s"]
         print(f"{device}: {run['n_synapses']} synapses, {run['n_output_spikes']} output spikes, mean w/gmax "
               f"{run['mean_weight_over_gmax']:.3f}, loop {t.get('loop_s', float('nan')):.2f} s, compile {t.get('compile_s', float('nan')):.1f} s")
     print(f"speedup cuda/cpp: {speedup}")
-    write_report(args.out, report)
+    print(f"agree: {agree} (unavailable: {unavailable or 'none'}; errors: {errors or 'none'})")
+    write_benchmark(
+        args.out, "stdp_network",
+        {"quick": bool(args.quick), "devices": devices, "threads": args.threads, **network},
+        seed=args.seed, device=",".join(runs) or None, wall_time_s=time.perf_counter() - started,
+        metrics=headline(runs, speedup, agree), conditions=tidy_rows(runs, comparisons, reference),
+        details={
+            "description": "Song, Miller & Abbott 2000 STDP network (Poisson inputs -> 1000 LIF, p 0.1), devices compared",
+            "unavailable": unavailable,
+            "errors": errors,
+            "reference_device": reference,
+            "runs": runs,
+            "weight_histogram_edges": np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1),
+            "comparisons": comparisons,
+            "tolerances": {"spike_count_rtol": SPIKE_COUNT_RTOL, "mean_weight_atol": MEAN_WEIGHT_ATOL},
+        },
+        argv=argv, program=__file__, load_average_before=load_before,
+    )
     return 0
 
 

@@ -1,6 +1,6 @@
 """The device benchmarks of the GPU session (benchmarks/devices_agree.py, benchmarks/stdp_network.py)
-run in their quick mode on this machine and write the JSON they promise; their comparison rules
-hold on made-up spike trains and runs.
+run in their quick mode on this machine and write the JSON they promise (a run record that follows
+the result schema); their comparison rules hold on made-up spike trains and runs.
 
 The cuda_standalone path itself needs a GPU (benchmarks/gpu_session.sh); here it must be reported as
 unavailable, not fail. devices_agree compares cpp_standalone with runtime: the same deterministic
@@ -19,6 +19,7 @@ import pytest
 from neuromod.benchmarking import measure_on_devices, parse_devices
 from neuromod.device import device_unavailable
 from neuromod.errors import InputError
+from neuromod.results import validate_record
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -112,11 +113,19 @@ def test_devices_agree_quick_cpp_against_runtime(agree_bench, tmp_path):
     no_cuda = device_unavailable("cuda_standalone")  # then cuda is asked for too and must be reported
     devices = "cpp_standalone,runtime" + (",cuda_standalone" if no_cuda else "")
     assert agree_bench.main(["--quick", "--devices", devices, "--out", str(out)]) == 0
-    report = json.loads(out.read_text())
+    record = validate_record(json.loads(out.read_text()), "result")
+    assert record["kind"] == "benchmark" and record["name"] == "devices_agree" and record["seed"] == 1
+    assert record["device"] == "cpp_standalone,runtime" and record["wall_time_s"] > 0
+    report, metrics = record["details"], record["metrics"]
     assert report["errors"] == {}
     assert report["unavailable"] == ({"cuda_standalone": no_cuda} if no_cuda else {})
-    assert report["agree"] is True and report["n_comparisons"] == 2
+    assert metrics["agree"] is True and metrics["n_comparisons"] == 2
+    assert metrics["adex_patterns_runtime_agree"] is True and metrics["adex_patterns_cpp_standalone_loop_s"] > 0
     assert set(report["networks"]) == {"adex-patterns", "leabra-unit"}
+    # one tidy row per network and device, the comparison on the non-reference device's row
+    rows = {(c["network"], c["device"]): c for c in record["conditions"]}
+    assert set(rows) == {(n, d) for n in report["networks"] for d in ("cpp_standalone", "runtime")}
+    assert all(rows[n, "runtime"]["agree"] and rows[n, "cpp_standalone"]["reference"] for n in report["networks"])
     for name, network in report["networks"].items():
         assert network["reference_device"] == "cpp_standalone"
         cpp = network["runs"]["cpp_standalone"]
@@ -127,7 +136,9 @@ def test_devices_agree_quick_cpp_against_runtime(agree_bench, tmp_path):
         comparison = network["comparisons"]["runtime"]
         assert comparison["agree"] and comparison["max_abs_spike_time_difference_ms"] <= comparison["tolerance_ms"]
     assert all(n > 0 for n in report["networks"]["adex-patterns"]["runs"]["cpp_standalone"]["spike_counts"])
-    assert {"brian2", "numpy"} <= set(report["versions"]) and "cpu_count" in report["machine"]
+    assert {"brian2", "numpy"} <= set(record["versions"]) and "cpu_count" in report["machine"]
+    command = report["command"].split()
+    assert command[:2] == ["devices_agree.py", "--quick"] and not any(word.startswith("/") for word in command)
 
 
 @pytest.mark.slow
@@ -136,8 +147,12 @@ def test_stdp_network_quick_on_cpp(stdp_bench, tmp_path):
     out = tmp_path / "stdp.json"
     argv = ["--quick", "--synapses", "2e4", "--duration", "0.2", "--devices", "cpp_standalone", "--out", str(out)]
     assert stdp_bench.main(argv) == 0
-    report = json.loads(out.read_text())
+    record = validate_record(json.loads(out.read_text()), "result")
+    assert record["kind"] == "benchmark" and record["name"] == "stdp_network" and record["device"] == "cpp_standalone"
+    report, metrics = record["details"], record["metrics"]
     assert report["errors"] == {} and list(report["runs"]) == ["cpp_standalone"]
+    assert [c["device"] for c in record["conditions"]] == ["cpp_standalone"]
+    assert record["conditions"][0]["loop_s"] == metrics["cpp_standalone_loop_s"] > 0
     run = report["runs"]["cpp_standalone"]
     assert run["n_synapses"] == pytest.approx(2e4, rel=0.05)
     assert run["n_output_spikes"] > 0 and run["output_rate_hz"] > 1
@@ -145,5 +160,5 @@ def test_stdp_network_quick_on_cpp(stdp_bench, tmp_path):
     assert sum(run["weight_histogram"]) == pytest.approx(1.0) and len(report["weight_histogram_edges"]) == 21
     assert run["timings_s"]["loop_s"] > 0 and run["timings_s"]["compile_s"] > 0
     # one device: nothing to compare
-    assert report["comparisons"] == {} and report["agree"] is False and report["speedup_cuda_over_cpp"] is None
-    assert report["network"]["n_inputs"] == 200 and report["network"]["duration_s"] == 0.2
+    assert report["comparisons"] == {} and metrics["agree"] is False and metrics["speedup_cuda_over_cpp"] is None
+    assert record["parameters"]["n_inputs"] == 200 and record["parameters"]["duration_s"] == 0.2
