@@ -14,15 +14,18 @@ spikes of 10^4 neurons; ``--quick``: 10^5 of 10^3), as a spike monitor's ``t`` a
 Both run in the same process on the same arrays; the benchmark checks that they give the same
 trains. Each is run once to warm up, then ``repeats`` times, taking turns, with the garbage collector paused
 as in ``timeit``; the figures are medians of wall time.
-``ratio_loop_over_vectorised`` > 1 means the vectorised path is faster. The JSON is a run record of
-kind ``benchmark`` (:func:`neuromod.results.run_result`) with every repeat in ``details``.
+``ratio_loop_over_vectorised`` > 1 means the vectorised path is faster.
+
+The JSON is a run record (:func:`neuromod.benchmarking.write_benchmark`): ``metrics`` hold both
+medians and their ratio, ``conditions`` one row per variant (``vectorised``, ``per_spike_loop``),
+``details`` every repeat and the machine with its load.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import platform
+import os
 import statistics
 import time
 import warnings
@@ -74,9 +77,21 @@ def timed(functions: dict, repeats: int) -> dict[str, list[float]]:
     return out
 
 
+def tidy_rows(timings_s: dict[str, list[float]], sizes: dict) -> list[dict]:
+    """One row per variant: the sizes, the median and the number of timed repeats."""
+    return [{"variant": name, **sizes, "median_s": statistics.median(times), "repeats": len(times)}
+            for name, times in timings_s.items()]
+
+
+def headline(timings_s: dict[str, list[float]]) -> dict:
+    """The record's ``metrics``: both medians (s) and their ratio."""
+    vectorised, loop = statistics.median(timings_s["vectorised"]), statistics.median(timings_s["per_spike_loop"])
+    return {"vectorised_s": vectorised, "per_spike_loop_s": loop, "ratio_loop_over_vectorised": loop / vectorised}
+
+
 def main(argv: list[str] | None = None) -> dict:
     from neuromod.analysis.neo_io import spike_trains
-    from neuromod.results import run_result, write_json_atomic
+    from neuromod.benchmarking import write_benchmark
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10^5 spikes of 10^3 neurons")
@@ -86,6 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     repeats = args.repeats or (3 if args.quick else 5)
+    load_before = os.getloadavg()
     started = time.perf_counter()
 
     rng = np.random.default_rng(args.seed)
@@ -100,19 +116,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     timings = timed({"vectorised": lambda: spike_trains(times, indices, sizes["n_neurons"], T_STOP_MS),
                      "per_spike_loop": lambda: per_spike_loop(times, indices, sizes["n_neurons"], T_STOP_MS)}, repeats)
-    vectorised_s, loop_s = timings["vectorised"], timings["per_spike_loop"]
-    median_vectorised, median_loop = statistics.median(vectorised_s), statistics.median(loop_s)
-    record = run_result(
-        "benchmark", "neo_bridge", {**sizes, "t_stop_ms": T_STOP_MS, "repeats": repeats, "quick": args.quick},
-        seed=args.seed, device="cpu", wall_time_s=time.perf_counter() - started,
-        metrics={"vectorised_s": median_vectorised, "per_spike_loop_s": median_loop,
-                 "ratio_loop_over_vectorised": median_loop / median_vectorised, **sizes},
-        details={"timings_s": {"vectorised": vectorised_s, "per_spike_loop": loop_s},
-                 "machine": {"processor": platform.processor() or platform.machine(), "python": platform.python_version()}},
+    metrics = headline(timings)
+    record = write_benchmark(
+        args.out, "neo_bridge", {**sizes, "t_stop_ms": T_STOP_MS, "repeats": repeats, "quick": args.quick},
+        seed=args.seed, device="cpu", wall_time_s=time.perf_counter() - started, metrics=metrics,
+        conditions=tidy_rows(timings, sizes), details={"timings_s": timings},
+        argv=argv, program=__file__, load_average_before=load_before,
     )
-    write_json_atomic(args.out, record)
-    print(f"{sizes['n_spikes']} spikes of {sizes['n_neurons']} neurons: vectorised {median_vectorised:.3f} s, "
-          f"per-spike loop {median_loop:.3f} s, ratio {median_loop / median_vectorised:.1f}")
+    print(f"{sizes['n_spikes']} spikes of {sizes['n_neurons']} neurons: vectorised {metrics['vectorised_s']:.3f} s, "
+          f"per-spike loop {metrics['per_spike_loop_s']:.3f} s, ratio {metrics['ratio_loop_over_vectorised']:.1f}")
     return record
 
 

@@ -1,7 +1,7 @@
 """Benchmark results are run records: every committed JSON in ``benchmarks/results/`` follows the
 result schema and holds no path of the machine it was made on; ``write_benchmark`` writes such a
 record and ``portable_command`` keeps machine paths out of it; the benchmarks whose quick run no
-other test file exercises (``event_vs_clock``, ``rate_twin``) write valid records too.
+other test file exercises (``neo_bridge``, ``event_vs_clock``, ``rate_twin``) write valid records too.
 """
 
 from __future__ import annotations
@@ -121,6 +121,18 @@ def test_write_benchmark_refuses_a_record_off_the_schema(tmp_path):
 
 
 # ------------------------------------------------------------------------------ quick runs
+
+
+def test_neo_bridge_writes_a_record(tmp_path):
+    out = tmp_path / "neo.json"
+    _load("neo_bridge").main(["--quick", "--repeats", "1", "--out", str(out)])
+    record = validate_record(json.loads(out.read_text()), "result")
+    assert record["name"] == "neo_bridge" and record["device"] == "cpu" and record["seed"] == 1
+    metrics = record["metrics"]
+    assert metrics["ratio_loop_over_vectorised"] == pytest.approx(metrics["per_spike_loop_s"] / metrics["vectorised_s"])
+    assert [c["variant"] for c in record["conditions"]] == ["vectorised", "per_spike_loop"]
+    assert record["conditions"][0]["median_s"] == metrics["vectorised_s"] and record["parameters"]["n_spikes"] == 100_000
+    assert "load_average_before" in record["details"]["machine"]
 
 
 @pytest.mark.slow
