@@ -253,14 +253,15 @@ def ablate(
 @app.command()
 @_user_errors
 def compare(
-    spiking: Path = typer.Argument(..., help="spiking run folder holding data.nix (or a .nix file)"),
-    rate: Path = typer.Argument(..., help="rate run folder holding data.nix (or a .nix file)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="result folder (default runs/compare)"),
+    spiking: Path = typer.Argument(..., metavar="SPIKING", help="spiking run folder holding data.nix (or a .nix file)"),
+    rate: Path = typer.Argument(..., metavar="RATE", help="rate run folder holding data.nix (or a .nix file)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
+                                       help="result folder (default runs/compare, or runs/compare-N if that exists)"),
     bin_ms: Optional[float] = typer.Option(None, "--bin-ms", help="bin width in ms (default: one rate-model step)"),
     kernel: Optional[str] = typer.Option(None, "--kernel", help="PSTH kernel: gaussian, exponential, alpha, ... (default: counts per bin)"),
     n_pcs: int = typer.Option(3, "--n-pcs", help="principal components for the subspace overlap"),
     label: str = typer.Option("label", "--label", help="segment annotation with the task variable to decode"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="replace the output folder if it exists (default: refuse)"),
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Compare a spiking run with a rate run: rates, PSTHs, variability, correlations, geometry, decoding."""
     import time
@@ -270,10 +271,10 @@ def compare(
     from neuromod.results import RunFolder
 
     started = time.perf_counter()
-    target = out if out is not None else Path("runs") / "compare"
     # everything that can fail on the user's input happens before the folder is made
     comparison = compare_blocks(load(spiking), load(rate), bin_ms=bin_ms, kernel=kernel, n_pcs=n_pcs, label=label)
     parameters = {"spiking_run": spiking.name, "rate_run": rate.name, **comparison.parameters}
+    target = _output_folder(out, Path("runs") / "compare")
     with RunFolder(target, overwrite=overwrite) as run:
         run.write_config("comparison", "compare", parameters, seed=None, device=None)
         run.write_json("comparison.json", comparison.to_json())
