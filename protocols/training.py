@@ -276,16 +276,11 @@ def _start(task: str, *, out, steps, device, seed, overrides, resume) -> _Run:
     # uninterrupted one ends)
     total = int(steps) if steps is not None else int(params["steps"])
     folder = Path(out).expanduser().absolute()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder {str(folder)!r}: {exc.strerror or exc}") from None
     if checkpoint is None and (folder / "checkpoint.pt").exists():
         raise InputError(f"{str(folder)!r} already holds a training run; resume it (--resume) or choose another folder")
-    if checkpoint is not None:
-        clean_stale(folder)  # the temporary files of a killed run
     config = _config_record(task, spec, params, seed, torch_device, folder, checkpoint)
 
+    # the tasks read their data (and refuse a bad folder or file) before anything is written
     tasks = _TaskSchedule(task, params, seed, total)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -297,6 +292,12 @@ def _start(task: str, *, out, steps, device, seed, overrides, resume) -> _Run:
         _restore(run, checkpoint, resume)
     if spec.method == "tbptt":
         run.offsets = tasks.shaped.stream_offsets(int(params["batch_size"]), seed)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {str(folder)!r}: {exc.strerror or exc}") from None
+    if checkpoint is not None:
+        clean_stale(folder)  # the temporary files of a killed run
     run.writer.write_json("config.json", config)
     return run
 

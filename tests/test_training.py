@@ -157,6 +157,7 @@ def test_bad_input_is_an_input_error(tmp_path):
         train("seq-digits", out=tmp_path / "x", steps=1, device="tpu")
     with pytest.raises(InputError, match="steps must be >= 1"):
         train("seq-digits", out=tmp_path / "x", steps=0)
+    assert not (tmp_path / "x").exists()  # bad input writes nothing
     assert resolve_device("runtime") == torch.device("cpu")
 
 
