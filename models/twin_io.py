@@ -41,13 +41,13 @@ the same values. :func:`read_twin` still reads it and returns it as version 2, t
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from neuromod.errors import InputError
+from neuromod.results import atomic_file
 from neuromod.models.gated_rnn import LEGACY_PARAMETER_NAMES, GatedPlasticRNN, GatedPlasticRNNCell
 from neuromod.models.twin_config import GATE_ACTIVATIONS, TwinConfig, rename_legacy_keys
 
@@ -123,14 +123,8 @@ def save_twin(path: str | os.PathLike[str], model) -> Path:
     path = Path(path)
     payload = twin_payload(model)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 
@@ -142,8 +136,10 @@ def read_twin(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a pickle of something else, a truncated file, not a torch file at all
-        raise InputError(f"{str(path)!r} is not a readable twin file (expected a torch.save file with "
-                         f"format {TWIN_FORMAT!r}): {exc}") from None
+        # torch's message runs over several lines: keep its first, so the error stays one line
+        reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise InputError(f"{str(path)!r} is not a neuromod twin file (expected a torch.save file with "
+                         f"format {TWIN_FORMAT!r}; {reason})") from None
     if not isinstance(data, dict) or data.get("format") != TWIN_FORMAT:
         given = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise InputError(f"{str(path)!r} is not a twin file: expected format {TWIN_FORMAT!r}, got {given!r}")

@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Any
 
 from neuromod.errors import InputError
-from neuromod.parameters import to_jsonable
 
 __all__ = [
     "RUN_KINDS",
@@ -177,6 +176,14 @@ def command_line() -> str:
     """The command that started this process, with the program's folder left out (a committed
     record must not hold a path of the machine it was made on)."""
     return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""
+
+
+def to_jsonable(value: Any) -> Any:
+    """``value`` with Brian2 quantities as text (:func:`neuromod.parameters.to_jsonable`); imported
+    on use, so that writing a record from PyTorch-only code does not import Brian2."""
+    from neuromod.parameters import to_jsonable as convert
+
+    return convert(value)
 
 
 def _now() -> str:

@@ -134,3 +134,29 @@ def test_shipped_checkpoints_keep_their_values_and_order(path):
         assert "rnn.cell.tau_u_logit" in data["state_dict"]
         rate_u = net.rnn.cell.effective_params().rate_u
         torch.testing.assert_close(rate_u, torch.sigmoid(data["state_dict"]["rnn.cell.tau_u_logit"]), rtol=0, atol=0)
+
+
+def test_a_garbage_twin_file_is_one_line(tmp_path):
+    import os
+
+    from neuromod.errors import InputError
+    from neuromod.models.twin_io import load_twin
+
+    bad = tmp_path / "twin.pt"
+    bad.write_bytes(os.urandom(300))
+    with pytest.raises(InputError) as caught:
+        load_twin(bad)
+    assert "is not a neuromod twin file" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_saved_twin_follows_the_umask(tmp_path):
+    import os
+
+    from neuromod.models import GatedPlasticRNN, save_twin
+
+    saved = os.umask(0o022)
+    try:
+        path = save_twin(tmp_path / "twin.pt", GatedPlasticRNN(2, 3))
+    finally:
+        os.umask(saved)
+    assert path.stat().st_mode & 0o777 == 0o644
