@@ -288,6 +288,22 @@ def compare(
                                                 if k in ("psth_r_median", "rate_slope", "subspace_overlap")}))
 
 
+#: modules of neuromod.commands that add commands of their own (one line per module)
+COMMAND_MODULES: tuple[str, ...] = (
+)
+
+
+def _register_commands() -> None:
+    import importlib
+
+    common = sys.modules[__name__]
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app, common)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point of the ``neuromod`` script."""
     app()
