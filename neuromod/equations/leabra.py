@@ -1,11 +1,21 @@
-"""Leabra point neuron of emergent (rate code and spiking) as Brian2 code, and its parameter sets.
+"""Leabra point neuron of emergent (rate code and spiking) as Brian2 code, with its parameter sets and synapse.
 
-This module is the one place for the Leabra unit's parameters (:class:`LeabraUnitParameters`, the
-layer inhibition :class:`FFFBParameters`, XCAL learning :class:`XCALParameters`, and the settings of the
-emergent reference projects such as :data:`NEURON_PROJ`) and for emergent's noisy-XX1 lookup table
-(:func:`nxx1_table`). :func:`leabra_unit` returns the unit as a
-:class:`~neuromod.equations.base.NeuronModel` for Brian2; the numpy twin (and the network, FFFB
-and XCAL) is :mod:`neuromod.models.leabra`, which imports everything here.
+The Leabra part of the equation library, importable from here as one module:
+
+- :func:`leabra_unit` -- the unit (rate code or spiking) as a :class:`LeabraNeuronModel`;
+  :func:`leabra_clamped_unit` -- a hard-clamped input unit.
+- :func:`xx1`, :func:`nxx1_table` -- x/(x+1) and emergent's noisy-XX1 lookup table.
+- :data:`SHARED_PARAMETERS`, :data:`TRIAL_PARAMETERS`, :data:`STATE_VARIABLES`, :data:`FORMS` --
+  the unit's shared constants, state and forms.
+- Parameter sets (defined in :mod:`neuromod.equations.leabra_params`, re-exported here):
+  :class:`LeabraUnitParameters`, :class:`FFFBParameters`, :class:`XCALParameters`,
+  :data:`EMERGENT_UNIT` and the reference projects' settings such as :data:`NEURON_PROJ`.
+- The XCAL synapse (defined in :mod:`neuromod.equations.leabra_xcal`, re-exported here):
+  :func:`xcal_synapse`, :class:`LeabraSynapseModel`, :data:`XCAL_PARAMETERS`,
+  :func:`linear_weight`, :func:`sigmoidal_weight`.
+
+The numpy twin (and the network, FFFB and XCAL) is :mod:`neuromod.models.leabra`, which imports
+everything here.
 
 How the unit runs in Brian2
 ---------------------------
@@ -54,9 +64,32 @@ from typing import Any
 
 import numpy as np
 
-from neuromod.equations.base import NeuronModel, SynapseModel
+from neuromod.equations.base import NeuronModel
+from neuromod.equations.leabra_params import (
+    EMERGENT_CITATION,
+    EMERGENT_UNIT,
+    LAYER_FFFB_INHIB,
+    LAYER_FFFB_INPUT,
+    LAYER_FFFB_PROJ,
+    NETIN_PROJ,
+    NEURON_ADAPT_PROJ,
+    NEURON_PAIR_INHIB,
+    NEURON_PAIR_PROJ,
+    NEURON_PROJ,
+    NEURON_PROJ_INPUT,
+    STD4_PROJ,
+    FFFBParameters,
+    LeabraUnitParameters,
+    XCALParameters,
+)
+from neuromod.equations.leabra_xcal import (
+    XCAL_PARAMETERS,
+    LeabraSynapseModel,
+    linear_weight,
+    sigmoidal_weight,
+    xcal_synapse,
+)
 from neuromod.errors import InputError
-from neuromod.parameters import ParameterSet
 
 __all__ = [
     "EMERGENT_CITATION",
@@ -89,211 +122,6 @@ __all__ = [
     "linear_weight",
     "sigmoidal_weight",
 ]
-
-EMERGENT_CITATION = (
-    "emergent 8.1.1 (svn r11060) LeabraUnitSpec / LeabraConSpec / LeabraLayerSpec defaults; "
-    "O'Reilly, Munakata, Frank, Hazy & contributors, Computational Cognitive Neuroscience (CCN book, "
-    "Leabra point neuron, NXX1, XCAL), https://github.com/emer/emergent"
-)
-
-
-@dataclass(frozen=True)
-class LeabraUnitParameters(ParameterSet):
-    """Parameters of the Leabra point neuron (emergent 8.1 ``LeabraUnitSpec``), normalised units.
-
-    Potentials and reversal potentials in emergent's 0–2 range, conductances relative to their
-    maxima, time constants in cycles (one cycle ≈ 1 ms).
-    """
-
-    thr: float = 0.5
-    """act.thr: firing threshold Θ of v_m (rate code and spike without the exponential term)."""
-    gain: float = 100.0
-    """act.gain γ of x/(x+1)."""
-    nvar: float = 0.005
-    """act.nvar: width of the Gaussian kernel exp(−z²/nvar²) convolved with x/(x+1)."""
-    x_res: float = 0.001
-    """Resolution of emergent's NXX1 lookup table (x step)."""
-    g_bar_e: float = 1.0
-    """Maximal excitatory conductance."""
-    g_bar_l: float = 0.1
-    """Leak conductance."""
-    g_bar_i: float = 1.0
-    """Maximal inhibitory conductance."""
-    e_rev_e: float = 1.0
-    """Excitatory reversal potential E_e."""
-    e_rev_l: float = 0.3
-    """Leak reversal potential E_l."""
-    e_rev_i: float = 0.25
-    """Inhibitory reversal potential E_i."""
-    dt_integ: float = 1.0
-    """dt.integ: global integration rate multiplier (1 = one cycle per ms)."""
-    vm_tau: float = 3.3
-    """Membrane (and rate-code act) time constant in cycles."""
-    net_tau: float = 1.4
-    """Net input integration time constant in cycles."""
-    vm_init: float = 0.4
-    """Initial (and decayed-to) v_m."""
-    act_init: float = 0.0
-    """Initial activation."""
-    vm_min: float = 0.0
-    """Lower end of the v_m range."""
-    vm_max: float = 2.0
-    """Upper end of the v_m range."""
-    act_max: float = 1.0
-    """Upper end of the activation range."""
-    clamp_max: float = 0.95
-    """Largest hard-clamped activation (clamp_range.max)."""
-    spike_exp: bool = False
-    """spike_misc.ex: add the AdEx exponential current (spike threshold becomes spk_thr)."""
-    exp_slope: float = 0.02
-    """Slope of the exponential current (2 mV in normalised units)."""
-    spk_thr: float = 1.2
-    """Spike threshold with the exponential term on."""
-    vm_r: float = 0.3
-    """v_m after a spike (rate-code 'spike' as well)."""
-    t_r: int = 3
-    """Refractory period in cycles: v_m is not updated for t_r cycles after a spike."""
-    eq_gain: float = 8.0
-    """Spiking form: act_eq = eq_gain × running spike rate."""
-    eq_tau: float = 50.0
-    """Spiking form: time constant of the running spike rate (cycles)."""
-    adapt_on: bool = False
-    """Spike-rate adaptation on/off."""
-    adapt_tau: float = 144.0
-    """Adaptation time constant (cycles)."""
-    adapt_vm_gain: float = 0.04
-    """Adaptation gain on v_m − E_l."""
-    adapt_spike_gain: float = 0.00805
-    """Adaptation increment per spike."""
-    ss_tau: float = 2.0
-    """Time constant of avg_ss (cycles)."""
-    s_tau: float = 2.0
-    """Time constant of avg_s (cycles)."""
-    m_tau: float = 10.0
-    """Time constant of avg_m (cycles)."""
-    m_in_s: float = 0.1
-    """Share of avg_m in avg_s_eff."""
-    avg_init: float = 0.15
-    """Initial avg_ss, avg_s, avg_m."""
-    avg_l_init: float = 0.4
-    """Initial avg_l."""
-    avg_l_gain: float = 2.5
-    """avg_l moves towards avg_l_gain × avg_m."""
-    avg_l_min: float = 0.2
-    """Floor of avg_l."""
-    avg_l_tau: float = 10.0
-    """Time constant of avg_l, in trials."""
-    avg_l_lrn_max: float = 0.5
-    """avg_l_lrn at avg_l = avg_l_gain."""
-    avg_l_lrn_min: float = 0.0001
-    """avg_l_lrn at avg_l = avg_l_min."""
-    send_thr: float = 0.1
-    """opt_thresh.send: activations at or below this value are not sent to receivers."""
-    sse_tol: float = 0.5
-    """Errors |target − act_m| below this count 0 in the sum squared error."""
-
-    @property
-    def vm_dt(self) -> float:
-        return 1.0 / self.vm_tau
-
-    @property
-    def net_dt(self) -> float:
-        return 1.0 / self.net_tau
-
-    @property
-    def adapt_dt(self) -> float:
-        return 1.0 / self.adapt_tau
-
-    @property
-    def eq_dt(self) -> float:
-        return 1.0 / self.eq_tau if self.eq_tau > 0 else 0.0
-
-    @property
-    def spike_threshold(self) -> float:
-        """emergent's eff_spk_thr: spk_thr with the exponential term, thr without."""
-        return self.spk_thr if self.spike_exp else self.thr
-
-    @property
-    def avg_l_lrn_fact(self) -> float:
-        return (self.avg_l_lrn_max - self.avg_l_lrn_min) / (self.avg_l_gain - self.avg_l_min)
-
-
-@dataclass(frozen=True)
-class FFFBParameters(ParameterSet):
-    """Feedforward–feedback layer inhibition (emergent 8 ``LeabraLayerSpec.inhib``, FF_FB)."""
-
-    on: bool = True
-    gi: float = 1.8
-    """Overall inhibition gain."""
-    ff: float = 1.0
-    """Feedforward gain on the layer's mean net input."""
-    fb: float = 1.0
-    """Feedback gain on the layer's mean activity."""
-    fb_tau: float = 1.4
-    """Feedback integration time constant (cycles)."""
-    ff0: float = 0.1
-    """Feedforward offset: mean net input below this gives no feedforward inhibition."""
-    citation: str = EMERGENT_CITATION
-
-    @property
-    def fb_dt(self) -> float:
-        return 1.0 / self.fb_tau
-
-
-@dataclass(frozen=True)
-class XCALParameters(ParameterSet):
-    """XCAL learning of one projection (emergent 8.1 ``LeabraConSpec``)."""
-
-    learn: bool = True
-    lrate: float = 0.04
-    """Learning rate."""
-    m_lrn: float = 1.0
-    """Weight of the error-driven term xcal(srs, srm)."""
-    set_l_lrn: bool = False
-    """Use l_lrn instead of the receiver's avg_l_lrn for the Hebbian (BCM) term."""
-    l_lrn: float = 1.0
-    """Fixed Hebbian weight when set_l_lrn is on."""
-    d_rev: float = 0.1
-    """Reversal point of the check-mark, as a fraction of the threshold."""
-    d_thr: float = 0.0001
-    """Below this sender-receiver product the check-mark is 0."""
-    wt_sig_gain: float = 6.0
-    """Gain of the sigmoidal contrast enhancement."""
-    wt_sig_off: float = 1.0
-    """Offset of the sigmoidal contrast enhancement."""
-    soft_bound: bool = True
-    """Soft weight bounding on the linear weight."""
-    xcal_lrn_thr: float = 0.01
-    """opt_thresh.xcal_lrn: no learning from a sender whose avg_s and avg_m are both below this."""
-    citation: str = EMERGENT_CITATION
-
-
-#: emergent 8.1 defaults (act thr 0.5, gain 100, nvar 0.005; g_bar 1/0.1/1; e_rev 1/0.3/0.25; ...).
-EMERGENT_UNIT = LeabraUnitParameters(citation=EMERGENT_CITATION)
-#: ``neuron.proj`` (neuron.dat): gain 40, nvar 0.01, g_bar_e 0.3, g_bar_l 0.3, t_r 0, adapt off.
-NEURON_PROJ = EMERGENT_UNIT.replace(gain=40.0, nvar=0.01, g_bar_e=0.3, g_bar_l=0.3, t_r=0,
-                                    citation="emergent 8.1.1 neuron.proj (benureau/leabra tests), " + EMERGENT_CITATION)
-#: ``neuron.proj`` with the SetAdapt program (neuron_adapt.dat): adaptation on.
-NEURON_ADAPT_PROJ = NEURON_PROJ.replace(adapt_on=True)
-#: ``layer_fffb.proj`` (layer_fffb.dat): the neuron.proj unit with adaptation on.
-LAYER_FFFB_PROJ = NEURON_ADAPT_PROJ
-#: ``neuron_pair.proj``: emergent defaults with t_r 0; its sse counts every error (sse_tol 0, as
-#: neuron_pair.dat's sse 0.000757718 = (0.95 − 0.977527)² requires).
-NEURON_PAIR_PROJ = EMERGENT_UNIT.replace(t_r=0, sse_tol=0.0, citation="emergent 8.1.1 neuron_pair.proj, " + EMERGENT_CITATION)
-#: ``netin.proj``: emergent defaults (t_r 3).
-NETIN_PROJ = EMERGENT_UNIT.replace(citation="emergent 8.1.1 netin.proj, " + EMERGENT_CITATION)
-#: ``LeabraStd4.proj``: emergent defaults with t_r 0; activations are sent without the 0.1 threshold
-#: (the log's Output net on cycle 2 includes Hidden unit 0's act of 0.002 from cycle 1).
-STD4_PROJ = EMERGENT_UNIT.replace(t_r=0, send_thr=0.0, citation="emergent 8.1.1 LeabraStd4.proj, " + EMERGENT_CITATION)
-#: neuron.proj's input: 0 on cycles 1–10, 1 on 11–160, 0 on 161–200 (sender act × weight 1).
-NEURON_PROJ_INPUT = np.concatenate([np.zeros(10), np.ones(150), np.zeros(40)])
-#: ``layer_fffb.proj``'s receiver inhibition: FFFB gi 0.4, ff 1, fb 0.5 (fb_tau 1.4, ff0 0.1).
-LAYER_FFFB_INHIB = FFFBParameters(gi=0.4, ff=1.0, fb=0.5, citation="emergent 8.1.1 layer_fffb.proj, " + EMERGENT_CITATION)
-#: ``layer_fffb.proj``'s drive: units 0, 2, 4, 6, 8 get 1 on cycles 11–160, the odd units nothing.
-LAYER_FFFB_INPUT = np.outer(NEURON_PROJ_INPUT, (np.arange(10) % 2 == 0).astype(float))
-#: ``neuron_pair.proj``'s Output-layer inhibition (``_inhib`` files): FFFB gi 1.8, ff 1, fb 1.
-NEURON_PAIR_INHIB = FFFBParameters(gi=1.8, ff=1.0, fb=1.0, citation="emergent 8.1.1 neuron_pair.proj, " + EMERGENT_CITATION)
-
 
 FORMS = ("rate", "spiking")
 
@@ -583,6 +411,27 @@ def leabra_unit(
     if not isinstance(params, LeabraUnitParameters):
         raise InputError(f"leabra_unit() needs LeabraUnitParameters, got {type(params).__name__}")
     namespace: dict[str, Any] = {}
+    model, shared = _unit_model(drive, inhibition, trial_cycles, namespace)
+    if form == "rate":
+        namespace.update(_nxx1_namespace(params))
+    return LeabraNeuronModel(
+        model=model,
+        threshold="v_m > spike_thr",
+        reset="v_m = vm_r\nI_net = 0\nspike = 1\nsince_spike = 0",
+        refractory=False,
+        method="euler",
+        namespace=namespace,
+        citation=params.citation or EMERGENT_CITATION,
+        cycle_code=_unit_cycle_code(params, form, trials=trial_cycles is not None),
+        values=_unit_values(params, shared, hidden),
+        form=form,
+    )
+
+
+def _unit_model(drive: Any, inhibition: Any, trial_cycles: int | None,
+                namespace: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The unit's model text and its shared parameters (code name -> parameter field); the inputs'
+    TimedArrays and ``trial_cycles`` go into ``namespace``."""
     lines = [_STATE_DECLARATIONS.strip()]
     lines += [_input_line(var, source, namespace) for var, source in (("net_raw", drive), ("gc_i", inhibition))]
     if trial_cycles is not None and int(trial_cycles) < 1:
@@ -593,25 +442,18 @@ def leabra_unit(
         namespace["trial_cycles"] = int(trial_cycles)
     lines.extend(f"{name} : 1 (shared, constant)" for name in shared)
     lines.append("lrn_on : 1 (shared, constant)")
+    return "\n".join(lines) + "\n", shared
+
+
+def _unit_cycle_code(params: LeabraUnitParameters, form: str, *, trials: bool) -> dict[str, str]:
+    """The unit's per-cycle code by schedule slot: ``start`` (trials only), ``groups``, ``after_resets``."""
     cycle_a = _CYCLE_VM.format(exp_term=_EXP_TERM if params.spike_exp else "").strip()
     if form == "rate":
-        namespace.update(_nxx1_namespace(params))
         cycle_a += "\n" + _CYCLE_RATE_ACT.strip()
         cycle_b = _CYCLE_AFTER.strip()
     else:
         cycle_b = _CYCLE_SPIKING_ACT.strip() + "\n" + _CYCLE_AFTER.strip()
-    return LeabraNeuronModel(
-        model="\n".join(lines) + "\n",
-        threshold="v_m > spike_thr",
-        reset="v_m = vm_r\nI_net = 0\nspike = 1\nsince_spike = 0",
-        refractory=False,
-        method="euler",
-        namespace=namespace,
-        citation=params.citation or EMERGENT_CITATION,
-        cycle_code=({"start": _TRIAL_START.strip()} if trial_cycles is not None else {}) | {"groups": cycle_a, "after_resets": cycle_b},
-        values=_unit_values(params, shared, hidden),
-        form=form,
-    )
+    return ({"start": _TRIAL_START.strip()} if trials else {}) | {"groups": cycle_a, "after_resets": cycle_b}
 
 
 def _input_line(var: str, source: Any, namespace: dict[str, Any]) -> str:
@@ -720,164 +562,3 @@ def leabra_clamped_unit(params: LeabraUnitParameters = EMERGENT_UNIT, *, drive: 
                              citation=params.citation or EMERGENT_CITATION,
                              cycle_code={"start": clamp, "after_resets": _CLAMPED_AVERAGES.strip()},
                              values={k: float(v) for k, v in values.items()}, form="clamped")
-
-
-# XCAL at the end of every trial (when="end" of its last cycle): check-mark of srs against srm
-# (error-driven, weight m_lrn) and against the receiver's avg_l (Hebbian, weight avg_l_lrn), soft
-# bounding on the linear weight, sigmoidal contrast enhancement of the linear weight.
-_XCAL_TRIAL_END = """
-trial_end = int(timestep(t, dt) % trial_cycles == trial_cycles - 1)*learn_on
-srs = avg_s_eff_post*avg_s_eff_pre
-srm = avg_m_post*avg_m_pre
-err_term = int(srs >= d_thr)*(int(srs > srm*d_rev)*(srs - srm) - int(srs <= srm*d_rev)*srs*(1 - d_rev)/d_rev)
-bcm_term = int(srs >= d_thr)*(int(srs > avg_l_post*d_rev)*(srs - avg_l_post) - int(srs <= avg_l_post*d_rev)*srs*(1 - d_rev)/d_rev)
-sending = int(avg_s_pre >= xcal_lrn_thr or avg_m_pre >= xcal_lrn_thr)
-dwt = trial_end*sending*lrate*(m_lrn*err_term + avg_l_lrn_post*bcm_term)
-dwt = int(soft_bound > 0.5)*(int(dwt > 0)*dwt*(1 - lin) + int(dwt <= 0)*dwt*lin) + int(soft_bound <= 0.5)*dwt
-lin = lin + dwt
-lin_safe = clip(lin, 1e-12, 1 - 1e-12)
-w = int(dwt != 0)*int(lin > 0)*(int(lin >= 1) + int(lin < 1)/(1 + (wt_sig_off*(1 - lin_safe)/lin_safe)**wt_sig_gain)) + int(dwt == 0)*w
-"""
-
-#: Shared constants of the XCAL synapse (name in the code -> XCALParameters field).
-XCAL_PARAMETERS = {"lrate": "lrate", "m_lrn": "m_lrn", "d_rev": "d_rev", "d_thr": "d_thr", "wt_sig_gain": "wt_sig_gain",
-                   "wt_sig_off": "wt_sig_off", "soft_bound": "soft_bound", "xcal_lrn_thr": "xcal_lrn_thr", "learn_on": "learn"}
-
-
-@dataclass(frozen=True)
-class LeabraSynapseModel(SynapseModel):
-    """A :class:`SynapseModel` with per-cycle code (``run_regularly``) and initial values.
-
-    ``connect(source, target)`` builds the ``Synapses`` and attaches the code; call its
-    ``.connect(...)``, then :meth:`initialise` with the initial weights.
-    """
-
-    cycle_code: dict[str, str] = field(default_factory=dict)
-    values: dict[str, float] = field(default_factory=dict)
-
-    def connect(self, source: Any, target: Any, *, name: str | None = None, **kwargs: Any):
-        """``Synapses`` from ``source`` to ``target`` on the target's clock (one step = one cycle)."""
-        if "dt" not in kwargs and "clock" not in kwargs:
-            kwargs["dt"] = target.clock.dt
-        synapses = super().connect(source, target, name=name, **kwargs)
-        for when, code in self.cycle_code.items():
-            synapses.run_regularly(code, when=when, name=f"{synapses.name}_cycle_{when}")
-        return synapses
-
-    def initialise(self, synapses: Any, weight: Any) -> None:
-        """Set the shared constants and the weights (``w``; ``lin`` = its linear weight)."""
-        for key, value in self.values.items():
-            setattr(synapses, key, value)
-        w = np.broadcast_to(np.asarray(weight, dtype=np.float64), (len(synapses),))
-        synapses.w = w
-        synapses.lin = linear_weight(w, self.values["wt_sig_gain"], self.values["wt_sig_off"])
-
-
-def linear_weight(sig: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
-    """Inverse of the sigmoidal contrast enhancement: ``1/(1 + ((1 − s)/s)^(1/gain)/off)``.
-
-    Parameters
-    ----------
-    sig : array_like
-        Effective (contrast-enhanced) weights in [0, 1].
-    gain : float
-        wt_sig.gain. Default: 6.
-    off : float
-        wt_sig.off. Default: 1.
-
-    Returns
-    -------
-    numpy.ndarray
-        Linear weights (0 at 0, 1 at 1), float64.
-
-    References
-    ----------
-    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
-    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
-    """
-    s = np.asarray(sig, dtype=np.float64)
-    inner = np.clip(s, 1e-300, 1.0)
-    with np.errstate(divide="ignore", over="ignore"):
-        out = 1.0 / (1.0 + ((1.0 - inner) / inner) ** (1.0 / gain) / off)
-    return np.where(s <= 0.0, 0.0, np.where(s >= 1.0, 1.0, out))
-
-
-def sigmoidal_weight(lin: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
-    """Sigmoidal contrast enhancement of a linear weight: ``1/(1 + (off·(1 − w)/w)^gain)``.
-
-    Parameters
-    ----------
-    lin : array_like
-        Linear weights in [0, 1].
-    gain : float
-        wt_sig.gain. Default: 6.
-    off : float
-        wt_sig.off. Default: 1.
-
-    Returns
-    -------
-    numpy.ndarray
-        Effective weights (0 at 0, 1 at 1), float64.
-
-    References
-    ----------
-    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
-    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
-    """
-    w = np.asarray(lin, dtype=np.float64)
-    inner = np.clip(w, 1e-300, 1.0)
-    with np.errstate(divide="ignore", over="ignore"):
-        out = 1.0 / (1.0 + (off * (1.0 - inner) / inner) ** gain)
-    return np.where(w <= 0.0, 0.0, np.where(w >= 1.0, 1.0, out))
-
-
-def xcal_synapse(xcal: XCALParameters = XCALParameters(), *, trial_cycles: int, scale: float = 1.0,
-                 send_thr: float = EMERGENT_UNIT.send_thr) -> LeabraSynapseModel:
-    """An XCAL-learning Leabra connection: rate-code input ``scale·w·act_pre`` into the receiver's ``net_raw``.
-
-    The presynaptic group needs ``act``, ``avg_s``, ``avg_m``, ``avg_s_eff`` (a Leabra unit or
-    :func:`leabra_clamped_unit`), the postsynaptic one ``net_raw`` as a plain variable (``drive=None``)
-    and ``avg_s_eff``, ``avg_m``, ``avg_l``, ``avg_l_lrn``. Senders with act ≤ ``send_thr`` send
-    nothing (emergent's opt_thresh.send). Learning happens once per trial, at the end of its last
-    cycle (``trial_cycles``), as in :meth:`neuromod.models.leabra.Projection.learn`.
-
-    Parameters
-    ----------
-    xcal : XCALParameters
-        Learning parameters. Default: ``XCALParameters()`` (emergent's defaults).
-    trial_cycles : int
-        Cycles per trial (>= 1); learning runs on the last. Required.
-    scale : float
-        Net-input scale of the projection (emergent's wt_scale). Default: 1.
-    send_thr : float
-        Activations at or below it are not sent. Default: ``EMERGENT_UNIT.send_thr`` (0.1).
-
-    Returns
-    -------
-    LeabraSynapseModel
-        Variables ``w`` (effective weight), ``lin`` (linear weight), both dimensionless; call
-        :meth:`LeabraSynapseModel.initialise` after connecting.
-
-    Raises
-    ------
-    InputError
-        ``trial_cycles < 1``.
-
-    References
-    ----------
-    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
-    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
-    """
-    if int(trial_cycles) < 1:
-        raise InputError(f"trial_cycles must be a whole number >= 1, got {trial_cycles}")
-    model = "\n".join(
-        ["w : 1", "lin : 1", "net_raw_post = netin_scale*w*act_pre*int(act_pre > send_thr) : 1 (summed)"]
-        + [f"{name} : 1 (shared, constant)" for name in XCAL_PARAMETERS]
-    ) + "\n"
-    values = {name: float(getattr(xcal, field_name)) for name, field_name in XCAL_PARAMETERS.items()}
-    return LeabraSynapseModel(
-        model=model, method="euler",
-        namespace={"trial_cycles": int(trial_cycles), "netin_scale": float(scale), "send_thr": float(send_thr)},
-        citation=xcal.citation or EMERGENT_CITATION,
-        cycle_code={"end": _XCAL_TRIAL_END.strip()}, values=values,
-    )
