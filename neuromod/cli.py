@@ -290,6 +290,7 @@ def compare(
 
 #: modules of neuromod.commands that add commands of their own (one line per module)
 COMMAND_MODULES: tuple[str, ...] = (
+    "neuromod.commands.sweep",
 )
 
 
