@@ -66,7 +66,8 @@ def _checked_seed(seed: int | None) -> int | None:
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn :class:`InputError` into one ``error:`` line on stderr and exit code 2."""
+    """Turn :class:`InputError` into one ``error:`` line on stderr and exit code 2, and an interruption
+    (Ctrl-C, SIGTERM) into one line and the shell's code for the signal (130, 143)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -75,6 +76,15 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except InputError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt as exc:
+            import signal
+
+            from neuromod.results import Terminated
+
+            signum = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+            typer.echo(f"interrupted ({signal.Signals(signum).name}): {getattr(exc, 'resume_hint', '') or 'nothing was written'}",
+                       err=True)
+            raise typer.Exit(128 + signum) from None
 
     return wrapper
 
@@ -225,8 +235,14 @@ def train(
     training_spec(task)  # an unknown task is refused before a folder is chosen
     overrides = parse_assignments(set_ or [])
     target = out if out is not None or resume is not None else _output_folder(None, Path("runs") / f"train-{task}")
-    result = train_task(task, out=target, steps=steps, device=device, seed=seed, overrides=overrides, resume=resume,
-                        progress=True)
+    try:
+        result = train_task(task, out=target, steps=steps, device=device, seed=seed, overrides=overrides,
+                            resume=resume, progress=True)
+    except KeyboardInterrupt as exc:
+        folder = target if target is not None else resume
+        exc.resume_hint = (f"the last checkpoint is in {folder}; continue with "  # type: ignore[attr-defined]
+                           f"`neuromod train {task} --resume {folder}`")
+        raise
     typer.echo(f"wrote {target or resume}: " + _figures(result.get("metrics", {})))
 
 
@@ -290,7 +306,9 @@ def compare(
 
 #: modules of neuromod.commands that add commands of their own (one line per module)
 COMMAND_MODULES: tuple[str, ...] = (
+    "neuromod.commands.spike_twin",
     "neuromod.commands.sweep",
+    "neuromod.commands.analyze",
 )
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "RunFolder",
     "RunWriter",
     "Terminated",
+    "sigterm_as_interrupt",
     "atomic_file",
     "write_json_atomic",
     "read_json",
@@ -326,7 +327,9 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, ``SIGTERM`` raises :class:`Terminated` (a ``KeyboardInterrupt``) in the main
+    thread, so that a terminated run unwinds, and cleans up, as on Ctrl-C. Elsewhere: no effect."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -497,7 +500,7 @@ class RunFolder(RunWriter):
         self.path = staging
         self.started = time.perf_counter()
         self._stack = contextlib.ExitStack()
-        self._stack.enter_context(_sigterm_as_interrupt())
+        self._stack.enter_context(sigterm_as_interrupt())
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -87,7 +87,7 @@ from neuromod.protocols.training_files import (CHECKPOINT_FORMAT, CHECKPOINT_VER
 from neuromod.protocols.training_parameters import (learning_rate, resolve_device, resolve_training_parameters,
                                                     saved_parameters, training_defaults, training_spec)
 from neuromod.protocols.training_steps import play_episodes
-from neuromod.results import RunWriter, clean_stale, read_json, run_config, validate_record
+from neuromod.results import RunWriter, clean_stale, read_json, run_config, sigterm_as_interrupt, validate_record
 
 __all__ = [
     "train",
@@ -249,7 +249,8 @@ def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | 
     given.
     """
     run = _start(task, out=out, steps=steps, device=device, seed=seed, overrides=overrides, resume=resume)
-    _loop(run, progress=progress)
+    with sigterm_as_interrupt():  # SIGTERM unwinds as Ctrl-C does: the last checkpoint stays, resumable
+        _loop(run, progress=progress)
     return _finish(run)
 
 

@@ -261,3 +261,32 @@ def test_sigkill_leaves_only_hidden_staging_that_the_next_run_removes(tmp_path):
     assert _listing(tmp_path) == ["run"]
     assert read_run(out)["result"]["kind"] == "protocol"
     assert not (out / "half-written.json").exists()
+
+
+@pytest.mark.slow  # six processes that each import torch and Brian2
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_an_interrupted_ablation_leaves_nothing_and_a_rerun_succeeds(tmp_path, signum):
+    """``neuromod ablate`` stopped while its folder is being built: no result folder (a killed one
+    leaves only hidden staging, which the rerun removes), and the rerun writes a complete record."""
+    repo = TESTS.parent
+    out = tmp_path / "ablation"
+    command = [sys.executable, "-m", "neuromod.cli", "ablate", str(repo / "models" / "data" / "task_bandit.pt"),
+               "--out", str(out), "--episodes", "16", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith(".ablation.partial-") for p in tmp_path.iterdir()):
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline, "the ablation never started its folder"
+            time.sleep(0.002)
+        child.send_signal(signum)
+    finally:
+        child.wait()
+    if signum == signal.SIGKILL:
+        assert all(p.name.startswith(".ablation.partial-") for p in tmp_path.iterdir())
+    else:
+        assert child.returncode == 128 + signum and _listing(tmp_path) == []
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _listing(tmp_path) == ["ablation"] and read_run(out)["result"]["kind"] == "ablation"

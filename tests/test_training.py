@@ -569,9 +569,11 @@ def test_one_check_of_the_torch_device_name():
     assert "unknown torch device 'cuda:x'" in line
 
 
-def test_a_killed_training_process_resumes_to_the_end_of_an_uninterrupted_run(tmp_path):
-    """``neuromod train`` killed (SIGKILL) after its first checkpoint, then resumed, ends with the
-    weights and held-out figures of a run that was never interrupted."""
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_a_killed_training_process_resumes_to_the_end_of_an_uninterrupted_run(tmp_path, signum):
+    """``neuromod train`` killed (SIGKILL), terminated (SIGTERM) or interrupted (SIGINT) after its first
+    checkpoint, then resumed, ends with the weights and held-out figures of a run that was never
+    interrupted."""
     overrides = {**MICRO["seq-digits"], "checkpoint_every": "1", "eval_every": "10"}
     total = 40  # tens of milliseconds a step: the kill comes long before the end
     straight = train("seq-digits", out=tmp_path / "straight", steps=total, seed=1, device="cpu", overrides=overrides)
@@ -586,10 +588,15 @@ def test_a_killed_training_process_resumes_to_the_end_of_an_uninterrupted_run(tm
             assert process.poll() is None, process.stderr.read().decode()
             assert time.monotonic() < deadline, "no checkpoint within 120 s"
             time.sleep(0.005)
-        process.send_signal(signal.SIGKILL)
+        process.send_signal(signum)
     finally:
         process.wait()
-    assert process.returncode == -signal.SIGKILL
+    stderr = process.stderr.read().decode()
+    if signum == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+    else:  # unwound: one line that says where the checkpoint is and how to resume, no traceback
+        assert process.returncode == 128 + signum, stderr
+        assert "Traceback" not in stderr and f"--resume {folder}" in stderr, stderr
     killed_at = torch.load(folder / "checkpoint.pt", weights_only=True)["step"]
     assert 1 <= killed_at < total and not (folder / "result.json").exists()
     resumed = CliRunner().invoke(app, ["train", "seq-digits", "--resume", str(folder), "--steps", str(total),
