@@ -22,6 +22,9 @@ Neuron builders
 - :func:`izhikevich_values` -- per-neuron ``a, b, c, d`` and start values.
 - :func:`leabra_unit` -- emergent's Leabra point neuron, rate code or spiking.
 - :func:`leabra_clamped_unit` -- a hard-clamped Leabra input unit.
+- :func:`poisson_rate_neuron` -- a Poisson neuron at ``rate_scale * relu(v_pop)`` (the spiking twin's floor).
+- :func:`noisy_lif` -- a current-driven LIF neuron with white noise (near threshold-linear f-I curve).
+- :func:`population_node` -- a population standing for a unit of the gated RNN (:mod:`~neuromod.equations.populations`).
 
 Synapse builders
 ----------------
@@ -34,6 +37,7 @@ Synapse builders
 - :func:`pair_stdp_final_weight` -- the pair rule evaluated spike by spike (reference).
 - :func:`triplet_stdp_final_weight` -- the triplet rule evaluated spike by spike (reference).
 - :func:`isolated_pair_dw` -- weight change of one isolated pre/post pair.
+- :func:`population_pair_stdp` -- pair STDP with decay between two populations, and its transmission.
 
 Modulator group (:mod:`~neuromod.equations.modulators`)
 -------------------------------------------------------
@@ -99,6 +103,7 @@ from neuromod.equations.neuromod_params import (
 )
 from neuromod.equations.neuromodulated import three_factor_stdp
 from neuromod.equations.neurons import adex, adex_values, song2000_lif
+from neuromod.equations.populations import noisy_lif, poisson_rate_neuron, population_node, population_pair_stdp
 from neuromod.equations.stdp import (
     isolated_pair_dw,
     pair_coincidence_terms,
@@ -129,6 +134,9 @@ __all__ = [
     "izhikevich_values",
     "leabra_unit",
     "leabra_clamped_unit",
+    "poisson_rate_neuron",
+    "noisy_lif",
+    "population_node",
     # synapse builders
     "pair_stdp",
     "triplet_stdp",
@@ -139,6 +147,7 @@ __all__ = [
     "pair_stdp_final_weight",
     "triplet_stdp_final_weight",
     "isolated_pair_dw",
+    "population_pair_stdp",
     # modulator group
     "ModulatorSites",
     "Release",
