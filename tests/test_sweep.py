@@ -171,6 +171,16 @@ def test_run_kinds_of_other_modules_say_when_they_are_missing(monkeypatch, tmp_p
         load_spec({"sweep": {"run": "analyze runs/x"}})
 
 
+def test_spike_twin_and_analyze_parameters_are_checked_and_typed():
+    pytest.importorskip("neuromod.models.spiking_twin_run")
+    with pytest.raises(InputError, match="unknown parameter 'nope' for spike-twin run"):
+        load_spec({"sweep": {"run": "spike-twin runs/x"}, "grid": {"nope": [1]}})
+    assert load_spec({"sweep": {"run": "spike-twin runs/x"}, "grid": {"per_unit": [5, 10]}}).varied == ["per_unit"]
+    assert kinds._typed("spike-twin", {"per_unit": "5", "rate_scale_hz": "40", "neuron": "lif"}) == \
+        {"per_unit": 5, "rate_scale_hz": 40, "neuron": "lif"}
+    assert "what" in kinds.entry_defaults("analyze")
+
+
 def test_run_ids_are_stable_and_distinct(toy):
     spec = load_spec(toy_spec({"n": [2, 3]}, seeds=(1, 2)))
     ids = [run_id(spec, p) for p in spec.points()]

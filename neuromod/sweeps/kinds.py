@@ -3,9 +3,13 @@
 - ``protocol NAME``: :func:`neuromod.protocols.base.write_protocol_run` (its Brian2 build folder
   lives inside the run's own staging folder, so no two runs share one);
 - ``train TASK``: :func:`neuromod.protocols.training.train` into the staging folder;
-- ``spike-twin RUN`` and ``analyze RUN``: the entry points of :data:`ENTRY_POINTS`, called as
-  ``function(RUN, out=FOLDER, seed=SEED, overrides={...}, device=DEVICE)``; where the module or
-  function is not in this version, :func:`entry_point` says so (:class:`InputError`).
+- ``spike-twin RUN`` and ``analyze RUN``: the entry points of :data:`ENTRY_POINTS`
+  (:func:`neuromod.models.spiking_twin_run.spike_twin_run`, :func:`neuromod.analysis.analyze.analyze`),
+  called as ``function(RUN, out=FOLDER, seed=SEED, overwrite=..., **parameters)`` (and ``device``
+  where the function takes one); they write their folder atomically themselves. Their parameters
+  are the function's keyword arguments, with its defaults (:func:`entry_defaults`; ``analyze``'s
+  ``what`` defaults to ``all``). Where the module or function is not in this version,
+  :func:`entry_point` says so (:class:`InputError`).
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ from neuromod.errors import InputError
 from neuromod.results import RunFolder
 from neuromod.sweeps.spec import Point, SweepSpec
 
-__all__ = ["ENTRY_POINTS", "entry_point", "run_one"]
+__all__ = ["ENTRY_POINTS", "entry_point", "entry_defaults", "run_one"]
 
 #: SPEC word -> (module, function) of the run kinds that live outside the protocol layer
 ENTRY_POINTS: dict[str, tuple[str, str]] = {
-    "spike-twin": ("neuromod.models.spiking_twin", "run_spiking_twin"),
-    "analyze": ("neuromod.analysis", "analyze"),
+    "spike-twin": ("neuromod.models.spiking_twin_run", "spike_twin_run"),
+    "analyze": ("neuromod.analysis.analyze", "analyze"),
 }
+
+#: keyword arguments of an entry point that the sweep itself sets
+_SWEEP_SET = {"out", "seed", "overwrite", "progress", "device"}
 
 
 def entry_point(word: str) -> Callable[..., Any]:
@@ -43,6 +50,34 @@ def entry_point(word: str) -> Callable[..., Any]:
     except AttributeError:
         raise InputError(f"{word} runs are not available yet in this version of neuromod "
                          f"({module_name} has no {function})") from None
+
+
+def entry_defaults(word: str) -> dict[str, Any]:
+    """The parameters a ``word`` run takes (keyword arguments of its entry point) with defaults."""
+    import inspect
+
+    function = entry_point(word)
+    parameters = list(inspect.signature(function).parameters.values())[1:]  # the first is RUN
+    out = {}
+    for p in parameters:
+        if p.name in _SWEEP_SET or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        out[p.name] = "all" if p.default is inspect.Parameter.empty else p.default
+    return out
+
+
+def _typed(word: str, overrides: dict[str, str]) -> dict[str, Any]:
+    """``overrides`` (text) as the values an entry point takes; a None default takes a number."""
+    from neuromod.parameters import parse_value, resolve_parameters
+
+    defaults = entry_defaults(word)
+    known = {k: v for k, v in overrides.items() if defaults.get(k, 0) is not None}
+    typed = {k: v for k, v in resolve_parameters(defaults, known, what=f"{word} run").items() if k in overrides}
+    for key, text in overrides.items():
+        if key in defaults and defaults[key] is None:
+            value = parse_value(key, text, 0.0)
+            typed[key] = int(value) if float(value).is_integer() and "." not in text else value
+    return typed
 
 
 def run_one(spec: SweepSpec, point: Point, target: Path, *, overwrite: bool = False) -> None:
@@ -63,6 +98,10 @@ def run_one(spec: SweepSpec, point: Point, target: Path, *, overwrite: bool = Fa
             train(spec.name, out=run.path, steps=spec.steps, device=spec.device or "cpu", seed=point.seed,
                   overrides=overrides)
     else:
+        import inspect
+
         function = entry_point(spec.word)
-        with RunFolder(target, overwrite=overwrite) as run:
-            function(spec.name, out=run.path, seed=point.seed, overrides=overrides, device=spec.device)
+        kwargs = _typed(spec.word, overrides)
+        if "device" in inspect.signature(function).parameters and spec.device is not None:
+            kwargs["device"] = spec.device
+        function(spec.name, out=target, seed=point.seed, overwrite=overwrite, **kwargs)

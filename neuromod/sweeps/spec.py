@@ -286,8 +286,8 @@ def register_extras(path: list[str], protocols: Mapping[str, str]) -> None:
         PROTOCOL_MODULES.update(protocols)
 
 
-def _defaults(spec: SweepSpec) -> dict[str, Any] | None:
-    """The parameters a run of ``spec`` takes, with defaults; None where the kind cannot say."""
+def _defaults(spec: SweepSpec) -> dict[str, Any]:
+    """The parameters a run of ``spec`` takes, with their defaults."""
     register_extras(spec.path, spec.protocols)
     if spec.word == "protocol":
         from neuromod.device import check_device_name
@@ -304,22 +304,19 @@ def _defaults(spec: SweepSpec) -> dict[str, Any] | None:
 
         resolve_device(spec.device or "cpu")
         return training_defaults(spec.name)
-    from neuromod.sweeps.kinds import entry_point
+    from neuromod.sweeps.kinds import entry_defaults
 
-    entry_point(spec.word)  # InputError "not available yet" where the module is missing
-    return None
+    return entry_defaults(spec.word)  # InputError "not available yet" where the module is missing
 
 
 def check_names(spec: SweepSpec) -> None:
     """:class:`InputError` unless the run kind exists here and every parameter the SPEC names is
     one the protocol or task takes."""
     defaults = _defaults(spec)
-    if defaults is None:
-        return
     named = [*spec.fixed, *spec.varied]
     unknown = [k for k in named if k not in defaults]
     if unknown:
-        what = "protocol" if spec.word == "protocol" else "task"
+        what = {"protocol": "protocol", "train": "task"}.get(spec.word, f"{spec.word} run")
         raise _fail(spec.source, f"unknown parameter {unknown[0]!r} for {what} {spec.name!r}; "
                                  f"known: {', '.join(sorted(defaults))}")
 
