@@ -15,7 +15,8 @@ annotation and the spike trains to rate units by their ``rate_unit`` annotation 
 - decoding transfer: a logistic-regression decoder of a task variable (segment annotation)
   trained on one model and tested on the other, both ways.
 
-The metric functions below are public so that each can be checked against a closed form.
+The closed-form metric functions live in :mod:`neuromod.analysis.similarity` (re-exported here),
+public so that each can be checked against a closed form.
 
 .. autosummary::
     compare
@@ -41,6 +42,15 @@ import numpy as np
 import quantities as pq
 
 from neuromod.analysis.rates import rate_signal
+from neuromod.analysis.similarity import (
+    best_lag,
+    offdiagonal_similarity,
+    pearson,
+    principal_axes,
+    slope_through_origin,
+    subspace_overlap,
+    variance_explained,
+)
 from neuromod.errors import InputError
 
 __all__ = ["compare", "Comparison", "pearson", "slope_through_origin", "offdiagonal_similarity", "principal_axes",
@@ -50,102 +60,6 @@ __all__ = ["compare", "Comparison", "pearson", "slope_through_origin", "offdiago
 KERNELS = {"gaussian": "GaussianKernel", "exponential": "ExponentialKernel", "alpha": "AlphaKernel",
            "laplacian": "LaplacianKernel", "triangular": "TriangularKernel", "rectangular": "RectangularKernel",
            "epanechnikov": "EpanechnikovLikeKernel"}
-
-
-# --------------------------------------------------------------------------------------------------
-# Metrics with closed forms
-# --------------------------------------------------------------------------------------------------
-
-
-def pearson(x: Any, y: Any) -> float:
-    """Pearson correlation of two equal-length vectors; NaN if either is constant or shorter than 2."""
-    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
-    if x.size < 2:
-        return float("nan")
-    x, y = x - x.mean(), y - y.mean()
-    norm = np.sqrt((x @ x) * (y @ y))
-    return float(x @ y / norm) if norm > 0 else float("nan")
-
-
-def slope_through_origin(x: Any, y: Any) -> float:
-    """Least-squares slope of ``y = slope * x`` (no intercept): ``sum(x*y) / sum(x*x)``; 1 when y = x."""
-    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
-    keep = np.isfinite(x) & np.isfinite(y)
-    denominator = float(x[keep] @ x[keep])
-    return float(x[keep] @ y[keep] / denominator) if denominator > 0 else float("nan")
-
-
-def offdiagonal_similarity(a: Any, b: Any) -> float:
-    """Pearson correlation of the off-diagonal (upper-triangle) entries of two square matrices.
-
-    1 for identical matrices (with at least two distinct off-diagonal entries); entries that are
-    NaN in either matrix (a silent unit) are left out.
-    """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape or a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ValueError(f"need two square matrices of one shape, got {a.shape} and {b.shape}")
-    upper = np.triu_indices(a.shape[0], k=1)
-    return pearson(a[upper], b[upper])
-
-
-def principal_axes(x: Any, k: int) -> np.ndarray:
-    """The top-``k`` principal axes of ``x`` (samples x features), as orthonormal columns (features x k)."""
-    x = np.asarray(x, dtype=float)
-    centred = x - x.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return vt[:k].T
-
-
-def subspace_overlap(a: Any, b: Any) -> tuple[float, np.ndarray]:
-    """Mean squared cosine of the principal angles between the column spaces of ``a`` and ``b``.
-
-    1 for the same subspace, 0 for orthogonal ones; for k-dimensional subspaces it equals
-    ``||A^T B||_F^2 / k`` with orthonormal bases A, B (Björck & Golub 1973).
-
-    Returns
-    -------
-    overlap : float
-    angles_rad : array
-        The principal angles (``scipy.linalg.subspace_angles``), largest first.
-    """
-    from scipy.linalg import subspace_angles
-
-    angles = subspace_angles(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
-    return float(np.mean(np.cos(angles) ** 2)), angles
-
-
-def variance_explained(x: Any, axes: Any) -> float:
-    """Fraction of the (centred) variance of ``x`` (samples x features) in the span of ``axes``
-    (orthonormal columns): ``||X_c A||_F^2 / ||X_c||_F^2``."""
-    x = np.asarray(x, dtype=float)
-    centred = x - x.mean(axis=0)
-    total = float(np.sum(centred**2))
-    return float(np.sum((centred @ np.asarray(axes, dtype=float)) ** 2) / total) if total > 0 else float("nan")
-
-
-def best_lag(signal: Any, reference: Any, max_lag: int) -> tuple[int, float]:
-    """The lag (in samples) at which ``signal`` best matches ``reference`` shifted later, and that match.
-
-    ``signal[:, t]`` is compared with ``reference[:, t - lag]`` for ``lag`` in ``[-max_lag, max_lag]``
-    (rows are units, the match is the mean of the per-row correlations); a positive lag means that
-    ``signal`` lags behind ``reference``.
-    """
-    signal, reference = np.atleast_2d(np.asarray(signal, dtype=float)), np.atleast_2d(np.asarray(reference, dtype=float))
-    n = signal.shape[1]
-    best = (0, float("nan"))
-    for lag in range(-max_lag, max_lag + 1):
-        if n - abs(lag) < 3:
-            continue
-        s = signal[:, lag:] if lag >= 0 else signal[:, :n + lag]
-        r = reference[:, :n - lag] if lag >= 0 else reference[:, -lag:]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            match = np.nanmean([pearson(s[i], r[i]) for i in range(s.shape[0])])
-        if np.isfinite(match) and not (match <= best[1]):
-            best = (lag, float(match))
-    return best
 
 
 # --------------------------------------------------------------------------------------------------
@@ -231,10 +145,9 @@ class Comparison:
 
         figure = plot_comparison(self, **kwargs)
         if path is not None:
-            from neuromod.results import atomic_file
+            from neuromod.plotting import save
 
-            with atomic_file(path) as tmp:
-                figure.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
+            save(figure, Path(path).parent, Path(path).name, close=False)  # the caller gets the open figure
         return figure
 
 
@@ -409,9 +322,63 @@ def compare(spiking: Any, rate: Any, *, bin_ms: float | None = None, kernel: str
     >>> result = compare(spikes, rate)
     >>> result.metrics["psth_r_median"]
     """
-    spiking, rate = _as_block(spiking, "spiking"), _as_block(rate, "rate")
-    matched = _match_segments(spiking, rate)
+    matched = _match_segments(_as_block(spiking, "spiking"), _as_block(rate, "rate"))
+    signals, units, step_ms, duration_ms = _rate_signals(matched)
+    grouped, starts, shared = _group_trains(matched, signals, units, duration_ms)
+    bin_ms, n_bins = _bins(step_ms if bin_ms is None else bin_ms, duration_ms)
+    kernel_object = None if kernel is None else _kernel(kernel, bin_ms if kernel_sigma_ms is None else kernel_sigma_ms)
+    n_seg, n_units = len(matched), len(shared)
+    window_ms = n_bins * bin_ms
+    times = _window_times(grouped, starts, shared, window_ms)
+    n_trains = np.array([np.mean([len(seg) for seg in per_segment]) for per_segment in times])
+    merged = _unit_trains(times, n_seg, window_ms)
+    channels = [units.index(u) for u in shared]
+    rate_model = np.stack([_binned_rate(s, n_bins, bin_ms)[channels] for s in signals])  # (seg, unit, bin)
+    spiking_rate = _spiking_rates(merged, n_trains, n_seg, n_bins, bin_ms, kernel_object)
+    per_unit: dict[str, np.ndarray] = {"rate_unit": np.asarray(shared)}
+    metrics: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    _rate_metrics(spiking_rate, rate_model, per_unit, metrics)
+    max_lag = max(1, int(round((duration_ms / 4 if max_lag_ms is None else max_lag_ms) / bin_ms)))
+    psth, trajectory = _time_course_metrics(spiking_rate, rate_model, max_lag, bin_ms, per_unit, metrics)
+    per_neuron = _variability_metrics(times, shared, per_unit, metrics)
+    corr_spiking, corr_rate = _correlation_metrics(merged, n_seg * window_ms, bin_ms, rate_model, metrics, skipped)
+    angles = _geometry_metrics(spiking_rate, rate_model, n_pcs, metrics, skipped)
+    metrics.update(_decoding(matched, label, rate_model, spiking_rate, seed, skipped))
+    metrics.update(n_segments=n_seg, n_units=n_units, n_spike_trains=int(sum(len(seg) for per_segment in times for seg in per_segment)))
+    parameters = {"bin_ms": bin_ms, "kernel": kernel, "kernel_sigma_ms": None if kernel is None else
+                  (bin_ms if kernel_sigma_ms is None else float(kernel_sigma_ms)), "n_pcs": int(n_pcs), "label": label,
+                  "max_lag_ms": max_lag * bin_ms, "segment_key": matched[0][0][0], "duration_ms": duration_ms,
+                  "rate_step_ms": step_ms}
+    return Comparison(metrics=metrics, per_unit=per_unit, per_neuron=per_neuron, parameters=parameters,
+                      skipped=skipped, times_ms=(np.arange(n_bins) + 0.5) * bin_ms, psth_hz=psth,
+                      trajectory_hz=trajectory, corr_spiking=corr_spiking, corr_rate=corr_rate,
+                      principal_angles_rad=np.asarray(angles))
 
+
+def _bins(bin_ms: Any, duration_ms: float) -> tuple[float, int]:
+    """The bin width in ms (checked) and the number of whole bins in a segment (at least 3)."""
+    bin_ms = float(bin_ms)
+    if not (np.isfinite(bin_ms) and bin_ms > 0):
+        raise InputError(f"bin_ms must be a positive number of ms, got {bin_ms!r}")
+    n_bins = int(np.floor(duration_ms / bin_ms + 1e-9))
+    if n_bins < 3:
+        raise InputError(f"segments of {duration_ms:g} ms hold fewer than 3 bins of {bin_ms:g} ms; choose a smaller --bin-ms")
+    return bin_ms, n_bins
+
+
+def _variability_metrics(times, shared, per_unit: dict, metrics: dict) -> dict:
+    """Variability: per-unit ISI CV, CV2, LV, Fano factor and their medians; returns the per-neuron values."""
+    per_neuron, unit_stats = _variability(times, shared)
+    per_unit.update(unit_stats)
+    for name in ("cv", "cv2", "lv", "fano"):
+        values = per_unit[name]
+        metrics[f"{name}_median"] = float(np.nanmedian(values)) if np.any(np.isfinite(values)) else None
+    return per_neuron
+
+
+def _rate_signals(matched) -> tuple[list, list[int], float, float]:
+    """The matched rate signals in Hz, their rate units (one list for all segments), step and duration in ms."""
     signals = [_rate_in_hz(r) for _, _, r in matched]
     units = [int(u) for u in np.asarray(signals[0].array_annotations["rate_unit"])]
     for signal, (key, _, _) in zip(signals, matched):
@@ -419,8 +386,15 @@ def compare(spiking: Any, rate: Any, *, bin_ms: float | None = None, kernel: str
             raise InputError(f"rate segment {key[0]}={key[1]!r} has other rate units than the first segment")
     step_ms = float(signals[0].sampling_period.rescale(pq.ms).magnitude)
     duration_ms = float(signals[0].duration.rescale(pq.ms).magnitude)
+    return signals, units, step_ms, duration_ms
 
-    # spike trains of each matched segment grouped by rate unit; durations checked against the rates
+
+def _group_trains(matched, signals, units: list[int], duration_ms: float) -> tuple[list[dict[int, list]], list[float], list[int]]:
+    """Spike trains of each matched segment grouped by rate unit, durations checked against the rates.
+
+    Returns the groups per segment, each segment's start in ms and the rate units that have
+    trains in every segment.
+    """
     grouped: list[dict[int, list]] = []
     starts = []
     for (key, segment, _), signal in zip(matched, signals):
@@ -444,19 +418,11 @@ def compare(spiking: Any, rate: Any, *, bin_ms: float | None = None, kernel: str
     shared = [u for u in units if all(u in g for g in grouped)]
     if not shared:
         raise InputError("no rate unit has spike trains in every matched segment")
-    channels = [units.index(u) for u in shared]
+    return grouped, starts, shared
 
-    bin_ms = step_ms if bin_ms is None else float(bin_ms)
-    if not (np.isfinite(bin_ms) and bin_ms > 0):
-        raise InputError(f"bin_ms must be a positive number of ms, got {bin_ms!r}")
-    n_bins = int(np.floor(duration_ms / bin_ms + 1e-9))
-    if n_bins < 3:
-        raise InputError(f"segments of {duration_ms:g} ms hold fewer than 3 bins of {bin_ms:g} ms; choose a smaller --bin-ms")
-    kernel_object = None if kernel is None else _kernel(kernel, bin_ms if kernel_sigma_ms is None else kernel_sigma_ms)
 
-    n_seg, n_units = len(matched), len(shared)
-    window_ms = n_bins * bin_ms
-    # spike times in ms from each segment's start, inside the binned window: times[unit][segment][neuron]
+def _window_times(grouped, starts, shared, window_ms: float) -> list[list[list[np.ndarray]]]:
+    """Spike times in ms from each segment's start, inside the binned window: ``times[unit][segment][neuron]``."""
     times = []
     for unit in shared:
         per_segment = []
@@ -464,15 +430,11 @@ def compare(spiking: Any, rate: Any, *, bin_ms: float | None = None, kernel: str
             trains = [_ms(train) - float(t0) for train in groups[unit]]
             per_segment.append([t[(t >= 0) & (t < window_ms)] for t in trains])
         times.append(per_segment)
-    n_trains = np.array([np.mean([len(seg) for seg in per_segment]) for per_segment in times])
-    merged = _unit_trains(times, n_seg, window_ms)
-    rate_model = np.stack([_binned_rate(s, n_bins, bin_ms)[channels] for s in signals])  # (seg, unit, bin)
-    spiking_rate = _spiking_rates(merged, n_trains, n_seg, n_bins, bin_ms, kernel_object)
-    per_unit: dict[str, np.ndarray] = {"rate_unit": np.asarray(shared)}
-    metrics: dict[str, Any] = {}
-    skipped: dict[str, str] = {}
+    return times
 
-    # firing rates
+
+def _rate_metrics(spiking_rate: np.ndarray, rate_model: np.ndarray, per_unit: dict, metrics: dict) -> None:
+    """Firing rates: per unit, spiking mean rate against the model's (Pearson r, slope, relative error)."""
     spiking_mean, model_mean = spiking_rate.mean(axis=(0, 2)), rate_model.mean(axis=(0, 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_error = np.where(model_mean > 0, (spiking_mean - model_mean) / model_mean, np.nan)
@@ -480,31 +442,36 @@ def compare(spiking: Any, rate: Any, *, bin_ms: float | None = None, kernel: str
     metrics.update(rate_pearson_r=pearson(model_mean, spiking_mean), rate_slope=slope_through_origin(model_mean, spiking_mean),
                    rate_rel_error_median_abs=float(np.nanmedian(np.abs(rel_error))) if np.any(np.isfinite(rel_error)) else None)
 
-    # time courses
+
+def _time_course_metrics(spiking_rate: np.ndarray, rate_model: np.ndarray, max_lag: int, bin_ms: float,
+                         per_unit: dict, metrics: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Time courses: trial-averaged PSTH against the rate trajectory; returns both (unit x bin, Hz)."""
     psth, trajectory = spiking_rate.mean(axis=0), rate_model.mean(axis=0)
-    psth_r = np.array([pearson(psth[i], trajectory[i]) for i in range(n_units)])
+    psth_r = np.array([pearson(psth[i], trajectory[i]) for i in range(psth.shape[0])])
     per_unit["psth_r"] = psth_r
     norm = float(np.linalg.norm(trajectory))
-    max_lag = max(1, int(round((duration_ms / 4 if max_lag_ms is None else max_lag_ms) / bin_ms)))
     lag, lag_match = best_lag(psth, trajectory, max_lag)
     metrics.update(psth_r_median=float(np.nanmedian(psth_r)) if np.any(np.isfinite(psth_r)) else None,
                    psth_normalised_error=float(np.linalg.norm(psth - trajectory) / norm) if norm > 0 else None,
                    psth_lag_ms=lag * bin_ms, psth_r_at_lag=lag_match)
+    return psth, trajectory
 
-    # variability
-    per_neuron, unit_stats = _variability(times, shared)
-    per_unit.update(unit_stats)
-    for name in ("cv", "cv2", "lv", "fano"):
-        values = per_unit[name]
-        metrics[f"{name}_median"] = float(np.nanmedian(values)) if np.any(np.isfinite(values)) else None
 
-    # correlation structure
-    corr_spiking, corr_rate = _correlations(merged, n_seg * window_ms, bin_ms, rate_model)
+def _correlation_metrics(merged, total_ms: float, bin_ms: float, rate_model: np.ndarray, metrics: dict,
+                         skipped: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation structure: spike-count against rate-activity correlation matrices; returns both."""
+    corr_spiking, corr_rate = _correlations(merged, total_ms, bin_ms, rate_model)
+    n_units = rate_model.shape[1]
     metrics["correlation_structure_r"] = offdiagonal_similarity(corr_spiking, corr_rate) if n_units >= 3 else None
     if n_units < 3:
         skipped["correlation_structure"] = f"needs at least 3 rate units, got {n_units}"
+    return corr_spiking, corr_rate
 
-    # population geometry: samples are (segment, bin), features are units
+
+def _geometry_metrics(spiking_rate: np.ndarray, rate_model: np.ndarray, n_pcs: int, metrics: dict,
+                      skipped: dict) -> np.ndarray:
+    """Population geometry (samples are (segment, bin), features are units); returns the principal angles."""
+    n_units = rate_model.shape[1]
     x_spiking = spiking_rate.transpose(0, 2, 1).reshape(-1, n_units)
     x_rate = rate_model.transpose(0, 2, 1).reshape(-1, n_units)
     k = int(min(n_pcs, n_units - 1, x_rate.shape[0] - 1))
@@ -517,19 +484,7 @@ def compare(spiking: Any, rate: Any, *, bin_ms: float | None = None, kernel: str
     else:
         skipped["geometry"] = f"needs at least 2 rate units, got {n_units}"
     metrics["n_pcs"] = k
-
-    # decoding transfer
-    metrics.update(_decoding(matched, label, rate_model, spiking_rate, seed, skipped))
-
-    metrics.update(n_segments=n_seg, n_units=n_units, n_spike_trains=int(sum(len(seg) for per_segment in times for seg in per_segment)))
-    parameters = {"bin_ms": bin_ms, "kernel": kernel, "kernel_sigma_ms": None if kernel is None else
-                  (bin_ms if kernel_sigma_ms is None else float(kernel_sigma_ms)), "n_pcs": int(n_pcs), "label": label,
-                  "max_lag_ms": max_lag * bin_ms, "segment_key": matched[0][0][0], "duration_ms": duration_ms,
-                  "rate_step_ms": step_ms}
-    return Comparison(metrics=metrics, per_unit=per_unit, per_neuron=per_neuron, parameters=parameters,
-                      skipped=skipped, times_ms=(np.arange(n_bins) + 0.5) * bin_ms, psth_hz=psth,
-                      trajectory_hz=trajectory, corr_spiking=corr_spiking, corr_rate=corr_rate,
-                      principal_angles_rad=np.asarray(angles))
+    return angles
 
 
 def _variability(times, shared):

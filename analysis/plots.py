@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from neuromod.plotting import pyplot
+
 __all__ = ["plot_comparison"]
 
 
@@ -26,25 +28,39 @@ def plot_comparison(comparison, *, n_examples: int = 3, title: str | None = None
     matrices on one colour scale; (f) squared cosines of the principal angles between the top-k
     PC subspaces; (g) the summary numbers, decoding transfer included.
 
+    Parameters
+    ----------
+    comparison : neuromod.analysis.compare.Comparison
+        What :func:`~neuromod.analysis.compare.compare` returned.
+    n_examples : int
+        Units shown in panel (a), those whose rate-model trajectories vary most. Default: 3.
+    title : str, optional
+        Figure title. Default: "Spiking model against rate model".
+
     Returns
     -------
     matplotlib.figure.Figure
+        The open figure (drawn with the Agg backend); save it with
+        :func:`neuromod.plotting.save`, which also closes it.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    c = comparison
-    m = c.metrics
+    plt = pyplot()
     fig = plt.figure(figsize=(15, 8.2), layout="constrained")
     grid = fig.add_gridspec(2, 4)
+    _psth_panel(fig.add_subplot(grid[0, 0:2]), comparison, n_examples, plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    _rate_panel(fig.add_subplot(grid[0, 2]), comparison)
+    _variability_panel(fig.add_subplot(grid[0, 3]), comparison)
+    _correlation_panels(fig, [fig.add_subplot(grid[1, column]) for column in (0, 1)], comparison)
+    _subspace_panel(fig.add_subplot(grid[1, 2]), comparison)
+    _summary_panel(fig.add_subplot(grid[1, 3]), comparison)
+    fig.suptitle(title or "Spiking model against rate model", fontsize=13)
+    return fig
 
-    # (a) example PSTHs: the units whose trajectories vary most
-    ax = fig.add_subplot(grid[0, 0:2])
+
+def _psth_panel(ax, c, n_examples: int, colours: list[str]) -> None:
+    """(a) example PSTHs: the units whose trajectories vary most, over the rate model's."""
+    m = c.metrics
     spread = np.nanstd(c.trajectory_hz, axis=1)
     examples = np.argsort(-np.nan_to_num(spread))[:n_examples]
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for colour, i in zip(colours, examples):
         unit = int(c.per_unit["rate_unit"][i])
         ax.plot(c.times_ms, c.trajectory_hz[i], color=colour, lw=2.5, alpha=0.45)
@@ -57,8 +73,10 @@ def plot_comparison(comparison, *, n_examples: int = 3, title: str | None = None
                  f"lag {_fmt(m.get('psth_lag_ms'), 0)} ms")
     ax.legend(fontsize=8, ncol=2, loc="upper right")
 
-    # (b) rate scatter
-    ax = fig.add_subplot(grid[0, 2])
+
+def _rate_panel(ax, c) -> None:
+    """(b) mean rate per unit, spiking against rate model, with the identity line."""
+    m = c.metrics
     x, y = c.per_unit["rate_model_hz"], c.per_unit["rate_spiking_hz"]
     top = float(np.nanmax(np.concatenate([x, y, [1.0]]))) * 1.08
     ax.plot([0, top], [0, top], color="grey", ls="--", lw=1, label="identity")
@@ -67,8 +85,10 @@ def plot_comparison(comparison, *, n_examples: int = 3, title: str | None = None
            title=f"(b) mean rate per unit\nr = {_fmt(m.get('rate_pearson_r'), 3)}, slope = {_fmt(m.get('rate_slope'), 3)}")
     ax.legend(fontsize=8, loc="upper left")
 
-    # (c) variability
-    ax = fig.add_subplot(grid[0, 3])
+
+def _variability_panel(ax, c) -> None:
+    """(c) ISI CV and Fano factor per unit, Poisson = 1 marked."""
+    m = c.metrics
     values = [v[np.isfinite(v)] for v in (c.per_unit["cv"], c.per_unit["fano"])]
     finite = np.concatenate(values) if any(v.size for v in values) else np.array([1.0])
     bins = np.linspace(0, max(2.0, float(finite.max()) * 1.05), 25)
@@ -79,20 +99,23 @@ def plot_comparison(comparison, *, n_examples: int = 3, title: str | None = None
     ax.set_ylim(0, ax.get_ylim()[1] * 1.45)  # headroom for the legend above the bars
     ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
 
-    # (d, e) correlation matrices on one scale
-    for column, (matrix, name) in enumerate(((c.corr_spiking, "spike-count correlation"),
-                                             (c.corr_rate, "rate-model activity correlation"))):
-        ax = fig.add_subplot(grid[1, column])
+
+def _correlation_panels(fig, axes, c) -> None:
+    """(d, e) spike-count and rate-activity correlation matrices on one colour scale."""
+    for column, (ax, matrix, name) in enumerate(((axes[0], c.corr_spiking, "spike-count correlation"),
+                                                 (axes[1], c.corr_rate, "rate-model activity correlation"))):
         image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
         ax.set(xlabel="rate unit", ylabel="rate unit", title=f"({'de'[column]}) {name}")
         ticks = np.arange(len(c.per_unit["rate_unit"]))
         if ticks.size <= 12:
             ax.set_xticks(ticks, [str(u) for u in c.per_unit["rate_unit"]])
             ax.set_yticks(ticks, [str(u) for u in c.per_unit["rate_unit"]])
-    fig.colorbar(image, ax=fig.axes[-2:], shrink=0.8, label="correlation")
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="correlation")
 
-    # (f) subspace overlap
-    ax = fig.add_subplot(grid[1, 2])
+
+def _subspace_panel(ax, c) -> None:
+    """(f) squared cosines of the principal angles between the top-k PC subspaces."""
+    m = c.metrics
     cos2 = np.cos(np.sort(c.principal_angles_rad)) ** 2
     if cos2.size:
         ax.bar(np.arange(1, cos2.size + 1), cos2, color="tab:purple")
@@ -105,8 +128,10 @@ def plot_comparison(comparison, *, n_examples: int = 3, title: str | None = None
             transform=ax.transAxes, ha="center", va="bottom", fontsize=8,
             bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
 
-    # (g) summary
-    ax = fig.add_subplot(grid[1, 3])
+
+def _summary_panel(ax, c) -> None:
+    """(g) the summary numbers, decoding transfer and skipped analyses included."""
+    m = c.metrics
     ax.axis("off")
     lines = [
         f"segments matched: {m.get('n_segments')} (by {c.parameters.get('segment_key')})",
@@ -129,6 +154,3 @@ def plot_comparison(comparison, *, n_examples: int = 3, title: str | None = None
     ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=9, family="monospace", wrap=True,
             transform=ax.transAxes)
     ax.set_title("(g) summary", loc="left")
-
-    fig.suptitle(title or "Spiking model against rate model", fontsize=13)
-    return fig

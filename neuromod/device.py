@@ -411,6 +411,49 @@ def _default_build_dir(device: str) -> Path:
 
 
 @contextlib.contextmanager
+def _fresh_brian2() -> Iterator[None]:
+    """Brian2 reset to the runtime device before and after the block, the caller's preferences kept.
+
+    Brian2's reset restores its initial preferences, so the caller's are saved and put back; the
+    block may change them (cuda_standalone sets C++17 and curand folders that must not leak into
+    later runs), so they are put back on leaving as well.
+    """
+    from brian2 import prefs
+
+    saved_prefs = {key: copy.copy(value) for key, value in prefs.prefs.items()}
+    _reset_brian2()
+    prefs.prefs.update(saved_prefs)
+    try:
+        yield
+    finally:
+        _reset_brian2()
+        prefs.prefs.update(saved_prefs)
+
+
+def _set_standalone(device: str, build_dir: str | os.PathLike[str] | None, threads: int | None) -> Path:
+    """Select standalone ``device`` (build folder made, make jobs bounded, CUDA and OpenMP set); returns the folder."""
+    import brian2
+    from brian2 import prefs
+
+    build_path = Path(build_dir).absolute() if build_dir is not None else _default_build_dir(device)
+    try:
+        build_path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create build folder {str(build_path)!r}: {exc.strerror or exc}") from None
+    if list(prefs.devices.cpp_standalone.extra_make_args_unix) == ["-j"]:
+        # Brian2's default is an unbounded `make -j`: with nvcc that starts one ~400 MB
+        # compiler per source file at once; bound it by the cores we have
+        jobs = os.environ.get("NEUROMOD_MAKE_JOBS") or str(os.cpu_count() or 2)
+        prefs.devices.cpp_standalone.extra_make_args_unix = ["-j", jobs]
+    if device == "cuda_standalone":
+        _configure_cuda(prefs)
+    if threads is not None and device == "cpp_standalone":
+        prefs.devices.cpp_standalone.openmp_threads = int(threads)
+    brian2.set_device(device, build_on_run=False, directory=str(build_path))
+    return build_path
+
+
+@contextlib.contextmanager
 def use_device(
     device: str = "runtime",
     *,
@@ -438,24 +481,36 @@ def use_device(
     threads : int, optional
         OpenMP threads for ``cpp_standalone`` (default 1: Brian2's own default, best for small
         networks).
+    codegen_target : str
+        ``runtime`` only: Brian2's code generation target, ``"numpy"`` or ``"cython"``.
+        Default: ``"numpy"``.
     compile_only : bool
         Standalone devices: generate and compile the project, never run it (code generation and
         compile checks, e.g. ``cuda_standalone`` without a GPU). Ignored on ``runtime``.
     progress : bool
-        Report on stderr (never stdout): before a long run, one line with the biological time it
-        simulates; during any run longer than ``progress_period_s`` of wall time, progress lines
-        with an estimate of the time left (:mod:`neuromod.progress`). Protocols pass
-        ``RunContext.progress``; the command line turns it on.
+        Report on stderr: the biological time of a long run, and progress lines with the time left
+        during a run longer than ``progress_period_s`` (:mod:`neuromod.progress`). Default: False
+        (protocols pass ``RunContext.progress``; the command line turns it on).
     progress_period_s : float
         Wall time (s) before a run's first progress line and the least time between lines.
+        Default: :data:`PROGRESS_PERIOD_S`.
+
+    Yields
+    ------
+    Simulation
+        Runs networks on the selected device (``sim.run(network, duration)``).
 
     Objects created inside the block belong to that device. Read monitors inside the block: on
     leaving it, Brian2 is reset to the runtime device and the preferences are put back as they
     were on entry (settings made inside the block, such as those of ``cuda_standalone``, do not
     leak into later runs).
 
-    Raises :class:`InputError` for a seed outside ``[0, 2**32 - 1]`` (see
-    :func:`neuromod.parameters.check_seed`) before anything is set up or created.
+    Raises
+    ------
+    InputError
+        A seed outside ``[0, 2**32 - 1]`` (see :func:`neuromod.parameters.check_seed`) or an
+        unknown device name, before anything is set up or created; a build folder that cannot
+        be created.
     """
     from neuromod.parameters import check_seed  # here: importing this module stays free of brian2
 
@@ -465,37 +520,17 @@ def use_device(
     from brian2 import prefs
 
     check_device_name(device)
-    # the caller's preferences: Brian2's reset below restores its initial ones, and the block may
-    # change them (cuda_standalone sets C++17 and curand folders that must not leak into later runs)
-    saved_prefs = {key: copy.copy(value) for key, value in prefs.prefs.items()}
-    _reset_brian2()
-    prefs.prefs.update(saved_prefs)
     build_path: Path | None = None
-    try:
-        if device == "runtime":
-            prefs.codegen.target = codegen_target
-        else:
-            build_path = Path(build_dir).absolute() if build_dir is not None else _default_build_dir(device)
-            try:
-                build_path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise InputError(f"cannot create build folder {str(build_path)!r}: {exc.strerror or exc}") from None
-            if list(prefs.devices.cpp_standalone.extra_make_args_unix) == ["-j"]:
-                # Brian2's default is an unbounded `make -j`: with nvcc that starts one ~400 MB
-                # compiler per source file at once; bound it by the cores we have
-                jobs = os.environ.get("NEUROMOD_MAKE_JOBS") or str(os.cpu_count() or 2)
-                prefs.devices.cpp_standalone.extra_make_args_unix = ["-j", jobs]
-            if device == "cuda_standalone":
-                _configure_cuda(prefs)
-            if threads is not None and device == "cpp_standalone":
-                prefs.devices.cpp_standalone.openmp_threads = int(threads)
-            brian2.set_device(device, build_on_run=False, directory=str(build_path))
-        if seed is not None:
-            brian2.seed(seed)
-        yield Simulation(device, build_path, seed, compile_only=compile_only and device != "runtime",
-                         progress=progress, progress_period_s=progress_period_s)
-    finally:
-        _reset_brian2()
-        prefs.prefs.update(saved_prefs)
-        if os.environ.get("NEUROMOD_DEBUG"):
-            print(f"[neuromod.device] left {device} (build folder {build_path})", file=sys.stderr)
+    with _fresh_brian2():
+        try:
+            if device == "runtime":
+                prefs.codegen.target = codegen_target
+            else:
+                build_path = _set_standalone(device, build_dir, threads)
+            if seed is not None:
+                brian2.seed(seed)
+            yield Simulation(device, build_path, seed, compile_only=compile_only and device != "runtime",
+                             progress=progress, progress_period_s=progress_period_s)
+        finally:
+            if os.environ.get("NEUROMOD_DEBUG"):
+                print(f"[neuromod.device] left {device} (build folder {build_path})", file=sys.stderr)

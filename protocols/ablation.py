@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from neuromod.errors import InputError
+from neuromod.plotting import pyplot, save
 from neuromod.protocols.tasks import task_class
 from neuromod.protocols.training import HELDOUT_TAG, build_task, evaluate, load_run, resolve_device
 from neuromod.results import RunFolder
@@ -83,11 +84,7 @@ def evaluate_conditions(net, task: str, params: dict[str, Any], *, seed: int, ep
 
 
 def _plot(records: list[dict[str, Any]], task: str, keys: tuple[str, ...], chance: float, run: RunFolder) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys), 3.2), squeeze=False)
     names = [r["condition"] for r in records]
     for ax, key in zip(axes[0], keys):
@@ -100,10 +97,7 @@ def _plot(records: list[dict[str, Any]], task: str, keys: tuple[str, ...], chanc
         ax.tick_params(axis="x", rotation=20)
     fig.suptitle(f"{task}: ablation on held-out episodes")
     fig.tight_layout()
-    try:
-        return run.savefig(fig, "ablation.png", dpi=110)
-    finally:
-        plt.close(fig)
+    return save(fig, run, "ablation.png", dpi=110)
 
 
 def ablate(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None, episodes: int | None = None,

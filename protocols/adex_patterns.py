@@ -37,6 +37,7 @@ from neuromod.device import use_device
 from neuromod.equations.neurons import NAUD2008, NAUD2008_PATTERNS, AdExParameters, adex, adex_values
 from neuromod.errors import InputError
 from neuromod.parameters import format_value
+from neuromod.plotting import pyplot, save
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 
 __all__ = [
@@ -310,10 +311,7 @@ def _grid(n: int) -> tuple[int, int]:
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:
     """``voltage_traces.png`` (v of every pattern, spikes drawn up to the cut-off) and
     ``phase_plane.png`` ((v, w) trajectories with the v- and w-nullclines at the step current)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     conditions = result.conditions
     t_ms = np.asarray(result.arrays["t_ms"])
@@ -342,8 +340,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
         ax.set_xlabel("time (ms)", fontsize=8)
     fig.suptitle("AdEx firing patterns (Naud et al. 2008); grey: current step", fontsize=10)
     fig.tight_layout()
-    fig.savefig(folder / "voltage_traces.png", dpi=120)
-    plt.close(fig)
+    save(fig, folder, "voltage_traces.png")
 
     n = len(conditions)
     pcols = min(3, n)
@@ -380,8 +377,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
         if k == 0:
             ax.legend(fontsize=6, loc="upper left")
     fig.tight_layout()
-    fig.savefig(folder / "phase_plane.png", dpi=120)
-    plt.close(fig)
+    save(fig, folder, "phase_plane.png")
     return ["voltage_traces.png", "phase_plane.png"]
 
 

@@ -60,6 +60,7 @@ from neuromod.equations.neuromod_params import IZHIKEVICH2007, IZHIKEVICH2007_MO
 from neuromod.equations.neuromodulated import three_factor_stdp
 from neuromod.errors import InputError
 from neuromod.parameters import format_value
+from neuromod.plotting import pyplot, save
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 from neuromod.protocols.distal_reward_params import IZHIKEVICH2007_NETWORK
 
@@ -344,10 +345,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:
     """``distal_reward.png``: the chosen synapse against the sampled weights over time, the final
     weight distribution with the chosen weight marked, and the cumulative number of rewards."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     a = result.arrays
     t_min = np.asarray(a["t_s"]) / 60
@@ -382,9 +380,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
         fontsize=10,
     )
     fig.tight_layout()
-    fig.savefig(folder / "distal_reward.png", dpi=120)
-    plt.close(fig)
-    return ["distal_reward.png"]
+    return [save(fig, folder, "distal_reward.png")]
 
 
 PROTOCOL = Protocol(

@@ -101,6 +101,7 @@ from neuromod.equations.neuromod_params import (
 from neuromod.equations.neuromodulated import ThreeFactorSynapseModel, three_factor_stdp
 from neuromod.errors import InputError
 from neuromod.parameters import format_value
+from neuromod.plotting import pyplot, save
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 from neuromod.protocols.dopamine_timing_params import BRZOSKO_MODULATORS
 from neuromod.protocols.pairing import (
@@ -397,10 +398,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
     the pairing for reference, the fitted decay and its zero crossing) and ``conditions.png``
     (bar plot of the pairing conditions, and of dopamine after the pairing at the shortest delay,
     the longest delay up to 60 s and the longest delay)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     m = result.metrics
     delays = np.asarray(result.arrays["da_delay_s"])
@@ -423,8 +421,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
                  f"symmetric τc = {m['tau_c_sym_s']:g} s)", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(folder / "dopamine_delay.png", dpi=120)
-    plt.close(fig)
+    save(fig, folder, "dopamine_delay.png")
 
     by_name = {c["condition"]: c["dw_rel"] for c in result.conditions}
     bars = ["pre-post", "post-pre", "pre-post + DA", "post-pre + DA", "pre-post + ACh", "post-pre + ACh"]
@@ -444,8 +441,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
     ax.set_ylabel("weight change (%)")
     ax.set_title("Pairing with and without modulators (Brzosko 2015/2017)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(folder / "conditions.png", dpi=120)
-    plt.close(fig)
+    save(fig, folder, "conditions.png")
     return ["dopamine_delay.png", "conditions.png"]
 
 

@@ -43,6 +43,7 @@ import numpy as np
 from neuromod.device import use_device
 from neuromod.equations.leabra import FORMS, NEURON_ADAPT_PROJ, NEURON_PROJ, LeabraUnitParameters, leabra_unit
 from neuromod.errors import InputError
+from neuromod.plotting import pyplot, save
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 from neuromod.reference import emergent_dir
 
@@ -259,10 +260,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:
     """``leabra_unit.png``: v_m, act, net and the learning averages over cycles (emergent dashed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     a = result.arrays
     cycle = a["cycle"]
@@ -293,9 +291,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
         note += f"; vs {m['reference_log']}: max |error| {m['max_abs_error_vs_emergent']:.2g}"
     fig.suptitle(f"Leabra unit ({params['form']}), input on cycles {params['input_on']}–{params['input_off']} (grey)\n{note}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(folder / "leabra_unit.png", dpi=120)
-    plt.close(fig)
-    return ["leabra_unit.png"]
+    return [save(fig, folder, "leabra_unit.png")]
 
 
 PROTOCOL = Protocol(

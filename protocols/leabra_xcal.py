@@ -46,6 +46,7 @@ import numpy as np
 from neuromod.device import use_device
 from neuromod.equations.leabra import EMERGENT_UNIT, LeabraUnitParameters, XCALParameters
 from neuromod.errors import InputError
+from neuromod.plotting import pyplot, save
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 
 __all__ = ["PROTOCOL", "DEFAULTS", "ENGINES", "unit_params", "sender_sequence", "run", "plot", "validate"]
@@ -216,10 +217,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:
     """``leabra_xcal.png``: activation, averages, the XCAL check-mark and the weight over trials."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from neuromod.models.leabra import xcal
 
@@ -267,9 +265,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
     fig.suptitle(f"XCAL learning of one synapse ({result.metrics['engine']}): wt {result.metrics['wt_initial']:.4f} → "
                  f"{result.metrics['wt_final']:.4f}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(folder / "leabra_xcal.png", dpi=120)
-    plt.close(fig)
-    return ["leabra_xcal.png"]
+    return [save(fig, folder, "leabra_xcal.png")]
 
 
 PROTOCOL = Protocol(

@@ -33,6 +33,7 @@ from brian2 import Hz, ms, second
 from neuromod.equations.stdp import pair_stdp_final_weight
 from neuromod.equations.stdp_params import ONE_HZ_CHECK, SJOSTROM2001, SJOSTROM2001_N_PAIRINGS, PairSTDPParameters, SjostromPoint
 from neuromod.errors import InputError
+from neuromod.plotting import pyplot, save
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 from neuromod.protocols.pairing import (
     check_dt_in_window,
@@ -150,10 +151,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:
     """``frequency.png``: dw_rel against pairing frequency, one panel per Δt, data with SEMs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     dts = sorted({float(x) for x in result.arrays["dt_ms"]}, reverse=True)
     fig, axes = plt.subplots(1, len(dts), figsize=(5 * len(dts), 4), sharey=True, squeeze=False)
@@ -175,9 +173,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
     axes[0][0].set_ylabel("Δw / w0")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(folder / "frequency.png", dpi=120)
-    plt.close(fig)
-    return ["frequency.png"]
+    return [save(fig, folder, "frequency.png")]
 
 
 def fit_pair_amplitudes(

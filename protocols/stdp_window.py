@@ -23,6 +23,7 @@ import numpy as np
 from brian2 import Hz, ms
 
 from neuromod.errors import InputError
+from neuromod.plotting import pyplot, save
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 from neuromod.protocols.pairing import (
     check_dt_in_window,
@@ -138,10 +139,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:
     """``window.png``: dw_rel against Δt, with the fitted exponentials."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     dt_ms = result.arrays["dt_ms"]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -161,9 +159,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
     ax.set_title(f"STDP window: {params['n_pairings']} pairings at {float(params['frequency'] / Hz):g} Hz")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(folder / "window.png", dpi=120)
-    plt.close(fig)
-    return ["window.png"]
+    return [save(fig, folder, "window.png")]
 
 
 PROTOCOL = Protocol(

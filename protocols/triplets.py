@@ -31,6 +31,7 @@ from brian2 import Hz, ms, second
 
 from neuromod.equations.stdp_params import WANG2005
 from neuromod.errors import InputError
+from neuromod.plotting import pyplot, save
 from neuromod.protocols.base import Protocol, ProtocolResult, RunContext
 from neuromod.protocols.pairing import (
     Condition,
@@ -166,10 +167,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:
     """``triplets.png``: triplet bars per rule, and the quadruplet curves."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     records = result.conditions
     rules = params["rules"]
@@ -206,9 +204,7 @@ def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[s
     ax.set_title("quadruplets")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(folder / "triplets.png", dpi=120)
-    plt.close(fig)
-    return ["triplets.png"]
+    return [save(fig, folder, "triplets.png")]
 
 
 PROTOCOL = Protocol(

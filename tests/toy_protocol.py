@@ -5,6 +5,7 @@ from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, ms
 
 from neuromod.device import use_device
 from neuromod.errors import InputError
+from neuromod.plotting import pyplot, save
 from neuromod.protocols.base import Protocol, ProtocolResult
 
 
@@ -30,16 +31,9 @@ def _run(params, ctx):
 
 
 def _plot(result, params, folder):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots()
+    fig, ax = pyplot().subplots()
     ax.bar(range(len(result.arrays["counts"])), result.arrays["counts"])
-    fig.savefig(folder / "counts.png")
-    plt.close(fig)
-    return ["counts.png"]
+    return [save(fig, folder, "counts.png")]
 
 
 PROTOCOL = Protocol(

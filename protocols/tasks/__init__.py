@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from neuromod.errors import InputError
+from neuromod.registry import lookup
 
 __all__ = ["TASK_CLASSES", "task_class", "make_task"]
 
@@ -37,10 +37,7 @@ TASK_CLASSES: dict[str, str] = {
 
 def task_class(name: str) -> type:
     """The class of task ``name``; :class:`InputError` listing the known names otherwise."""
-    try:
-        module_name, class_name = TASK_CLASSES[name].split(":")
-    except KeyError:
-        raise InputError(f"unknown task {name!r}; known: {', '.join(sorted(TASK_CLASSES))}") from None
+    module_name, class_name = lookup(TASK_CLASSES, name, "task").split(":")
     return getattr(importlib.import_module(module_name), class_name)
 
 
