@@ -4,8 +4,11 @@
 
 "Ours" is ``GatedPlasticRNN(impl="fused")``; "naive" is ``impl="reference"`` of the same module: the
 straightforward per-step loop (``torch.bmm`` per step, explicit (B, N, N) matrices, autograd through
-every step), written the way the public reference is. Both rules: ``plain`` (scalar alpha, scalar
-rate_u, fixed rule constants) and ``modulated`` (M from a scalar modulatory unit, s and r fixed).
+every step), written the way the public reference is; "auto" is ``impl="auto"``, the default, which
+picks a path by a short timed probe (:mod:`neuromod.models.twin_autoselect`; the probe runs in the
+untimed warm-up, whose time is ``first_call_s``; the path it chose is ``chosen_impl``). Both rules:
+``plain`` (scalar alpha, scalar rate_u, fixed rule constants) and ``modulated`` (M from a scalar
+modulatory unit, s and r fixed).
 Loss: ``sum(h) + sum(dU_T)``, so gradients reach every parameter and the final fast weights.
 
 Figures (each measurement runs in a fresh subprocess, so the peak of one never hides in another):
@@ -20,7 +23,22 @@ Figures (each measurement runs in a fresh subprocess, so the peak of one never h
   conservative figure); ``memory_ratio_delta`` of ``delta_gb``. RSS sampling sees every allocator
   (PyTorch's CPU tensors are plain ``malloc``), which tracemalloc would not. On CUDA:
   ``torch.cuda.max_memory_allocated``.
-- ``ours_long``: our peak (and time) at ``--long-steps`` time steps (goal: T = 1000 within 4 GB).
+- ``ours_long``: our peak (and time) at ``--long-steps`` time steps (goal: T = 1000 within 2 GB).
+- ``ours_large``: our peak and the time of one step at ``--large-batch/--large-hidden/--large-steps``
+  (default B 128, N 512, T 500, where the public reference cell runs out of 80 GB; goal: within
+  8 GB). Skipped, with the reason in the row's ``skipped``, in ``--quick`` mode and where the
+  estimate does not fit the device's memory.
+- ``ours_compiled`` (with ``--compiled``): ours with the per-step elementwise work through
+  ``torch.compile`` (:func:`neuromod.models.twin_fused.use_compiled_vector_ops`); ``first_call_s``
+  includes the compilation. ``compiled_over_fused`` = its time / ours (below 1: faster).
+
+The issue's table in one command, on whatever device is present::
+
+    python benchmarks/rate_twin.py --device cuda --out rate_twin_cuda.json      # full sizes
+    python benchmarks/rate_twin.py --quick --out rate_twin_cpu_quick.json       # CPU, about 2 minutes
+
+The public reference cell (the peer's code, run unchanged) is not part of this repository: its
+figures are measured separately on the same device and compared with ``naive`` and ``ours`` here.
 
 The naive step needs O(T B N^2) memory (about 13-17 GB at B 32, N 256, T 200). Before each naive
 subprocess the benchmark compares an estimate with ``MemAvailable``; when it does not fit it measures
@@ -35,8 +53,10 @@ factor gradients (2 reads), readout GEMM (1 read-modify-write: 2). The peak is
 ``2 * memory_clock_rate * bus_width / 8`` from the device properties, or a table for known devices.
 
 The JSON is a run record (:func:`neuromod.benchmarking.write_benchmark`): ``parameters`` hold the
-sizes; ``metrics``, per rule, our time, the naive time, ``speedup``, ``memory_ratio`` and our peak
-at the long T; ``conditions`` one row per rule and measurement (``ours``, ``naive``, ``ours_long``);
+sizes; ``metrics``, per rule, our time, the naive time, ``speedup``, ``memory_ratio``, the auto
+time and ``auto_over_naive`` (auto / naive: at most 1 is the goal), our peak at the long T and at
+the large size; ``conditions`` one row per rule and measurement (``ours``, ``naive``, ``auto``,
+``ours_long``, ``ours_large``, and ``ours_compiled`` when asked), with its ``batch`` and ``hidden``;
 ``details`` the device, the goals, every repeat per rule, and the machine's load.
 """
 
@@ -57,14 +77,21 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ("plain", "modulated")
 #: torch.manual_seed of every measurement (same weights and input for ours and naive)
 SEED = 0
-GOALS = {"speedup_min": 3.0, "memory_ratio_max": 0.25, "long_peak_gb_max": 4.0}
+GOALS = {"speedup_min": 3.0, "speedup_over_reference_cell_min": 10.0, "memory_ratio_max": 0.25,
+         "bandwidth_fraction_of_peak_min": 0.25, "long_peak_gb_max": 2.0, "large_peak_gb_max": 8.0,
+         "auto_over_naive_max": 1.0, "cpu_auto_over_fused_max": 1.0}
+#: the large size of the issue's table (the public reference cell runs out of 80 GB there)
+LARGE = {"batch": 128, "hidden": 512, "steps": 500}
 #: the figures of one measurement that a row of ``conditions`` holds (``None`` where not measured:
 #: ``peak_gb``/``base_gb`` on CUDA, ``peak_rss_gb``/``base_rss_gb``/``delta_gb`` on the CPU)
-ROW_FIELDS = ("time_s", "single_step_time_s", "peak_gb", "base_gb", "peak_rss_gb", "base_rss_gb", "delta_gb",
-              "extrapolated_from_steps", "error")
+ROW_FIELDS = ("time_s", "single_step_time_s", "first_call_s", "chosen_impl", "peak_gb", "base_gb", "peak_rss_gb",
+              "base_rss_gb", "delta_gb", "extrapolated_from_steps", "skipped", "error")
+#: variant of a row -> the ``impl`` it runs
+VARIANT_IMPLS = {"ours": "fused", "naive": "reference", "auto": "auto", "ours_compiled": "fused", "ours_long": "fused",
+                 "ours_large": "fused"}
 #: the figures of one rule that ``metrics`` holds, where measured
-RULE_METRICS = ("speedup", "memory_ratio", "memory_ratio_delta", "time_per_step_ms", "achieved_bandwidth_gbs",
-                "bandwidth_fraction_of_peak")
+RULE_METRICS = ("speedup", "memory_ratio", "memory_ratio_delta", "auto_over_naive", "auto_over_fused",
+                "compiled_over_fused", "time_per_step_ms", "achieved_bandwidth_gbs", "bandwidth_fraction_of_peak")
 # (B, N, N) float tensors the naive step keeps per time step for backprop, measured: about 8 (plain)
 # and 9.5 (modulated); the estimate errs high.
 NAIVE_MATRICES_PER_STEP = {"plain": 9.0, "modulated": 11.0}
@@ -113,6 +140,10 @@ def _build(spec: dict):
     torch.manual_seed(SEED)
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
+    if spec.get("compiled"):
+        from neuromod.models.twin_fused import use_compiled_vector_ops
+
+        use_compiled_vector_ops(True)
     device = torch.device(spec["device"])
     model = GatedPlasticRNN(spec["input"], spec["hidden"], rule=spec["rule"], impl=spec["impl"],
                             chunk_size=spec.get("chunk")).to(device)
@@ -160,8 +191,17 @@ def worker(spec: dict) -> dict:
             out["base_rss_gb"] = base
             out["delta_gb"] = out["peak_rss_gb"] - base
         return out
-    warm = x[: spec["warmup_steps"]]
-    _train_step(torch, model, warm)
+    if spec["impl"] == "auto":
+        # the probe runs on the first call of a size: warm up at the full size, so it is not timed
+        os.environ["NEUROMOD_TWIN_AUTO_CACHE"] = "off"  # measure here, not a choice of an earlier run
+        from neuromod.models.twin_autoselect import auto_choices
+
+        out["first_call_s"] = _train_step(torch, model, x)
+        chosen = [c for c in auto_choices().values()]
+        out["chosen_impl"] = chosen[-1].impl if chosen else None
+        out["probe_times_s"] = chosen[-1].times_s if chosen else None
+    else:
+        out["first_call_s"] = _train_step(torch, model, x[: spec["warmup_steps"]])
     _trim()
     times = []
     for _ in range(spec["repeats"]):
@@ -246,18 +286,40 @@ def matrix_bytes_per_step(rule: str, sizes: dict, chunk: int) -> float:
 
 
 def tidy_rows(entries: dict, sizes: dict) -> list[dict]:
-    """One row per rule and measurement: ``ours`` and ``naive`` at T ``steps``, ``ours_long`` at
-    T ``long_steps``."""
+    """One row per rule and measurement: ``ours``, ``naive``, ``auto`` (and ``ours_compiled``) at
+    T ``steps``, ``ours_long`` at T ``long_steps``, ``ours_large`` at the large size."""
     rows = []
     for rule, entry in entries.items():
-        for variant, impl in (("ours", "fused"), ("naive", "reference"), ("ours_long", "fused")):
+        for variant, impl in VARIANT_IMPLS.items():
             if variant not in entry:
                 continue
             run = entry[variant]
-            steps = run.get("steps", sizes["long_steps"] if variant == "ours_long" else sizes["steps"])
+            default_steps = {"ours_long": sizes["long_steps"], "ours_large": sizes["large_steps"]}
+            steps = run.get("steps", default_steps.get(variant, sizes["steps"]))
+            large = variant == "ours_large"
             rows.append({"rule": rule, "variant": variant, "impl": impl, "steps": steps,
+                         "batch": sizes["large_batch" if large else "batch"],
+                         "hidden": sizes["large_hidden" if large else "hidden"],
                          **{k: run.get(k) for k in ROW_FIELDS}})
     return rows
+
+
+def fused_estimate_gb(rule: str, batch: int, hidden: int, steps: int, chunk: int) -> float:
+    """Memory of our training step (GB): the stored (B, R, N) chunk-start matrices, a few working
+    copies and the O(T B N) vectors, with room to spare."""
+    from neuromod.models.twin_autoselect import training_memory_bytes
+
+    vectors = 24 * steps * batch * hidden * 4
+    return 1.5 * (training_memory_bytes("fused", rule, batch, hidden, steps, 4, chunk) + vectors) / 1e9 + 0.5
+
+
+def device_memory_gb(device: str) -> float:
+    """Memory a measurement may use: ``MemAvailable`` on the CPU, the GPU's total memory on CUDA."""
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.get_device_properties(0).total_memory / 1e9
+    return mem_available_gb()
 
 
 def headline(entries: dict) -> dict:
@@ -269,7 +331,37 @@ def headline(entries: dict) -> dict:
         metrics.update({f"{rule}_{key}": entry[key] for key in RULE_METRICS if key in entry})
         long = entry.get("ours_long", {})
         metrics[f"{rule}_ours_long_peak_gb"] = long.get("peak_rss_gb", long.get("peak_gb"))
+        auto = entry.get("auto", {})
+        metrics[f"{rule}_auto_time_s"] = auto.get("time_s")
+        metrics[f"{rule}_auto_impl"] = auto.get("chosen_impl")
+        if "ours_compiled" in entry:
+            metrics[f"{rule}_ours_compiled_time_s"] = entry["ours_compiled"].get("time_s")
+        large = entry.get("ours_large", {})
+        metrics[f"{rule}_ours_large_peak_gb"] = large.get("peak_rss_gb", large.get("peak_gb"))
+        metrics[f"{rule}_ours_large_time_s"] = large.get("single_step_time_s")
     return metrics
+
+
+def measure_large(args, base_spec: dict, rule: str, sizes: dict) -> dict:
+    """``ours_large``: our peak memory and one step's time at the large size, or why it was skipped."""
+    B, N, T = sizes["large_batch"], sizes["large_hidden"], sizes["large_steps"]
+    if args.quick or T <= 0:
+        reason = "not measured with --quick" if args.quick else "--large-steps 0"
+        print(f"[{rule}] ours at B {B} N {N} T {T}: skipped ({reason})", flush=True)
+        return {"steps": T, "skipped": reason}
+    from neuromod.models.twin_fused import default_chunk
+
+    chunk = args.chunk or default_chunk(T)
+    need, have = fused_estimate_gb(rule, B, N, T, chunk), device_memory_gb(args.device)
+    if need > 0.8 * have:
+        reason = f"estimated {need:.1f} GB does not fit in 80% of the {have:.1f} GB the device has"
+        print(f"[{rule}] ours at B {B} N {N} T {T}: skipped ({reason})", flush=True)
+        return {"steps": T, "skipped": reason}
+    print(f"[{rule}] ours at B {B} N {N} T {T} (estimate {need:.1f} GB)", flush=True)
+    run = run_worker({**base_spec, "batch": B, "hidden": N, "rule": rule, "impl": "fused", "task": "memory",
+                      "steps": T}, args.timeout)
+    run["steps"] = T
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,6 +377,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long-steps", type=int, default=None, help="T of the long run of ours (default 1000)")
     parser.add_argument("--chunk", type=int, default=None, help="chunk size of the fused path (default: its own)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats (default 3, --quick 3)")
+    parser.add_argument("--large-batch", type=int, default=LARGE["batch"], help="B of ours_large (default 128)")
+    parser.add_argument("--large-hidden", type=int, default=LARGE["hidden"], help="N of ours_large (default 512)")
+    parser.add_argument("--large-steps", type=int, default=LARGE["steps"],
+                        help="T of ours_large (default 500; 0 skips it; not measured with --quick)")
+    parser.add_argument("--compiled", action="store_true",
+                        help="also time ours with the per-step elementwise work through torch.compile")
+    parser.add_argument("--no-auto", action="store_true", help="do not time impl='auto'")
     parser.add_argument("--warmup-steps", type=int, default=20)
     parser.add_argument("--rules", default=",".join(RULES))
     parser.add_argument("--threads", type=int, default=None,
@@ -303,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads if args.threads is not None else (1 if quick else 0)
     sizes = {"batch": args.batch or (8 if quick else 32), "hidden": args.hidden or 256,
              "input": args.input, "steps": args.steps or (100 if quick else 200),
-             "long_steps": args.long_steps or (400 if quick else 1000), "dtype": "float32"}
+             "long_steps": args.long_steps or (400 if quick else 1000), "dtype": "float32",
+             "large_batch": args.large_batch, "large_hidden": args.large_hidden, "large_steps": args.large_steps}
     repeats = args.repeats or 3
     rules = [r for r in args.rules.split(",") if r]
     from neuromod.models.twin_fused import default_chunk
@@ -351,6 +451,24 @@ def main(argv: list[str] | None = None) -> int:
                 naive["peak_rss_gb"] = naive["base_rss_gb"] + naive["delta_gb"]
         entry["naive"] = naive
         print(f"[{rule}] naive: {naive}", flush=True)
+        if not args.no_auto:
+            print(f"[{rule}] auto: time", flush=True)
+            entry["auto"] = run_worker({**base_spec, "rule": rule, "impl": "auto", "task": "time",
+                                        "steps": sizes["steps"]}, args.timeout)
+            print(f"[{rule}] auto: {entry['auto']}", flush=True)
+        if args.compiled:
+            print(f"[{rule}] ours, compiled: time", flush=True)
+            entry["ours_compiled"] = run_worker({**base_spec, "rule": rule, "impl": "fused", "compiled": True,
+                                                 "task": "time", "steps": sizes["steps"]}, args.timeout)
+            print(f"[{rule}] ours, compiled: {entry['ours_compiled']}", flush=True)
+            if "error" not in entry["ours_compiled"] and "error" not in ours:
+                entry["compiled_over_fused"] = entry["ours_compiled"]["time_s"] / ours["time_s"]
+        auto = entry.get("auto", {})
+        if auto and "error" not in auto:
+            if "error" not in naive:
+                entry["auto_over_naive"] = auto["time_s"] / naive["time_s"]
+            if "error" not in ours:
+                entry["auto_over_fused"] = auto["time_s"] / ours["time_s"]
         if "error" not in naive and "error" not in ours:
             entry["speedup"] = naive["time_s"] / ours["time_s"]
             if args.device == "cuda":
@@ -363,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         entry["ours_long"] = run_worker({**base_spec, "rule": rule, "impl": "fused", "task": "memory",
                                          "steps": sizes["long_steps"]}, args.timeout)
         entry["ours_long"]["steps"] = sizes["long_steps"]
+        entry["ours_large"] = measure_large(args, base_spec, rule, sizes)
         if args.device == "cuda" and "error" not in ours:
             per_step = ours["time_s"] / steps
             entry["time_per_step_ms"] = per_step * 1e3
@@ -372,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             if peak:
                 entry["bandwidth_fraction_of_peak"] = achieved / peak
         entries[rule] = entry
-    parameters = {"quick": quick, **sizes, "repeats": repeats, "warmup_steps": args.warmup_steps, "rules": rules,
+    parameters = {"quick": quick, **sizes, "compiled": args.compiled, "auto": not args.no_auto, "repeats": repeats, "warmup_steps": args.warmup_steps, "rules": rules,
                   "torch_threads": threads or "default", "timeout_s": args.timeout}
     write_benchmark(args.out, "rate_twin", parameters, seed=SEED, device=args.device,
                     wall_time_s=time.perf_counter() - started, metrics=headline(entries),
@@ -384,7 +503,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{rule}: speedup {entry.get('speedup', float('nan')):.1f}x, memory ratio "
               f"{entry.get('memory_ratio', float('nan')):.3f} (delta {entry.get('memory_ratio_delta', float('nan')):.3f}), "
               f"T={long.get('steps')} peak {long.get('peak_rss_gb', long.get('peak_gb', float('nan'))):.2f} GB")
-    failed = [f"{rule}.{part}" for rule, entry in entries.items() for part in ("ours", "naive", "ours_long")
+        if "auto" in entry:
+            print(f"{rule}: auto chose {entry['auto'].get('chosen_impl')}, auto / naive "
+                  f"{entry.get('auto_over_naive', float('nan')):.2f}, auto / fused {entry.get('auto_over_fused', float('nan')):.2f}")
+        if "ours_compiled" in entry:
+            print(f"{rule}: compiled / fused {entry.get('compiled_over_fused', float('nan')):.2f}")
+        large = entry.get("ours_large", {})
+        print(f"{rule}: B {sizes['large_batch']} N {sizes['large_hidden']} T {sizes['large_steps']}: " + (
+            f"skipped ({large['skipped']})" if "skipped" in large else
+            f"peak {large.get('peak_rss_gb', large.get('peak_gb', float('nan'))):.2f} GB, "
+            f"step {large.get('single_step_time_s', float('nan')):.1f} s"))
+    failed = [f"{rule}.{part}" for rule, entry in entries.items() for part in VARIANT_IMPLS
               if "error" in entry.get(part, {})]
     if failed:
         print(f"measurements that failed: {failed}", file=sys.stderr)

@@ -24,6 +24,30 @@ is memory-bound: here per-step ``(B, N, N)`` traffic is one read in each directi
 Matrices are ``S = dU`` (plain rule) or ``S = [dU; E]`` stacked to (B, 2N, N) (modulated rule).
 The equations are in :mod:`neuromod.models.gated_rnn`; the reference they are checked against is
 :func:`~neuromod.models.twin_functional.twin_step`.
+
+The per-step elementwise work (the potential, the rate, the plain rule's traces) goes through
+:data:`VECTOR_OPS`, pure functions that :func:`use_compiled_vector_ops` replaces by
+``torch.compile``-d ones (a C++ kernel on the CPU, Triton on CUDA). It is off by default: on the
+CPU it was not faster (the ratio is in ``benchmarks/results/rate_twin_cpu.json``,
+``compiled_over_fused``).
+
+On a GPU this path is launch-bound, not bandwidth-bound: on an H100 at B 32, N 256, T 200 it took
+4.8 ms a step forward and backward (0.13% of the memory bandwidth), slower than the naive loop,
+because each step launches dozens of small kernels from Python (the mat-vec, ``torch.stack`` of the
+chunk's factor lists, the rank-2 corrections, the gates and traces), and the backward recompute
+twice as many. ``impl="auto"`` therefore measures (:mod:`neuromod.models.twin_autoselect`) and takes
+the naive loop there. The plan for a GPU path with a handful of kernels per step, in order, each
+measured with ``benchmarks/rate_twin.py --device cuda`` before the next (GPU figures still owed):
+
+1. preallocated ``(B, C, N)`` factor buffers written in place instead of a ``torch.stack`` per step
+   (removes O(C) copies and a launch per step; also helps the CPU);
+2. the chunk as a pure function of ``(Xw, Xz, S0, vector state, parameters)`` returning the stored
+   mat-vecs ``Y`` as an output (no closure), so that one CUDA graph per chunk length replays it
+   (``torch.cuda.graphs.CUDAGraph`` with static buffers, or ``torch.compile(mode="reduce-overhead")``):
+   forward, and the backward recompute with its two GEMMs per chunk;
+3. the per-step vector work (gates, traces, the rank-2 coefficients and the readout correction) in one
+   Triton kernel per step (one program per batch row), ``S0 h`` left to cuBLAS: about three kernels a
+   step, the ``(B, N, N)`` traffic unchanged (one read each way per step).
 """
 
 from __future__ import annotations
@@ -38,7 +62,7 @@ from torch import Tensor
 from neuromod.errors import InputError
 from neuromod.models.twin_functional import STATE_KEYS, Gate, TwinParams, TwinState, TwinSwitches, gate_value, gates_record
 
-__all__ = ["fused_supported", "default_chunk", "sequence_fused"]
+__all__ = ["fused_supported", "default_chunk", "sequence_fused", "use_compiled_vector_ops"]
 
 _MIN_CHUNK = 16  # measured best on a 2-core CPU at B 32, N 256, T 200 (8, 32, 64 slower)
 
@@ -101,6 +125,61 @@ def _bvm(g: Tensor, S: Tensor) -> Tensor:
     if S.is_cuda:
         return torch.bmm(g.unsqueeze(1), S).squeeze(1)
     return torch.stack([torch.mv(Sb.t(), gb) for Sb, gb in zip(S.unbind(0), g.unbind(0))])
+
+
+def _membrane(v: Tensor, z: Tensor | float, c: Tensor) -> tuple[Tensor, Tensor]:
+    """One step of the potential and the rate: ``v' = (1 - z) v + z c``, ``h' = relu(v')``."""
+    v = (1 - z) * v + z * c
+    return v, torch.relu(v)
+
+
+def _gated_membrane(v: Tensor, z_pre: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`_membrane` with the adaptive gate ``z = sigmoid(z_pre)``."""
+    z = torch.sigmoid(z_pre)
+    v = (1 - z) * v + z * c
+    return v, torch.relu(v)
+
+
+def _plain_traces(h: Tensor, e_plus: Tensor, e_minus: Tensor, rate_plus: Tensor, rate_minus: Tensor
+                  ) -> tuple[Tensor, Tensor]:
+    """The STDP traces of the plain rule after the new rates ``h``."""
+    return (1 - rate_plus) * e_plus + rate_plus * h, (1 - rate_minus) * e_minus + rate_minus * h
+
+
+class _VectorOps:
+    """The per-step elementwise work of a chunk, as pure functions that a compiler may replace.
+
+    Eager by default; :func:`use_compiled_vector_ops` swaps in ``torch.compile``-d versions (one
+    fused kernel per call instead of 3-8 small ones).
+    """
+
+    def __init__(self):
+        self.membrane, self.gated_membrane, self.plain_traces = _membrane, _gated_membrane, _plain_traces
+        self.compiled = False
+
+
+VECTOR_OPS = _VectorOps()
+
+
+def use_compiled_vector_ops(enabled: bool = True) -> bool:
+    """Run the per-step elementwise work of the fused path through ``torch.compile`` (or back to eager).
+
+    Exact up to float rounding (the same operations, fused into one kernel per call). Off by
+    default: on a 2-core CPU at B 32, N 256, T 200 the compiled functions were not faster than eager
+    ones, because each step's mat-vecs and the Python around them dominate, and the first call
+    compiles for tens of seconds. Returns the previous setting.
+    """
+    previous = VECTOR_OPS.compiled
+    if enabled and not previous:
+        options = dict(dynamic=False, fullgraph=True)
+        VECTOR_OPS.membrane = torch.compile(_membrane, **options)
+        VECTOR_OPS.gated_membrane = torch.compile(_gated_membrane, **options)
+        VECTOR_OPS.plain_traces = torch.compile(_plain_traces, **options)
+    elif not enabled and previous:
+        VECTOR_OPS.membrane, VECTOR_OPS.gated_membrane, VECTOR_OPS.plain_traces = (
+            _membrane, _gated_membrane, _plain_traces)
+    VECTOR_OPS.compiled = bool(enabled)
+    return previous
 
 
 class _Replay(torch.autograd.Function):
@@ -238,13 +317,14 @@ class _Chunk:
             hp = h
             rec = F.linear(hp, UU)
             c = Xw[k] + rec[:, :n]
-            z = sw.ct_rate if sw.continuous_time else torch.sigmoid(Xz[k] + rec[:, n:])
             if readout is not None:
                 y = readout(k, hp)
                 hp_list.append(hp.detach())
                 c = c + P["alpha"] * (self.fast_readout(k, y, hp, buf) if plastic else y[:, :n])
-            v = (1 - z) * v + z * c
-            h = torch.relu(v)
+            if sw.continuous_time:
+                v, h = VECTOR_OPS.membrane(v, sw.ct_rate, c)
+            else:
+                v, h = VECTOR_OPS.gated_membrane(v, Xz[k] + rec[:, n:], c)
             hs_out.append(h)
             if modulated:
                 self._plasticity_modulated(k, h, traces, buf, lists, record)
@@ -264,8 +344,8 @@ class _Chunk:
     def _plasticity_plain(self, h: Tensor, traces: dict, buf: dict, lists: dict) -> None:
         """Update the traces e+, e- with the new rates ``h`` and keep the vectors of dU's rank-2 terms."""
         P = self.P
-        traces["e_plus"] = (1 - P["rate_plus"]) * traces["e_plus"] + P["rate_plus"] * h
-        traces["e_minus"] = (1 - P["rate_minus"]) * traces["e_minus"] + P["rate_minus"] * h
+        traces["e_plus"], traces["e_minus"] = VECTOR_OPS.plain_traces(h, traces["e_plus"], traces["e_minus"],
+                                                                      P["rate_plus"], P["rate_minus"])
         if not self.sw.plasticity_off:
             self._append(lists, buf, "h", h)
             self._append(lists, buf, "ep", traces["e_plus"])

@@ -13,8 +13,11 @@
   (per-synapse ``alpha``, ``clip``).
 - ``"fused"``: one ``torch.autograd.Function`` over the whole sequence, low-rank within a chunk:
   O(T B N + T/C B N^2) memory (:mod:`neuromod.models.twin_fused`).
-- ``"auto"`` (default): ``"fused"`` when it applies, otherwise ``"checkpoint"`` when gradients are
-  needed and ``"reference"`` when not.
+- ``"auto"`` (default): chosen by measurement per device and size, the first time a size is seen
+  (a short timed probe of each eligible path, cached), so it is never slower than the naive loop;
+  ``NEUROMOD_TWIN_AUTO=rule`` (or ``set_auto_mode("rule")``) makes it a fixed rule instead
+  (:mod:`neuromod.models.twin_autoselect` has both). Every path gives the same numbers to float
+  rounding.
 
 The equations are in :mod:`neuromod.models.gated_rnn`.
 """
@@ -27,7 +30,8 @@ import torch
 from torch import Tensor
 
 from neuromod.errors import InputError
-from neuromod.models.twin_functional import (TwinParams, TwinState, TwinSwitches, finish_record, flat_tensors,
+from neuromod.models.twin_autoselect import choose_impl
+from neuromod.models.twin_functional import (Gate, TwinParams, TwinState, TwinSwitches, finish_record, flat_tensors,
                                              parse_record, twin_step)
 from neuromod.models.twin_fused import default_chunk, fused_supported, sequence_fused
 
@@ -53,13 +57,7 @@ def twin_sequence(x: Tensor, state: TwinState, p: TwinParams, sw: TwinSwitches, 
     T = x.shape[0]
     keys, dU_steps = parse_record(record, record_stride, T)
     if impl == "auto":
-        if fused_supported(p, sw):
-            impl = "fused"
-        else:
-            needs_grad = torch.is_grad_enabled() and (
-                x.requires_grad or any(t.requires_grad for t in flat_tensors(p)) or
-                any(t is not None and t.requires_grad for t in state))
-            impl = "checkpoint" if needs_grad else "reference"
+        impl = _auto_impl(x, state, p, sw, chunk_size)
     if impl == "fused":
         if not fused_supported(p, sw):
             raise InputError("impl='fused' does not cover per-synapse alpha or clip; use impl='checkpoint' or 'auto'")
@@ -67,6 +65,57 @@ def twin_sequence(x: Tensor, state: TwinState, p: TwinParams, sw: TwinSwitches, 
     if impl == "checkpoint":
         return _sequence_checkpoint(x, state, p, sw, keys, dU_steps, chunk_size or _DEFAULT_CHECKPOINT_CHUNK)
     return _sequence_reference(x, state, p, sw, keys, dU_steps)
+
+
+def _needs_grad(x: Tensor, state: TwinState, p: TwinParams) -> bool:
+    return torch.is_grad_enabled() and (x.requires_grad or any(t.requires_grad for t in flat_tensors(p)) or
+                                        any(t is not None and t.requires_grad for t in state))
+
+
+def _detached_params(p: TwinParams) -> tuple[TwinParams, list[Tensor]]:
+    """A copy of ``p`` cut from the caller's graph (same grad requirements) and its grad-requiring leaves."""
+    leaves: list[Tensor] = []
+
+    def cut(t):
+        if t is None:
+            return None
+        leaf = t.detach().requires_grad_(t.requires_grad)
+        if leaf.requires_grad:
+            leaves.append(leaf)
+        return leaf
+
+    fields = []
+    for value in p:
+        if isinstance(value, Gate):
+            fields.append(value._replace(value=cut(value.value), weight=cut(value.weight), bias=cut(value.bias)))
+        else:
+            fields.append(cut(value))
+    return TwinParams(*fields), leaves
+
+
+def _auto_impl(x: Tensor, state: TwinState, p: TwinParams, sw: TwinSwitches, chunk_size: int | None) -> str:
+    """The path of ``impl="auto"`` for this call (:func:`~neuromod.models.twin_autoselect.choose_impl`)."""
+    needs_grad = _needs_grad(x, state, p)
+    fused_chunk = chunk_size or default_chunk(x.shape[0])
+
+    def run_probe(impl: str, steps: int) -> None:
+        # the call's own first steps, cut from its graph: no .grad is touched, no random number drawn
+        probe_p, leaves = _detached_params(p)
+        xs = x[:steps].detach().requires_grad_(needs_grad and x.requires_grad)
+        st = TwinState(*[None if t is None else t.detach().requires_grad_(needs_grad and t.requires_grad)
+                         for t in state])
+        leaves += [t for t in (xs, *st) if t is not None and t.requires_grad]
+        with torch.enable_grad() if needs_grad else torch.no_grad():
+            chunk = fused_chunk if impl == "fused" else chunk_size
+            h, final, _ = twin_sequence(xs, st, probe_p, sw, impl=impl, chunk_size=chunk)
+            if needs_grad:
+                loss = h.sum() + final.dU.sum()
+                if loss.requires_grad and leaves:
+                    torch.autograd.grad(loss, leaves, allow_unused=True)
+
+    return choose_impl(device=x.device, dtype=x.dtype, batch=x.shape[1], n=p.U.shape[0], steps=x.shape[0],
+                       rule=sw.rule, needs_grad=needs_grad, fused_ok=fused_supported(p, sw), chunk=fused_chunk,
+                       run_probe=run_probe)
 
 
 def _sequence_reference(x, state, p, sw, keys, dU_steps):

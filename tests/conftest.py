@@ -1,8 +1,13 @@
 """Fixtures shared by the test files (keep them generic; a fixture used by one file lives there)."""
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The rate twin's impl="auto" follows its fixed rule in tests (no timed probe, no cache file in the
+# home folder, the same path in every process); tests/test_twin_impl.py tests the measured choice.
+os.environ.setdefault("NEUROMOD_TWIN_AUTO", "rule")
 
 from neuromod.reference import reference_dir as packaged_reference_dir
 

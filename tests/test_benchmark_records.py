@@ -146,7 +146,8 @@ def test_rate_twin_writes_a_record(tmp_path):
     metrics = record["metrics"]
     assert metrics["plain_speedup"] == pytest.approx(metrics["plain_naive_time_s"] / metrics["plain_ours_time_s"])
     rows = {(c["rule"], c["variant"]): c for c in record["conditions"]}
-    assert set(rows) == {("plain", "ours"), ("plain", "naive"), ("plain", "ours_long")}
+    assert set(rows) == {("plain", v) for v in ("ours", "naive", "auto", "ours_long", "ours_large")}
+    assert rows["plain", "ours_large"]["skipped"] == "not measured with --quick"
     assert rows["plain", "ours_long"]["steps"] == 40 and rows["plain", "ours"]["peak_rss_gb"] > 0
     assert record["details"]["rules"]["plain"]["ours"]["times_s"]
 
