@@ -9,7 +9,8 @@ with its own time constant, to ``tonic + bath``::
 Concentrations change only through Brian2 objects, never through Python callbacks, so the same
 network runs on ``runtime``, ``cpp_standalone`` and ``cuda_standalone``:
 
-* **release events at given times** (:meth:`ModulatorSites.schedule`): a ``SpikeGeneratorGroup``
+* **release events at given times** (:meth:`ModulatorSites.schedule` of :class:`Release` events, defined
+  in :mod:`neuromod.equations.releases` and re-exported here): a ``SpikeGeneratorGroup``
   with one spike per event and a ``Synapses`` object onto the sites; an event either adds to the
   concentration (a *pulse*, e.g. phasic dopamine) or to ``bath`` (a *step*, e.g. wash-in and, with
   the opposite sign, wash-out of a drug; :func:`bath_window` makes both);
@@ -53,15 +54,15 @@ Order of operations within a time step (Brian2 ``when``/``order``)::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from brian2 import Quantity, second
 
 from neuromod.equations.base import NeuronModel
-from neuromod.equations.checks import check_quantities, require_quantity
+from neuromod.equations.checks import require_quantity
 from neuromod.equations.neuromod_params import MODULATOR_NAMES, ModulatorParameters, ThreeFactorParameters
+from neuromod.equations.releases import Release, bath_window, check_modulator
 from neuromod.errors import InputError
 
 __all__ = [
@@ -214,29 +215,6 @@ def check_variant(variant: str) -> str:
     return variant
 
 
-def check_modulator(name: str) -> str:
-    """The name of a modulator, checked.
-
-    Parameters
-    ----------
-    name : str
-        One of :data:`MODULATOR_NAMES` (``"da"``, ``"ach"``, ``"ne"``, ``"ser"``).
-
-    Returns
-    -------
-    str
-        ``name`` unchanged.
-
-    Raises
-    ------
-    InputError
-        ``name`` is not a modulator of a site.
-    """
-    if name not in MODULATOR_NAMES:
-        raise InputError(f"unknown modulator {name!r}; expected one of {', '.join(MODULATOR_NAMES)}")
-    return name
-
-
 def default_epoch(*tau_c: Quantity) -> Quantity:
     """Restart interval of the sites' running integrals: 8 times the shortest eligibility time
     constant, in whole milliseconds (at least 1 ms).
@@ -271,51 +249,6 @@ def default_epoch(*tau_c: Quantity) -> Quantity:
         require_quantity(tau, second, name="tau_c", where="default_epoch")
     shortest = min(float(tau / ms) for tau in tau_c)
     return max(1, int(round(8 * shortest))) * ms
-
-
-@dataclass(frozen=True)
-class Release:
-    """One release event: at ``time``, ``amount`` of ``modulator`` at ``site``.
-
-    ``bath=False``: a pulse (adds to the concentration, which then decays to its resting level);
-    ``bath=True``: a step of the resting level itself (wash-in; a negative step washes out).
-    """
-
-    time: Quantity
-    site: int
-    modulator: str
-    amount: float
-    bath: bool = False
-
-
-@check_quantities(t_on=second, t_off=second)
-def bath_window(t_on: Quantity, t_off: Quantity, site: int, modulator: str, level: float) -> list[Release]:
-    """Bath application of a modulator: wash-in at ``t_on``, wash-out at ``t_off``.
-
-    Parameters
-    ----------
-    t_on, t_off : Quantity (second)
-        Start and end of the application; ``t_off >= t_on``.
-    site : int
-        Index of the modulator site.
-    modulator : str
-        One of :data:`MODULATOR_NAMES`.
-    level : float
-        Step of the resting level while the bath is on (dimensionless concentration).
-
-    Returns
-    -------
-    list of Release
-        Two step events (``bath=True``): ``+level`` at ``t_on``, ``-level`` at ``t_off``.
-
-    Raises
-    ------
-    InputError
-        ``t_off < t_on``, or a time that is not a time.
-    """
-    if float(t_off / second) < float(t_on / second):
-        raise InputError(f"bath window needs t_off >= t_on, got {t_on} .. {t_off}")
-    return [Release(t_on, site, modulator, float(level), True), Release(t_off, site, modulator, -float(level), True)]
 
 
 def _per_site(values: Any, n: int, kind: str) -> list[Any]:

@@ -3,7 +3,8 @@
 Every number here is written once; models, protocols and tests import it.
 
 * :class:`PairSTDPParameters`, :class:`TripletSTDPParameters` -- the parameter sets of
-  :func:`~neuromod.equations.stdp.pair_stdp` and :func:`~neuromod.equations.stdp.triplet_stdp`.
+  :func:`~neuromod.equations.stdp.pair_stdp` and :func:`~neuromod.equations.stdp.triplet_stdp`;
+  :data:`INTERACTIONS` and :data:`WEIGHT_DEPENDENCES` -- the choices of their variants.
 * :data:`PFISTER2006` -- the six triplet-rule fits of Pfister & Gerstner 2006 (J Neurosci 26:9673),
   by data set (visual cortex = Sjöström et al. 2001; hippocampal = Wang et al. 2005),
   interaction (all-to-all / nearest-spike) and model (full / minimal).
@@ -29,14 +30,18 @@ i.e. the relative change Δw/w0 that the experiments report; protocols report it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from brian2 import Quantity, ms
 
+from neuromod.errors import InputError
 from neuromod.parameters import ParameterSet
 
 __all__ = [
+    "INTERACTIONS",
+    "WEIGHT_DEPENDENCES",
     "PairSTDPParameters",
     "TripletSTDPParameters",
     "PFISTER2006",
@@ -48,6 +53,19 @@ __all__ = [
     "WANG2005",
     "REFERENCE_FILE",
 ]
+
+#: Spike-interaction variants: traces add 1 per spike, or are set to 1 by each spike.
+INTERACTIONS = ("all_to_all", "nearest")
+#: Weight dependences of the pair rule.
+WEIGHT_DEPENDENCES = ("additive", "multiplicative")
+
+
+def _check_choice(kind: str, value: str, allowed: Sequence[str]) -> str:
+    """``value`` if it is one of ``allowed``; an :class:`InputError` naming the choices otherwise."""
+    if value not in allowed:
+        raise InputError(f"unknown {kind} {value!r}; expected one of {', '.join(allowed)}")
+    return value
+
 
 #: where the figures below were read: package data, relative to the folder holding ``neuromod/``
 #: (:func:`neuromod.reference.reference_dir` gives the installed folder)
