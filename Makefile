@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo test test-fast docs clean
 
 # PYTHONWARNINGS: setuptools announces every editable install (its import hook maps models/,
 # protocols/, analysis/ into neuromod); that notice is information, not a warning, so it is hidden.
@@ -27,5 +27,15 @@ test: install
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# The documentation site (docs/_build/html/index.html): warnings are errors; the gallery runs every
+# example in its quick mode (NEUROMOD_QUICK=1). Installs the docs extra on first use.
+$(VENV)/.installed-docs: $(VENV)/.installed
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -c constraints.txt -e ".[cuda,test,docs]"
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	NEUROMOD_QUICK=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info docs/_build docs/api docs/auto_examples docs/sg_execution_times.rst examples/runs

@@ -1,9 +1,14 @@
-"""Run emergent's neuron.proj protocol on one Leabra unit and compare it with emergent's log.
+"""
+Leabra unit
+===========
+
+Run emergent's ``neuron.proj`` protocol on one Leabra unit and compare it with emergent's log::
 
     python examples/leabra_unit.py            # rate code, Brian2 runtime
     python examples/leabra_unit.py spiking    # spiking form with the AdEx exponential term
 
-Writes runs/leabra-unit/ (trace.csv, result.json, leabra_unit.png).
+It writes ``runs/leabra-unit/`` (``trace.csv``, ``result.json``, ``leabra_unit.png``). The run
+is short; the documentation gallery runs it as it is.
 """
 
 import sys

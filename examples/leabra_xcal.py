@@ -1,8 +1,14 @@
-"""XCAL learning of one synapse onto one Leabra unit over 20 trials (the floating avg_l threshold).
+"""
+XCAL learning of one synapse
+============================
+
+XCAL learning of one synapse onto one Leabra unit over 20 trials (the floating ``avg_l``
+threshold)::
 
     python examples/leabra_xcal.py
 
-Writes runs/leabra-xcal/ (result.json with one record per trial, leabra_xcal.png).
+It writes ``runs/leabra-xcal/`` (``result.json`` with one record per trial, ``leabra_xcal.png``).
+The run is short; the documentation gallery runs it as it is.
 """
 
 import pandas as pd

@@ -1,4 +1,8 @@
-"""Train the rate twin on ``card-sort`` and ablate its fast weights.
+"""
+Rate twin: Wisconsin card sort
+==============================
+
+Train the rate twin on ``card-sort`` and ablate its fast weights.
 
 Wisconsin card sorting with actor-critic (A2C): the hidden sorting rule changes every
 10 trials and must be inferred from reward.
@@ -14,16 +18,24 @@ weights (models/data/task_checkpoints.json has its figures). Run::
     python examples/train_card_sort.py [OUT_FOLDER]
 
 Interrupted? Run ``train("card-sort", resume=OUT_FOLDER)`` to continue where it stopped.
+
+With ``NEUROMOD_QUICK=1`` (the documentation gallery) it trains for 20 steps and evaluates 32
+held-out episodes per condition: the figures show the shape of a run, not a trained
+network.
 """
 
+import os
 import sys
 
 from neuromod.protocols.ablation import ablate
 from neuromod.protocols.training import train
 
+QUICK = os.environ.get("NEUROMOD_QUICK") == "1"  # a short run for the documentation gallery
+QUICK_EVAL = {"eval_episodes": "32"} if QUICK else {}  # and fewer held-out episodes
+
 out = sys.argv[1] if len(sys.argv) > 1 else "runs/card-sort"
-result = train("card-sort", out=out, steps=150, seed=1, device="auto",
-               overrides={"hidden_size": "32", "n_trials": "30", "block_trials": "10", "lr": "0.01", "gamma": "0",
+result = train("card-sort", out=out, steps=20 if QUICK else 150, seed=1, device="auto",
+               overrides={**QUICK_EVAL, "hidden_size": "32", "n_trials": "30", "block_trials": "10", "lr": "0.01", "gamma": "0",
                           "deck": "full", "silent_iti": "false", "fixation_card": "true", "clip": "0",
                           "demonstration_steps": "0"}, progress=True)
 m = result["metrics"]
@@ -31,6 +43,6 @@ print(f"accuracy on trials 5+ of a block: {m['accuracy_late']:.2f} (chance {m['c
       f"perseverative errors per rule change: {m['perseverative_errors_per_switch']:.1f}")
 print(f"figures and checkpoints in {out}/ (learning_curves.png, result.json, model.pt, twin.pt)")
 
-table = ablate(out)
+table = ablate(out, episodes=32 if QUICK else None)
 for row in table["conditions"]:
     print(row["condition"], {key: round(value, 3) for key, value in row.items() if isinstance(value, float)})

@@ -145,7 +145,7 @@ class TwinConfig:
     gate_s: GateConfig = field(default_factory=GateConfig)
     gate_r: GateConfig = field(default_factory=GateConfig)
     clip: float | None = None
-    """Bound on |U + alpha * dU| (elementwise), or None."""
+    """Bound on ``|U + alpha * dU|`` (elementwise), or None."""
     continuous_time: bool = False
     ct_rate: float = 0.2
     """Fixed z = dt / tau of the continuous-time variant."""

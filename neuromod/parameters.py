@@ -328,7 +328,7 @@ def _preferred_unit(value: Quantity) -> Any:
 
 
 def format_value(value: Any) -> str:
-    """A value as a user would type it: ``20. * msecond`` -> ``'20*ms'``."""
+    """A value as a user would type it: ``'20*ms'`` for the quantity ``20*msecond``."""
     if isinstance(value, Quantity) and not value.is_dimensionless:
         unit = get_unit(value.dim)
         best = _preferred_unit(value) if np.ndim(value) == 0 else unit

@@ -139,7 +139,7 @@ class LeabraUnitParameters(ParameterSet):
     send_thr: float = 0.1
     """opt_thresh.send: activations at or below this value are not sent to receivers."""
     sse_tol: float = 0.5
-    """Errors |target − act_m| below this count 0 in the sum squared error."""
+    """Errors ``|target − act_m|`` below this count 0 in the sum squared error."""
 
     @property
     def vm_dt(self) -> float:
