@@ -36,19 +36,24 @@ The spiking twin:
   current in the continuous one (``1/P``: P presynaptic neurons; ``g``: the synaptic rate, below).
   All neurons of a population receive the same synaptic input (uniform all-to-all weights), so
   it is held once per population (:func:`neuromod.equations.populations.population_node`).
-- **Gate.** Neuron ``poisson``: the population applies the discretised equations once per step
-  from the spike counts of the previous step, gate included (``z`` exact, ``h_{t-1}`` from counts),
-  and its neurons fire as independent inhomogeneous Poisson processes at ``rate_scale_hz *
-  relu(v_t)`` during step ``t``: the only difference from the rate twin is spike noise (the floor).
-  Neuron ``lif``: the update gate becomes synaptic integration: the population's synaptic current
-  ``v`` relaxes to ``W x + b + (U + alpha D) h`` at the rate ``g = -ln(1 - z)/step`` (a decay of
-  ``1 - z`` per step), with ``z`` computed continuously from the input and the population spikes
-  filtered over one step (approximation: the gate changes within a step instead of once per
-  step, and the recurrent input is the instantaneous spike train, not last step's count). Its
-  neurons are leaky integrate-and-fire neurons with white noise driven by ``mu0 + gain v``
+- **Gate** (``integration``). ``"step"`` (the default): the population applies the discretised
+  equations once per step from the spike counts of the previous step, gate included (``z`` exact,
+  ``h_{t-1}`` from counts). ``"synaptic"``: the update gate becomes synaptic integration: the
+  population's synaptic current ``v`` relaxes to ``W x + b + (U + alpha D) h`` at the rate
+  ``g = -ln(1 - z)/step`` (a decay of ``1 - z`` per step), with ``z`` computed continuously from
+  the input and the population spikes filtered over one step (approximation: the gate changes
+  within a step instead of once per step, and the recurrent input is the instantaneous spike
+  train, not last step's count; measured on the shipped seq-digits network this loses the
+  one-step delay its units with ``z`` near 1 rely on, so it is not the default).
+- **Neurons.** ``poisson``: independent inhomogeneous Poisson processes at ``rate_scale_hz *
+  relu(v)``: the only difference from the rate twin is spike noise (the floor).
+  ``lif``: leaky integrate-and-fire neurons with white noise driven by ``mu0 + gain v``
   (:func:`neuromod.equations.populations.noisy_lif`); the noise makes the f-I curve close to
-  ``relu``; ``rate_scale_hz`` is the slope of the measured f-I curve (:func:`measure_fi`) and the
-  input offset is shifted so that its linear part crosses zero at ``v = 0``.
+  ``relu`` near its onset; ``rate_scale_hz`` is the slope of the best relu through the measured
+  f-I curve (:func:`measure_fi`), and the input offset is shifted so that ``v = 0`` is its onset.
+  The curve is concave above about ``v = 2`` and saturates near ``1/tau_ref``: units whose ``h``
+  runs far beyond that range (the shipped seq-digits twin has fast-weight-driven units with ``h``
+  up to ~250) are clipped, which is the measured gap of the ``lif`` twin on that checkpoint.
 - **Fast weights.** Pair STDP between the populations
   (:func:`neuromod.equations.populations.population_pair_stdp`): time constants from the per-step
   rates, ``tau = step_ms / -ln(1 - rate)`` (``tau_plus``, ``tau_minus``, ``tau_u``); population traces
@@ -87,6 +92,9 @@ __all__ = ["NEURONS", "SpikingConfig", "TwinWeights", "Source", "load_source", "
            "simulate", "SpikingRun", "readout_rates", "run_episodes", "EpisodeComparison", "time_constant_ms"]
 
 NEURONS = ("poisson", "lif")
+#: how a population integrates its input: once per model step (the discretised equations), or
+#: continuously as gated synaptic integration (module docstring, "Gate")
+INTEGRATIONS = ("step", "synaptic")
 #: fewest simulation time steps per model step
 MIN_DT_PER_STEP = 5
 
@@ -112,8 +120,9 @@ class SpikingConfig:
     dt_ms: float = 0.1
     rate_scale_hz: float | None = None
     readout_ms: float = 0.0
+    integration: str = "step"
     lif: dict[str, float] = field(default_factory=lambda: {"tau_m_ms": 10.0, "tau_ref_ms": 2.0, "sigma": 0.3,
-                                                           "mu0": 0.9, "gain": 0.5})
+                                                           "mu0": 1.0, "gain": 1.0})
 
     def __post_init__(self):
         if self.neuron not in NEURONS:
@@ -129,6 +138,8 @@ class SpikingConfig:
             raise InputError(f"step_ms must be a whole number of time steps of {self.dt_ms:g} ms, got {self.step_ms!r}")
         if self.rate_scale_hz is not None and not (math.isfinite(self.rate_scale_hz) and self.rate_scale_hz > 0):
             raise InputError(f"rate_scale_hz must be a positive number of Hz, got {self.rate_scale_hz!r}")
+        if self.integration not in INTEGRATIONS:
+            raise InputError(f"integration must be one of {', '.join(INTEGRATIONS)}, got {self.integration!r}")
         if not (math.isfinite(self.readout_ms) and self.readout_ms >= 0):
             raise InputError(f"readout_ms must be >= 0 ms, got {self.readout_ms!r}")
 
@@ -263,7 +274,7 @@ def load_source(path: str | os.PathLike[str]) -> Source:
 @dataclass(frozen=True)
 class FICurve:
     """A measured f-I curve: ``v`` (input in units of the rate twin's ``v``), ``rate_hz``, the fitted
-    slope ``rate_scale_hz`` and the shift ``v0`` where the fitted line crosses zero rate."""
+    slope ``rate_scale_hz`` and the shift ``v0`` of the best relu ``rate(v + v0) ~ rate_scale_hz v``."""
 
     v: tuple[float, ...]
     rate_hz: tuple[float, ...]
@@ -274,13 +285,13 @@ class FICurve:
 
 @lru_cache(maxsize=8)
 def _measure_fi(tau_m_ms: float, tau_ref_ms: float, sigma: float, mu0: float, gain: float, dt_ms: float,
-                duration_ms: float, per_value: int, v_max: float, seed: int) -> FICurve:
+                duration_ms: float, per_value: int, v_max: float, fit_max: float, seed: int) -> FICurve:
     from brian2 import Network, SpikeMonitor, defaultclock, ms
 
     from neuromod.device import use_device
     from neuromod.equations.populations import noisy_lif
 
-    grid = np.linspace(-0.5, v_max, 15)
+    grid = np.linspace(-3.0, v_max, 61)
     with use_device("runtime", seed=seed):
         defaultclock.dt = dt_ms * ms
         model = noisy_lif(tau_m=tau_m_ms * ms, tau_ref=tau_ref_ms * ms, sigma=sigma, mu0=mu0, gain=gain, linked=False)
@@ -291,23 +302,40 @@ def _measure_fi(tau_m_ms: float, tau_ref_ms: float, sigma: float, mu0: float, ga
         Network(group, monitor).run(duration_ms * ms)
         counts = np.bincount(np.asarray(monitor.i[:]), minlength=len(grid) * per_value)
     rates = counts.reshape(len(grid), per_value).mean(1) / (duration_ms / 1000.0)
-    lo, hi = 0.25 * v_max, 0.75 * v_max
-    keep = (grid >= lo) & (grid <= hi)
-    slope, intercept = np.polyfit(grid[keep], rates[keep], 1)
-    return FICurve(tuple(grid.tolist()), tuple(rates.tolist()), float(slope), float(-intercept / slope), (lo, hi))
+    if rates[-1] <= 0:
+        raise InputError(f"the lif neuron does not fire up to v = {v_max}; raise gain or mu0")
+    # the shift s and slope R of the best line through the origin, rate(v + s) ~ R v, over the
+    # working range 0 <= v <= fit_max (least squares): relu with the measured curve's own onset
+    fit = np.linspace(0.0, fit_max, 31)
+    best = None
+    for shift in np.linspace(-3.0, v_max - fit_max, 241):
+        y = np.interp(fit + shift, grid, rates)
+        slope = float(fit @ y / (fit @ fit))
+        if slope <= 0:
+            continue
+        error = float(np.sum((y - slope * fit) ** 2) / np.sum(y ** 2))  # relative: a silent range fits nothing
+        if best is None or error < best[0]:
+            best = (error, slope, float(shift))
+    if best is None:
+        raise InputError(f"the lif neuron does not fire over the working range; raise gain or mu0")
+    _, slope, shift = best
+    return FICurve(tuple(grid.tolist()), tuple(rates.tolist()), slope, shift, (0.0, fit_max))
 
 
-def measure_fi(config: SpikingConfig, *, v_max: float = 2.0, duration_ms: float = 1000.0, per_value: int = 40,
-               seed: int = 12345) -> FICurve:
+def measure_fi(config: SpikingConfig, *, v_max: float = 6.0, fit_max: float = 3.0, duration_ms: float = 500.0,
+               per_value: int = 20, seed: int = 12345) -> FICurve:
     """The f-I curve of the configured ``lif`` neuron, measured in a short runtime simulation.
 
-    Rates of ``per_value`` independent neurons at 15 fixed inputs ``v`` from -0.5 to ``v_max``
-    (``duration_ms`` each); a line fitted over the middle half of the range gives the rate scale
-    (its slope, Hz per unit of ``v``) and ``v0`` (where it crosses zero). Cached per parameters.
+    Rates of ``per_value`` independent neurons at 61 fixed inputs ``v`` from -3 to ``v_max``
+    (``duration_ms`` each). The relu that fits best: the shift ``v0`` and slope ``rate_scale_hz``
+    (Hz per unit of ``v``) of ``rate(v + v0) ~ rate_scale_hz * v`` over ``0 <= v <= fit_max`` (least
+    squares); :func:`simulate` shifts the input offset by ``gain * v0`` so that ``v = 0`` is the
+    onset of that line. Cached per parameters.
     """
     lif = config.lif
     return _measure_fi(float(lif["tau_m_ms"]), float(lif["tau_ref_ms"]), float(lif["sigma"]), float(lif["mu0"]),
-                       float(lif["gain"]), float(config.dt_ms), float(duration_ms), int(per_value), float(v_max), int(seed))
+                       float(lif["gain"]), float(config.dt_ms), float(duration_ms), int(per_value), float(v_max),
+                       float(fit_max), int(seed))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -321,7 +349,9 @@ class SpikingRun:
 
     ``spike_t_ms``, ``spike_i``: every spike (neuron index ``(k*N + unit)*P + j``); ``counts`` (K, T, N)
     spikes per population and step; ``h`` (K, T, N) = counts / c; ``dU`` (K, N, N) the population
-    averaged fast weight at the end; ``rate_scale_hz``; ``fi`` (lif only); ``timings_s``.
+    averaged fast weight at the end; ``rate_scale_hz``; ``fi`` (lif only); ``timings_s``; ``v`` (K, T, N)
+    the populations' potential at the start of each step after its update (``poisson``: ``v_t``;
+    ``lif``: the value reached at the end of step ``t - 1``).
     """
 
     spike_t_ms: np.ndarray
@@ -334,6 +364,7 @@ class SpikingRun:
     device: str
     fi: FICurve | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    v: np.ndarray | None = None
 
     @property
     def spike_budget(self) -> float:
@@ -380,7 +411,7 @@ def simulate(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None
     """
     import time
 
-    from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, defaultclock, linked_var, ms
+    from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, TimedArray, defaultclock, linked_var, ms
 
     from neuromod.device import check_device_name, use_device
     from neuromod.equations.populations import noisy_lif, poisson_rate_neuron, population_node, population_pair_stdp
@@ -403,7 +434,8 @@ def simulate(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None
         namespace = {"drive_of": TimedArray(rows(drive), dt=step), "drive_z_of": TimedArray(rows(drive_z), dt=step),
                      "reset_of": TimedArray(flags, dt=step), "count_scale": P * rate_scale * Hz, "step": step,
                      "ct_rate": float(weights.ct_rate)}
-        node = population_node("discrete" if config.neuron == "poisson" else "continuous",
+        continuous = config.integration == "synaptic"
+        node = population_node("continuous" if continuous else "discrete",
                                continuous_time=weights.continuous_time)
         pops = NeuronGroup(K * N, node.model, namespace=namespace, name="populations")
         tau_p = float(time_constant_ms(weights.rate_plus, config.step_ms))
@@ -412,7 +444,6 @@ def simulate(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None
         pops.tau_minus = tau_m * ms
         pops.kp = 1.0 / (P * rate_scale * tau_p / 1000.0)
         pops.km = 1.0 / (P * rate_scale * tau_m / 1000.0)
-        continuous = config.neuron != "poisson"
         pops.run_regularly(node.every_dt, when="before_thresholds", order=-2, name="populations_every_dt")
         pops.run_regularly(node.every_step, dt=step, when="before_thresholds", order=-4 if continuous else -1,
                            name="populations_every_step")
@@ -425,7 +456,7 @@ def simulate(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None
                               gain=lif["gain"])
         neurons = model.group(K * N * P, name="neurons")
         neurons.v_pop = linked_var(pops, "v", index=np.repeat(np.arange(K * N), P))
-        if continuous:
+        if config.neuron == "lif":
             neurons.V = "rand()"
         relay = Synapses(neurons, pops, on_pre="n_post += 1", name="relay")
         relay.connect(i=np.arange(K * N * P), j=np.arange(K * N * P) // P)
@@ -447,11 +478,14 @@ def simulate(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None
         pairs.A_minus = tile(weights.a_minus / (P * rate_scale * tau_u_syn / 1000.0))
         pairs.run_regularly(pair.every_dt, when="before_thresholds", order=-3, name="pairs_every_dt")
         monitor = SpikeMonitor(neurons, name="spikes")
-        sim.run(Network(pops, neurons, relay, pairs, monitor), T * step)
+        # the populations' v at the start of every step, after its update (discrete: v_t)
+        v_monitor = StateMonitor(pops, "v", record=True, dt=step, when="end", name="v_at_steps")
+        sim.run(Network(pops, neurons, relay, pairs, monitor, v_monitor), T * step)
         spike_t = np.asarray(monitor.t[:] / ms, dtype=float)
         spike_i = np.asarray(monitor.i[:], dtype=np.int64)
         D = np.asarray(pairs.D[:], dtype=float)
         syn_pre, syn_post = np.asarray(pairs.i[:]), np.asarray(pairs.j[:])
+        v_steps = np.asarray(v_monitor.v[:], dtype=float)  # (K*N, T)
         timings = dict(sim.timings_s)
     timings["total_s"] = time.perf_counter() - started
     dU = np.zeros((K, N, N))
@@ -460,7 +494,8 @@ def simulate(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None
     pop = spike_i // P
     counts = np.bincount((pop // N) * T * N + step_index * N + pop % N, minlength=K * T * N).reshape(K, T, N)
     c = rate_scale * config.step_ms / 1000.0 * P
-    return SpikingRun(spike_t, spike_i, counts, counts / c, dU, rate_scale, config, device, fi, timings)
+    v = v_steps[:, :T].reshape(K, N, -1).transpose(0, 2, 1)
+    return SpikingRun(spike_t, spike_i, counts, counts / c, dU, rate_scale, config, device, fi, timings, v)
 
 
 def readout_rates(h: np.ndarray, step_ms: float, readout_ms: float) -> np.ndarray:

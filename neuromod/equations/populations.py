@@ -74,7 +74,7 @@ def poisson_rate_neuron(rate_scale=100 * Hz, *, linked: bool = True) -> NeuronMo
     )
 
 
-def noisy_lif(*, tau_m=10 * ms, tau_ref=2 * ms, sigma: float = 0.3, mu0: float = 0.9, gain: float = 1.0,
+def noisy_lif(*, tau_m=10 * ms, tau_ref=2 * ms, sigma: float = 0.3, mu0: float = 1.0, gain: float = 1.0,
               linked: bool = True) -> NeuronModel:
     """A leaky integrate-and-fire neuron driven by ``mu0 + gain*v_pop`` and white noise.
 
@@ -89,7 +89,7 @@ def noisy_lif(*, tau_m=10 * ms, tau_ref=2 * ms, sigma: float = 0.3, mu0: float =
     sigma : float
         Noise amplitude (threshold units). Default: 0.3.
     mu0, gain : float
-        Input offset and gain per unit of ``v_pop`` (threshold units). Default: 0.9, 1.
+        Input offset and gain per unit of ``v_pop`` (threshold units). Default: 1, 1.
     linked : bool
         ``v_pop`` linked to the population node, or a plain variable (f-I measurements).
 
