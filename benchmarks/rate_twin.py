@@ -491,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
             if peak:
                 entry["bandwidth_fraction_of_peak"] = achieved / peak
         entries[rule] = entry
-    parameters = {"quick": quick, **sizes, "compiled": args.compiled, "auto": not args.no_auto, "repeats": repeats, "warmup_steps": args.warmup_steps, "rules": rules,
+    parameters = {"quick": quick, **sizes, "compiled": args.compiled, "auto": not args.no_auto, "repeats": repeats,
+                  "warmup_steps": args.warmup_steps, "rules": rules,
                   "torch_threads": threads or "default", "timeout_s": args.timeout}
     write_benchmark(args.out, "rate_twin", parameters, seed=SEED, device=args.device,
                     wall_time_s=time.perf_counter() - started, metrics=headline(entries),
@@ -505,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
               f"T={long.get('steps')} peak {long.get('peak_rss_gb', long.get('peak_gb', float('nan'))):.2f} GB")
         if "auto" in entry:
             print(f"{rule}: auto chose {entry['auto'].get('chosen_impl')}, auto / naive "
-                  f"{entry.get('auto_over_naive', float('nan')):.2f}, auto / fused {entry.get('auto_over_fused', float('nan')):.2f}")
+                  f"{entry.get('auto_over_naive', float('nan')):.2f}, "
+                  f"auto / fused {entry.get('auto_over_fused', float('nan')):.2f}")
         if "ours_compiled" in entry:
             print(f"{rule}: compiled / fused {entry.get('compiled_over_fused', float('nan')):.2f}")
         large = entry.get("ours_large", {})

@@ -56,6 +56,7 @@ For runs that must repeat bit for bit (and for tests), set ``NEUROMOD_TWIN_AUTO=
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -202,6 +203,7 @@ def rule_choice(eligible: list[str], device_type: str, needs_grad: bool) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=None)
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         try:
