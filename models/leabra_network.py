@@ -126,6 +126,34 @@ def run_layer(
     emergent's ``layer_fffb.proj`` writes its input layer's activations each cycle and sends them
     through one-to-one weights of 1; ``drive`` is that product. Returns arrays of shape
     (cycles, units) per variable (``gc_i`` included) plus ``cycle`` (1-based).
+
+    Parameters
+    ----------
+    p : LeabraUnitParameters
+        Unit parameters.
+    inhib : FFFBParameters
+        The layer's inhibition.
+    drive : array_like
+        Raw net input, shape (cycles, units).
+    form : {"rate", "spiking"}
+        Default: ``"rate"``.
+    variables : sequence of str
+        Variables to record. Default: :data:`TRACE_VARIABLES`.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Shape (cycles, units) per variable, ``gc_i`` included, plus ``cycle`` (1-based).
+
+    Raises
+    ------
+    InputError
+        An unknown ``form``.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
     """
     drive = np.atleast_2d(np.asarray(drive, dtype=np.float64))
     layer = Layer("layer", drive.shape[1], p, inhib=inhib, form=form)
@@ -147,6 +175,25 @@ def netin_scale_factor(sender_avg_act: float, sender_n: int, n_cons: int) -> flo
 
     Full connectivity (``n_cons == sender_n``): 1/round(avg_act·sender_n) (at least 1); partial:
     1/min(round(avg_act·n_cons), round(avg_act·sender_n)) (each at least 1).
+
+    Parameters
+    ----------
+    sender_avg_act : float
+        Expected activity of the sending layer (its ``avg_act``).
+    sender_n : int
+        Units in the sending layer.
+    n_cons : int
+        Connections per receiving unit.
+
+    Returns
+    -------
+    float
+        The factor (at most 1).
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
     """
     n_cons = max(int(n_cons), 1)
     slay_act_n = max(int(sender_avg_act * sender_n + 0.5), 1)
@@ -239,6 +286,7 @@ class Network:
         self.compute_netin_scales()
 
     def layer(self, name: str) -> Layer:
+        """The layer called ``name``; an :class:`InputError` naming the layers otherwise."""
         try:
             return self.layers[name]
         except KeyError:
@@ -272,21 +320,8 @@ class Network:
             update_averages(layer.state, layer.unit)
             layer.acts_avg = float(np.mean(layer.state.act))
 
-    def trial(self, inputs: Mapping[str, Any] | None = None, targets: Mapping[str, Any] | None = None, *,
-              learn: bool = True, record: Sequence[str] = (), variables: Sequence[str] = TRACE_VARIABLES) -> TrialRecord:
-        """Run one trial; ``inputs``/``targets`` map layer names to patterns.
-
-        Returns a :class:`TrialRecord` with per-cycle traces of the layers named in ``record``,
-        the minus/plus phase activations and the sum squared error of the target layers
-        (target − act_m)².
-        """
-        inputs = dict(inputs or {})
-        targets = dict(targets or {})
-        for name in list(inputs) + list(targets):
-            self.layer(name)
-        n_cycles = self.quarters * self.cycles_per_quarter
-        rec = TrialRecord(cycles={name: {v: np.zeros((n_cycles, self.layers[name].n)) for v in variables} for name in record})
-        # trial init: avg_l (not before the first trial), decay
+    def _trial_init(self) -> None:
+        """emergent's Trial_Init: avg_l (not before the first trial), then the decay of the activation state."""
         for layer in self.layers.values():
             if self.trials_done > 0:
                 update_avg_l(layer.state, layer.unit, hidden=layer.kind == "hidden")
@@ -296,18 +331,58 @@ class Network:
             layer.fbi -= layer.decay_trial * layer.fbi
             layer.gc_i -= layer.decay_trial * layer.gc_i
             layer.clamped = False
+
+    def _clamp(self, inputs: Mapping[str, Any], targets: Mapping[str, Any]) -> None:
+        """Hard-clamp the input layers (zeros where no pattern is given) and the given target layers."""
+        for name, layer in self.layers.items():
+            pattern = None
+            if layer.kind == "input":
+                pattern = inputs.get(name, np.zeros(layer.n))
+            elif layer.kind == "target" and name in targets:
+                pattern = targets[name]
+            if pattern is not None:
+                hard_clamp(layer.state, layer.unit, np.asarray(pattern, dtype=np.float64))
+                layer.clamped = True
+
+    def trial(self, inputs: Mapping[str, Any] | None = None, targets: Mapping[str, Any] | None = None, *,
+              learn: bool = True, record: Sequence[str] = (), variables: Sequence[str] = TRACE_VARIABLES) -> TrialRecord:
+        """Run one trial; ``inputs``/``targets`` map layer names to patterns.
+
+        Parameters
+        ----------
+        inputs : mapping, optional
+            Input layer name -> pattern (hard clamped in every phase).
+        targets : mapping, optional
+            Target layer name -> pattern (clamped in the plus phase).
+        learn : bool
+            Apply XCAL at the end of the trial. Default: True.
+        record : sequence of str
+            Layers whose per-cycle traces are kept. Default: none.
+        variables : sequence of str
+            Variables traced. Default: :data:`TRACE_VARIABLES`.
+
+        Returns
+        -------
+        TrialRecord
+            Per-cycle traces of the layers named in ``record``, the minus/plus phase activations
+            and the sum squared error of the target layers (target − act_m)².
+
+        Raises
+        ------
+        InputError
+            A layer name that the network does not have.
+        """
+        inputs = dict(inputs or {})
+        targets = dict(targets or {})
+        for name in list(inputs) + list(targets):
+            self.layer(name)
+        n_cycles = self.quarters * self.cycles_per_quarter
+        rec = TrialRecord(cycles={name: {v: np.zeros((n_cycles, self.layers[name].n)) for v in variables} for name in record})
+        self._trial_init()
         c = 0
         for q in range(self.quarters):
             plus = q == self.quarters - 1
-            for name, layer in self.layers.items():
-                pattern = None
-                if layer.kind == "input":
-                    pattern = inputs.get(name, np.zeros(layer.n))
-                elif layer.kind == "target" and plus and name in targets:
-                    pattern = targets[name]
-                if pattern is not None:
-                    hard_clamp(layer.state, layer.unit, np.asarray(pattern, dtype=np.float64))
-                    layer.clamped = True
+            self._clamp(inputs, targets if plus else {})
             for _ in range(self.cycles_per_quarter):
                 self.cycle()
                 for name in record:
@@ -351,7 +426,14 @@ STD4_EVENT = {"inputs": {"Input": [0.95, 0.95, 0.0, 0.0]}, "targets": {"Output":
 def neuron_pair_network(inhib: bool = False) -> Network:
     """neuron_pair.proj: Input (1 unit) → Output (1 unit, target), weight 0.5, XCAL on.
 
-    ``inhib`` turns FFFB inhibition (gi 1.8) on in the Output layer (the ``_inhib`` logs).
+    Parameters
+    ----------
+    inhib : bool
+        Turn FFFB inhibition (gi 1.8) on in the Output layer (the ``_inhib`` logs). Default: False.
+
+    Returns
+    -------
+    Network
     """
     inp = Layer("Input", 1, NEURON_PAIR_PROJ, kind="input")
     out = Layer("Output", 1, NEURON_PAIR_PROJ, kind="target", avg_act=0.5,
@@ -363,6 +445,10 @@ def netin_network() -> Network:
     """netin.proj: Input0, Input1 (4 units each) → Output (4), one-to-one weights 0.5, wt_scale abs 1 and 2.
 
     Only the abs-2 projection (Input1 → Output) learns, as the log's ~1e-6 trial-2 changes require.
+
+    Returns
+    -------
+    Network
     """
     in0 = Layer("Input0", 4, NETIN_PROJ, kind="input")
     in1 = Layer("Input1", 4, NETIN_PROJ, kind="input")
@@ -376,8 +462,15 @@ def netin_network() -> Network:
 def std4_network(weights: Mapping[str, Any]) -> Network:
     """LeabraStd4.proj: Input → Hidden → Output (4 units each), full projections, XCAL, no inhibition.
 
-    ``weights``: what :func:`neuromod.models.emergent_io.read_weights` returns for
-    ``leabra_std4.wts`` (``weights["Hidden"].projections["Input"]`` is W[hidden, input]).
+    Parameters
+    ----------
+    weights : mapping
+        What :func:`neuromod.models.emergent_io.read_weights` returns for ``leabra_std4.wts``
+        (``weights["Hidden"].projections["Input"]`` is W[hidden, input]).
+
+    Returns
+    -------
+    Network
     """
     inp = Layer("Input", 4, STD4_PROJ, kind="input", avg_act=0.2)
     hid = Layer("Hidden", 4, STD4_PROJ, kind="hidden", avg_act=0.2)

@@ -61,8 +61,31 @@ def nxx1(x: Any, gain: float = 100.0, nvar: float = 0.005, x_res: float = 0.001)
     """Noisy x/(x+1) rate-code activation of ``x`` = (v_m − thr) or (g_e − g_e_thr).
 
     Inside the table range [−3·nvar, 1] the table of :func:`nxx1_table` is interpolated linearly;
-    below it the rate is 0, above it plain x/(x+1). Defaults are emergent's (gain 100, nvar 0.005).
+    below it the rate is 0, above it plain x/(x+1).
 
+    Parameters
+    ----------
+    x : array_like
+        Input relative to threshold (emergent's normalised units).
+    gain : float
+        γ of x/(x+1). Default: 100 (emergent's act.gain).
+    nvar : float
+        Width of the noise kernel. Default: 0.005.
+    x_res : float
+        Table step. Default: 0.001.
+
+    Returns
+    -------
+    numpy.ndarray
+        Activations in [0, 1), float64, the shape of ``x``.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
+
+    Examples
+    --------
     >>> float(nxx1(0.18, gain=40, nvar=0.01))  # neuron.dat's steady state, emergent: 0.877903
     0.87790...
     """
@@ -80,8 +103,28 @@ def xcal(x: Any, th: Any, d_rev: float = 0.1, d_thr: float = 0.0001) -> np.ndarr
     """XCAL check-mark function: weight change for co-activity ``x`` and floating threshold ``th``.
 
     0 for x < d_thr; ``x − th`` for x > th·d_rev; ``−x·(1 − d_rev)/d_rev`` in between (the
-    descending limb through 0 at x = 0 down to −th·(1 − d_rev) at x = th·d_rev). Defaults are
-    emergent's (d_rev 0.1, d_thr 0.0001). O'Reilly et al., CCN book, ch. 4 (XCAL).
+    descending limb through 0 at x = 0 down to −th·(1 − d_rev) at x = th·d_rev).
+
+    Parameters
+    ----------
+    x : array_like
+        Sender-receiver co-activity (e.g. srs = avg_s_eff_recv·avg_s_eff_send), dimensionless.
+    th : array_like
+        Floating threshold (srm, or avg_l for the Hebbian term), broadcast against ``x``.
+    d_rev : float
+        Reversal point as a fraction of ``th``. Default: 0.1.
+    d_thr : float
+        Co-activity below which the change is 0. Default: 0.0001.
+
+    Returns
+    -------
+    numpy.ndarray
+        The weight change before the learning rate, float64.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience,
+    ch. 4 (XCAL); emergent 8.1.1 (https://github.com/emer/emergent).
     """
     x = np.asarray(x, dtype=np.float64)
     th = np.asarray(th, dtype=np.float64)
@@ -95,7 +138,21 @@ lin_weight = linear_weight
 
 
 def avg_l_lrn(avg_l: Any, p: LeabraUnitParameters = EMERGENT_UNIT) -> np.ndarray:
-    """Hebbian learning weight from avg_l: ``lrn_min + (lrn_max − lrn_min)/(gain − min)·(avg_l − min)``."""
+    """Hebbian learning weight from avg_l: ``lrn_min + (lrn_max − lrn_min)/(gain − min)·(avg_l − min)``.
+
+    Parameters
+    ----------
+    avg_l : array_like
+        The receivers' long-term average activity.
+    p : LeabraUnitParameters
+        Uses ``avg_l_lrn_min``, ``avg_l_lrn_max``, ``avg_l_gain``, ``avg_l_min``. Default:
+        :data:`EMERGENT_UNIT`.
+
+    Returns
+    -------
+    numpy.ndarray
+        avg_l_lrn, float64 (not negative for avg_l ≥ avg_l_min).
+    """
     return p.avg_l_lrn_min + p.avg_l_lrn_fact * (np.asarray(avg_l, dtype=np.float64) - p.avg_l_min)
 
 
@@ -137,11 +194,25 @@ class UnitState:
     since_spike: np.ndarray
 
     def snapshot(self, names: Sequence[str] = TRACE_VARIABLES) -> dict[str, np.ndarray]:
+        """Copies of the variables ``names`` (default :data:`TRACE_VARIABLES`), by name."""
         return {name: getattr(self, name).copy() for name in names}
 
 
 def init_state(n: int, p: LeabraUnitParameters = EMERGENT_UNIT) -> UnitState:
-    """Initial state of ``n`` units (emergent's Init_Weights + Init_Acts)."""
+    """Initial state of ``n`` units (emergent's Init_Weights + Init_Acts).
+
+    Parameters
+    ----------
+    n : int
+        Number of units.
+    p : LeabraUnitParameters
+        Initial values (vm_init, act_init, avg_init, avg_l_init). Default: :data:`EMERGENT_UNIT`.
+
+    Returns
+    -------
+    UnitState
+        Arrays of length ``n``.
+    """
     zeros = lambda: np.zeros(n, dtype=np.float64)  # noqa: E731
     full = lambda v: np.full(n, float(v), dtype=np.float64)  # noqa: E731
     avg_s = full(p.avg_init)
@@ -159,6 +230,19 @@ def decay_state(s: UnitState, p: LeabraUnitParameters, decay: float = 1.0) -> No
     """Move the activation state towards its initial values by ``decay`` (1 = full reset), in place.
 
     The learning averages and the refractory counter are kept, as in emergent's DecayState.
+
+    Parameters
+    ----------
+    s : UnitState
+        The units' state, changed in place.
+    p : LeabraUnitParameters
+        Unit parameters.
+    decay : float
+        Share of the way back to the initial values, in [0, 1]. Default: 1.
+
+    Returns
+    -------
+    None
     """
     if decay > 0.0:
         s.act -= decay * (s.act - p.act_init)
@@ -179,6 +263,19 @@ def hard_clamp(s: UnitState, p: LeabraUnitParameters, ext: Any) -> None:
 
     net = ext, act = ext clipped to [0, clamp_max], v_m = vm_eq = thr + act/gain (E_l for act 0),
     I_net = 0. The running averages keep integrating (call :func:`update_averages` each cycle).
+
+    Parameters
+    ----------
+    s : UnitState
+        The units' state, changed in place.
+    p : LeabraUnitParameters
+        Unit parameters.
+    ext : array_like
+        External values, one per unit or one for all.
+
+    Returns
+    -------
+    None
     """
     ext = np.broadcast_to(np.asarray(ext, dtype=np.float64), s.act.shape)
     s.net[:] = ext
@@ -196,14 +293,52 @@ def _inet(p: LeabraUnitParameters, net: np.ndarray, gi: np.ndarray, adapt: np.nd
 
 
 def integrate_netin(s: UnitState, p: LeabraUnitParameters, net_raw: Any) -> None:
-    """Step 1: ``g_e += dt_integ/net_tau·(net_raw − g_e)``; ``net = g_bar_e·g_e`` (in place)."""
+    """Step 1: ``g_e += dt_integ/net_tau·(net_raw − g_e)``; ``net = g_bar_e·g_e`` (in place).
+
+    Parameters
+    ----------
+    s : UnitState
+        The units' state, changed in place.
+    p : LeabraUnitParameters
+        Unit parameters.
+    net_raw : array_like
+        This cycle's raw excitatory input (before g_bar_e), one per unit or one for all.
+
+    Returns
+    -------
+    None
+    """
     net_raw = np.broadcast_to(np.asarray(net_raw, dtype=np.float64), s.ge.shape)
     s.ge += p.dt_integ * p.net_dt * (net_raw - s.ge)
     s.net[:] = p.g_bar_e * s.ge
 
 
 def update_act(s: UnitState, p: LeabraUnitParameters, gc_i: Any = 0.0, *, form: str = "rate") -> None:
-    """Steps 3–6 of the module docstring for unclamped units, given this cycle's net and ``gc_i``."""
+    """Steps 3–6 of the module docstring for unclamped units, given this cycle's net and ``gc_i``.
+
+    v_m by the midpoint rule (frozen for t_r cycles after a spike), vm_eq by one Euler step, the
+    activation (NXX1 or spike), the spike reset and adaptation from the post-reset v_m.
+
+    Parameters
+    ----------
+    s : UnitState
+        The units' state, changed in place.
+    p : LeabraUnitParameters
+        Unit parameters.
+    gc_i : array_like
+        The inhibitory conductance before g_bar_i. Default: 0.
+    form : {"rate", "spiking"}
+        Rate code (NXX1) or spiking. Default: ``"rate"``.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    InputError
+        An unknown ``form``.
+    """
     if form not in FORMS:
         raise InputError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
     dt = p.dt_integ * p.vm_dt
@@ -253,13 +388,47 @@ def unit_cycle(s: UnitState, p: LeabraUnitParameters, net_raw: Any, gc_i: Any = 
     ``net_raw``: this cycle's raw excitatory input (Σ scale·w·act of the senders, before g_bar_e);
     ``gc_i``: the layer's inhibitory conductance for this cycle (before g_bar_i). Call
     :func:`update_averages` afterwards (the network does both).
+
+    Parameters
+    ----------
+    s : UnitState
+        The units' state, changed in place.
+    p : LeabraUnitParameters
+        Unit parameters.
+    net_raw : array_like
+        This cycle's raw excitatory input.
+    gc_i : array_like
+        The inhibitory conductance. Default: 0.
+    form : {"rate", "spiking"}
+        Default: ``"rate"``.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    InputError
+        An unknown ``form``.
     """
     integrate_netin(s, p, net_raw)
     update_act(s, p, gc_i, form=form)
 
 
 def update_averages(s: UnitState, p: LeabraUnitParameters) -> None:
-    """Cycle update of the learning averages avg_ss, avg_s, avg_m, avg_s_eff from act_nd, in place."""
+    """Cycle update of the learning averages avg_ss, avg_s, avg_m, avg_s_eff from act_nd, in place.
+
+    Parameters
+    ----------
+    s : UnitState
+        The units' state, changed in place.
+    p : LeabraUnitParameters
+        Unit parameters.
+
+    Returns
+    -------
+    None
+    """
     s.avg_ss += p.dt_integ / p.ss_tau * (s.act_nd - s.avg_ss)
     s.avg_s += p.dt_integ / p.s_tau * (s.avg_ss - s.avg_s)
     s.avg_m += p.dt_integ / p.m_tau * (s.avg_s - s.avg_m)
@@ -269,7 +438,19 @@ def update_averages(s: UnitState, p: LeabraUnitParameters) -> None:
 def update_avg_l(s: UnitState, p: LeabraUnitParameters, *, hidden: bool = True) -> None:
     """Trial update of avg_l (towards avg_l_gain·avg_m, floor avg_l_min) and avg_l_lrn, in place.
 
-    ``hidden=False`` (input, target and output layers) sets avg_l_lrn to 0: no Hebbian term there.
+    Parameters
+    ----------
+    s : UnitState
+        The units' state, changed in place.
+    p : LeabraUnitParameters
+        Unit parameters.
+    hidden : bool
+        False (input, target and output layers) sets avg_l_lrn to 0: no Hebbian term there.
+        Default: True.
+
+    Returns
+    -------
+    None
     """
     s.avg_l += (1.0 / p.avg_l_tau) * (p.avg_l_gain * s.avg_m - s.avg_l)
     np.maximum(s.avg_l, p.avg_l_min, out=s.avg_l)
@@ -286,9 +467,35 @@ def run_unit(
 ) -> dict[str, np.ndarray]:
     """Simulate one unit driven by ``drive[c]`` (its raw net input on cycle c), emergent's neuron.proj.
 
-    Returns one array per variable (length = number of cycles) plus ``cycle`` (1-based). With the
-    defaults this is the protocol of ``neuron.dat``: 200 cycles, input 1 on cycles 11–160.
-    ``gc_i`` may be a scalar or one value per cycle.
+    With the defaults this is the protocol of ``neuron.dat``: 200 cycles, input 1 on cycles 11–160.
+
+    Parameters
+    ----------
+    p : LeabraUnitParameters
+        Default: :data:`NEURON_PROJ`.
+    drive : array_like
+        Raw net input per cycle. Default: :data:`NEURON_PROJ_INPUT`.
+    form : {"rate", "spiking"}
+        Default: ``"rate"``.
+    gc_i : array_like
+        Inhibitory conductance, a scalar or one value per cycle. Default: 0.
+    variables : sequence of str
+        Variables to record. Default: :data:`TRACE_VARIABLES`.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        One array per variable (length = number of cycles) plus ``cycle`` (1-based).
+
+    Raises
+    ------
+    InputError
+        An unknown ``form``.
+
+    References
+    ----------
+    O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
+    (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
     """
     drive = np.asarray(drive, dtype=np.float64)
     gc = np.broadcast_to(np.asarray(gc_i, dtype=np.float64), drive.shape)

@@ -65,7 +65,23 @@ _GCC_ARGS_CXX17 = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-march=
 
 
 def check_device_name(name: str) -> str:
-    """Return ``name`` if it is a known device, else raise :class:`InputError`."""
+    """The one check of a Brian2 device name: ``name`` if it is known.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DEVICE_NAMES` (``"runtime"``, ``"cpp_standalone"``, ``"cuda_standalone"``).
+
+    Returns
+    -------
+    str
+        ``name`` unchanged.
+
+    Raises
+    ------
+    InputError
+        An unknown name (the message lists the known ones).
+    """
     if name not in DEVICE_NAMES:
         raise InputError(f"unknown device {name!r}; expected one of {', '.join(DEVICE_NAMES)}")
     return name
@@ -165,7 +181,13 @@ def _cuda_root(nvcc: str) -> str:
 
 
 def cuda_toolchain() -> CudaToolchain:
-    """Find nvcc, the CUDA folder, curand (toolkit first, then the wheel) and any GPUs."""
+    """Find nvcc, the CUDA folder, curand (toolkit first, then the wheel) and any GPUs.
+
+    Returns
+    -------
+    CudaToolchain
+        What was found (None or empty where nothing was); it never raises for a missing part.
+    """
     nvcc = shutil.which("nvcc")
     cuda_path = os.environ.get("CUDA_PATH") or os.environ.get("CUDA_HOME")
     if nvcc and not cuda_path:
@@ -202,6 +224,21 @@ def device_unavailable(name: str) -> str | None:
 
     ``cuda_standalone`` needs brian2cuda, nvcc, curand and a GPU (``nvidia-smi`` lists one); the
     standalone devices need a C++ compiler. Benchmarks use this to skip a device and say why.
+
+    Parameters
+    ----------
+    name : str
+        A device name (:data:`DEVICE_NAMES`).
+
+    Returns
+    -------
+    str or None
+        One line saying what is missing, or None when the device can run here.
+
+    Raises
+    ------
+    InputError
+        An unknown device name.
     """
     check_device_name(name)
     if name == "runtime":
