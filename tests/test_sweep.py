@@ -246,3 +246,19 @@ def test_sweep_record_lists_the_spec(tmp_path, toy, client):
     config = json.loads((tmp_path / "s" / "config.json").read_text())
     assert config["kind"] == "sweep" and config["parameters"]["grid"] == {"n": ["2"]}
     assert config["parameters"]["seeds"] == [1, 2]
+
+
+@pytest.mark.slow  # four C++ builds
+@pytest.mark.cpp_standalone
+def test_a_reused_build_folder_gives_the_results_of_fresh_builds(tmp_path, toy):
+    spec = load_spec(toy_spec({"rate": ["50*Hz", "80*Hz"]}, seeds=(1,), device="cpp_standalone"))
+    fresh = load_spec(toy_spec({"rate": ["50*Hz", "80*Hz"]}, seeds=(1,), device="cpp_standalone", reuse_build=False))
+    rates = {}
+    for which, s in (("reused", spec), ("fresh", fresh)):
+        for n, point in enumerate(s.points()):
+            kinds.run_one(s, point, tmp_path / which / str(n))
+            rates[which, n] = read_run(tmp_path / which / str(n))["result"]["metrics"]["mean_rate_hz"]
+            assert not (tmp_path / which / str(n) / "build").exists()
+    assert kinds.worker_build_dir("toy", "cpp_standalone").is_dir()  # the reused folder, kept for the next run
+    assert rates["reused", 0] == rates["fresh", 0] and rates["reused", 1] == rates["fresh", 1]
+    assert rates["reused", 0] != rates["reused", 1]

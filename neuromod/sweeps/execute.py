@@ -127,7 +127,9 @@ def open_client(spec: SweepSpec, scheduler: str | None, workers: int | None,
             n = int(workers or os.cpu_count() or 1)
             dashboard = ":0" if importlib.util.find_spec("bokeh") is not None else None
             cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                                       dashboard_address=dashboard, silence_logs=logging.ERROR))
+                                                       dashboard_address=dashboard,
+                                                       # a failed run's error is in the table, once
+                                                       silence_logs=logging.CRITICAL))
             client = stack.enter_context(Client(cluster))
             echo(f"LocalCluster of {n} worker process(es)")
         elif scheduler == "slurm":

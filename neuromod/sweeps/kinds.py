@@ -1,7 +1,13 @@
 """One run of a sweep, by run kind: write the run folder ``target`` (atomically, a RunFolder).
 
-- ``protocol NAME``: :func:`neuromod.protocols.base.write_protocol_run` (its Brian2 build folder
-  lives inside the run's own staging folder, so no two runs share one);
+- ``protocol NAME``: :func:`neuromod.protocols.base.write_protocol_run`. On a standalone device
+  (``cpp_standalone``, ``cuda_standalone``) each worker thread keeps one build folder per protocol
+  and device for all its runs (:func:`worker_build_dir`; ``[sweep] reuse_build = false`` gives every
+  run a fresh one inside its run folder). Brian2 rewrites only the generated files whose text
+  changed and ``make`` recompiles only those, so where points differ only in parameter values the
+  project is compiled once per worker and later runs recompile a file or two and relink
+  (``benchmarks/sweep_compile_once.py`` measures it). A build folder belongs to one thread of one
+  process, so no two runs ever use one at the same time; it is removed when the process exits;
 - ``train TASK``: :func:`neuromod.protocols.training.train` into the staging folder;
 - ``spike-twin RUN`` and ``analyze RUN``: the entry points of :data:`ENTRY_POINTS`
   (:func:`neuromod.models.spiking_twin_run.spike_twin_run`, :func:`neuromod.analysis.analyze.analyze`),
@@ -14,7 +20,13 @@
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
 import importlib
+import os
+import shutil
+import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +35,7 @@ from neuromod.errors import InputError
 from neuromod.results import RunFolder
 from neuromod.sweeps.spec import Point, SweepSpec
 
-__all__ = ["ENTRY_POINTS", "entry_point", "entry_defaults", "run_one"]
+__all__ = ["ENTRY_POINTS", "entry_point", "entry_defaults", "run_one", "worker_build_dir"]
 
 #: SPEC word -> (module, function) of the run kinds that live outside the protocol layer
 ENTRY_POINTS: dict[str, tuple[str, str]] = {
@@ -33,6 +45,26 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
 
 #: keyword arguments of an entry point that the sweep itself sets
 _SWEEP_SET = {"out", "seed", "overwrite", "progress", "device"}
+
+
+#: (pid, thread) -> the build root of that thread (removed when the process exits)
+_BUILD_ROOTS: dict[tuple[int, int], Path] = {}
+
+
+def _remove_build_roots() -> None:
+    for (pid, _), root in list(_BUILD_ROOTS.items()):
+        if pid == os.getpid():
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def worker_build_dir(protocol: str, device: str) -> Path:
+    """The build folder this thread of this process uses for ``protocol`` on ``device``."""
+    key = (os.getpid(), threading.get_ident())
+    if key not in _BUILD_ROOTS:
+        if not _BUILD_ROOTS:
+            atexit.register(_remove_build_roots)
+        _BUILD_ROOTS[key] = Path(tempfile.mkdtemp(prefix=f"neuromod-sweep-build-{os.getpid()}-"))
+    return _BUILD_ROOTS[key] / f"{protocol}-{device}"
 
 
 def entry_point(word: str) -> Callable[..., Any]:
@@ -89,8 +121,13 @@ def run_one(spec: SweepSpec, point: Point, target: Path, *, overwrite: bool = Fa
 
         protocol = get_protocol(spec.name)
         params = protocol.parameters(overrides)  # a bad value fails this run only
+        device = spec.device or "runtime"
+        if device != "runtime" and spec.reuse_build:
+            build, run_protocol = worker_build_dir(protocol.name, device), protocol.run
+            protocol = dataclasses.replace(
+                protocol, run=lambda p, ctx: run_protocol(p, dataclasses.replace(ctx, build_dir=build)))
         with RunFolder(target, overwrite=overwrite) as run:
-            write_protocol_run(protocol, params, run, device=spec.device or "runtime", seed=point.seed)
+            write_protocol_run(protocol, params, run, device=device, seed=point.seed)
     elif spec.word == "train":
         from neuromod.protocols.training import train
 
