@@ -6,7 +6,10 @@ Modules
 - :mod:`neuromod.analysis.rates`: rate-twin activity as a Block in Hz, Poisson spike trains drawn from it;
 - :mod:`neuromod.analysis.compare`: :func:`compare` of a spiking and a rate Block, the :class:`Comparison`;
 - :mod:`neuromod.analysis.similarity`: the closed-form measures :func:`compare` is built of;
-- :mod:`neuromod.analysis.plots`: the comparison figure.
+- :mod:`neuromod.analysis.plots`: the comparison figure;
+- :mod:`neuromod.analysis.analyze`: the analyses of a trained network (``neuromod analyze``), one
+  module each (recording, tca, decoding, rotation, disruption, structure, modulators, qfit,
+  sensitivity, fixed_points).
 
 Public names (importable from ``neuromod.analysis``)
 ----------------------------------------------------
@@ -40,6 +43,20 @@ _WHERE = {"load": "neo_io", "compare": "compare", "Comparison": "compare", "rate
           "poisson_from_rates": "rates", "plot_comparison": "plots",
           **{name: "similarity" for name in ("pearson", "slope_through_origin", "offdiagonal_similarity", "principal_axes",
                                              "subspace_overlap", "variance_explained", "best_lag")}}
+
+#: the analyses of a trained network (``neuromod analyze``), by module; ``analyze`` and ``tca`` share
+#: their module's name, so they are imported from their modules (neuromod.analysis.tca.tca)
+_TRAINED_NETWORK = {
+    "record_episodes": "recording", "load_trained": "recording", "factor_match_score": "tca",
+    "decode_over_time": "decoding", "fast_weight_basis": "decoding",
+    "rotation_planes": "rotation", "jpca": "rotation", "variance_in_planes": "rotation",
+    "disruption_curves": "disruption", "clustered_correlation": "structure", "fast_weight_overlap": "structure",
+    "fit_q_learning": "qfit", "simulate_q_learner": "qfit", "q_values": "qfit", "reward_prediction_errors": "qfit",
+    "rpe_regression": "modulators", "modulator_pca": "modulators", "memory_profile": "sensitivity",
+    "find_fixed_points": "fixed_points", "twin_map": "fixed_points",
+}
+__all__ += list(_TRAINED_NETWORK)
+_WHERE.update(_TRAINED_NETWORK)
 
 
 def __getattr__(name: str) -> Any:
