@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import quantities as pq
 
-__all__ = ["spike_trains", "analog_signal", "make_block", "write_nix", "read_nix", "load", "DATA_FILE"]
+__all__ = ["spike_trains", "analog_signal", "make_block", "write_nix", "read_nix", "load", "DATA_FILE",
+           "scalar_annotations", "population_trains", "condition_segment", "run_block"]
 
 #: the Neo data file of a run folder
 DATA_FILE = "data.nix"
@@ -141,21 +142,155 @@ def make_block(
     return block
 
 
-def write_nix(path: str | os.PathLike[str], blocks: Any) -> Path:
-    """Write one block or a list of blocks to a NIX file, atomically (temporary file, rename)."""
+def write_nix(path: str | os.PathLike[str], blocks: Any, *, atomic: bool = True) -> Path:
+    """Write one block or a list of blocks to a NIX file, atomically (temporary file, rename).
+
+    ``atomic=False`` writes ``path`` directly: for a path that is itself temporary, such as the one
+    :meth:`neuromod.results.RunWriter.file` yields.
+    """
     from neo.io import NixIO
 
     from neuromod.results import atomic_file
 
     path = Path(path)
     blocks = blocks if isinstance(blocks, (list, tuple)) else [blocks]
-    with atomic_file(path) as tmp:
-        io = NixIO(str(tmp), mode="ow")
+
+    def write(target: Path) -> None:
+        io = NixIO(str(target), mode="ow")
         try:
             io.write_all_blocks(list(blocks))
         finally:
             io.close()
+
+    if not atomic:
+        write(path)
+        return path
+    with atomic_file(path) as tmp:
+        write(tmp)
     return path
+
+
+# --------------------------------------------------------------------------------------------------
+# The layout of a run's data.nix: one segment per condition, annotated trains and signals
+# --------------------------------------------------------------------------------------------------
+
+_SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_)
+
+
+def scalar_annotations(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The entries of ``values`` that NIX stores as annotations (text, numbers, booleans; numpy
+    scalars as Python ones); lists, arrays, None and quantities are left out."""
+    out = {}
+    for key, value in (values or {}).items():
+        if isinstance(value, _SCALARS):
+            out[str(key)] = value.item() if isinstance(value, np.generic) else value
+    return out
+
+
+def population_trains(
+    spike_times_ms: Any,
+    spike_indices: Sequence[int] | np.ndarray,
+    n_neurons: int,
+    t_stop_ms: float,
+    *,
+    population: str,
+    t_start_ms: float = 0.0,
+    annotations: Mapping[str, Any] | None = None,
+    per_neuron: Mapping[str, Sequence[Any]] | None = None,
+) -> list:
+    """The spike trains of one population in the window ``[t_start_ms, t_stop_ms)``, annotated.
+
+    Spikes outside the window are left out, so one monitor's ``t`` and ``i`` can be cut into the
+    windows of several conditions or episodes. Each train is named ``"<population> <k>"`` and
+    annotated ``population``, ``neuron`` (``k``, the index in the population), the scalar entries
+    of ``annotations`` and, from ``per_neuron``, entry ``k`` of each sequence (e.g.
+    ``{"rate_unit": units}``: the rate unit each neuron stands for).
+
+    Parameters
+    ----------
+    spike_times_ms : array or Brian2 Quantity
+        Spike times (``monitor.t[:]``); plain numbers are read as ms.
+    spike_indices : array of int
+        Neuron index of each spike (``monitor.i[:]``), in ``[0, n_neurons)``.
+    n_neurons : int
+        Size of the population (neurons without spikes get an empty train).
+    t_stop_ms, t_start_ms : float
+        The window in ms (the trains' ``t_start`` and ``t_stop``).
+    population : str
+        Name of the population (``"exc"``, ``"pre"``, ...).
+    """
+    times = _as_ms(spike_times_ms)
+    indices = np.asarray(spike_indices, dtype=int)
+    if times.shape != indices.shape:
+        raise ValueError(f"spike times and indices need the same shape, got {times.shape} and {indices.shape}")
+    inside = (times >= t_start_ms) & (times < t_stop_ms)
+    trains = spike_trains(times[inside], indices[inside], n_neurons, t_stop_ms, t_start_ms=t_start_ms)
+    shared = scalar_annotations(annotations)
+    columns = {key: list(values) for key, values in (per_neuron or {}).items()}
+    for key, values in columns.items():
+        if len(values) != n_neurons:
+            raise ValueError(f"per_neuron[{key!r}] needs one entry per neuron ({n_neurons}), got {len(values)}")
+    for k, train in enumerate(trains):
+        train.name = f"{population} {k}"
+        train.annotations = {"population": population, "neuron": k, **shared,
+                             **scalar_annotations({key: values[k] for key, values in columns.items()})}
+    return trains
+
+
+def condition_segment(
+    condition: Any,
+    *,
+    annotations: Mapping[str, Any] | None = None,
+    spiketrains: Sequence[Any] = (),
+    signals: Sequence[Any] = (),
+    key: str = "condition",
+):
+    """One ``neo.Segment`` for one condition (or episode) of a run.
+
+    The segment is named after ``condition`` and annotated ``{key: condition}`` plus the scalar
+    entries of ``annotations`` (the condition's parameters and figures, as in the run's
+    ``result.json``); :func:`neuromod.analysis.compare` matches segments of two runs by that
+    annotation. ``key="episode"`` makes an episode segment.
+    """
+    import neo
+
+    value = condition.item() if isinstance(condition, np.generic) else condition
+    if not isinstance(value, (str, int, float, bool)):
+        value = str(value)
+    segment = neo.Segment(name=f"{key} {value}" if key != "condition" else str(value))
+    segment.annotate(**scalar_annotations(annotations))
+    segment.annotate(**{key: value})
+    for train in spiketrains:
+        segment.spiketrains.append(train)
+    for signal in signals:
+        segment.analogsignals.append(signal)
+    return segment
+
+
+def run_block(
+    name: str,
+    segments: Sequence[Any],
+    *,
+    annotations: Mapping[str, Any] | None = None,
+    object_annotations: Mapping[str, Any] | None = None,
+):
+    """A ``neo.Block`` of a run's segments, every train and signal annotated with where it came from.
+
+    ``annotations`` (scalar entries) go on the block; ``object_annotations`` (e.g. ``protocol``,
+    ``device``, ``seed``) on every spike train and analog signal, together with the ``condition``
+    or ``episode`` of its segment, so that a train taken out of its block still says what it is.
+    """
+    import neo
+
+    block = neo.Block(name=name)
+    block.annotate(**scalar_annotations(annotations))
+    shared = scalar_annotations(object_annotations)
+    for segment in segments:
+        own = {k: segment.annotations[k] for k in ("condition", "episode") if k in segment.annotations}
+        for item in [*segment.spiketrains, *segment.analogsignals]:
+            item.annotate(**shared, **own)
+        block.segments.append(segment)
+    return block
 
 
 def read_nix(path: str | os.PathLike[str]) -> list:

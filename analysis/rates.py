@@ -29,10 +29,20 @@ import quantities as pq
 from neuromod.analysis.neo_io import spike_trains
 from neuromod.errors import InputError
 
-__all__ = ["rates_to_block", "poisson_from_rates", "rate_signal", "RATE_SIGNAL_NAME"]
+__all__ = ["rates_to_block", "poisson_from_rates", "rate_signal", "RATE_SIGNAL_NAME", "RATE_SCALE_HZ", "STEP_MS"]
 
 #: name of the rate signal in each segment
 RATE_SIGNAL_NAME = "rate"
+
+#: Default rate scale (Hz per unit of ``h``): the rate a spiking population fires at ``h = 1``
+#: (the Poisson spiking twin's, ``neuromod spike-twin --neuron poisson``). One number for the rate
+#: twin's ``data.nix`` and the spiking twin; a run sets its own (``neuromod ablate --rate-scale-hz``)
+#: and stores it in the block's annotations.
+RATE_SCALE_HZ = 100.0
+
+#: Default length of one model step in ms (the sampling period of the rate signals; the spiking
+#: twin's ``--step-ms``); as :data:`RATE_SCALE_HZ`, one number for both twins (``neuromod ablate --step-ms``).
+STEP_MS = 50.0
 
 _SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_)
 

@@ -255,12 +255,20 @@ def ablate(
     episodes: Optional[int] = typer.Option(None, "--episodes", help="held-out episodes per condition (default: the run's eval_episodes)"),
     device: str = typer.Option("auto", "--device", "-d", metavar="DEVICE", help="cpu | cuda | cuda:N | auto (CUDA when present)"),
     overwrite: bool = OverwriteOption,
+    rate_scale_hz: Optional[float] = typer.Option(None, "--rate-scale-hz", metavar="HZ",
+                                                  help="Hz per unit of h in data.nix (default neuromod.analysis.rates.RATE_SCALE_HZ, 100)"),
+    step_ms: Optional[float] = typer.Option(None, "--step-ms", metavar="MS",
+                                            help="ms per model step in data.nix (default neuromod.analysis.rates.STEP_MS, 50)"),
+    activity_episodes: Optional[int] = typer.Option(None, "--activity-episodes", metavar="N",
+                                                    help="held-out episodes written to data.nix (default 16, the first ones)"),
 ) -> None:
-    """Evaluate a trained run with fast weights on, alpha off at test, and plasticity off (table + bar plot)."""
+    """Evaluate a trained run with fast weights on, alpha off at test, and plasticity off (table + bar plot,
+    data.nix with the plastic condition's activity as rates)."""
     from neuromod.protocols.ablation import ablate as ablate_run
     from neuromod.protocols.ablation import default_output
 
-    result = ablate_run(run_dir, out=out, episodes=episodes, device=device, overwrite=overwrite)
+    result = ablate_run(run_dir, out=out, episodes=episodes, device=device, overwrite=overwrite,
+                        rate_scale_hz=rate_scale_hz, step_ms=step_ms, activity_episodes=activity_episodes)
     typer.echo(f"wrote {out if out is not None else default_output(run_dir)}")
     for record in result.get("conditions", []):
         typer.echo("  " + _figures(record))

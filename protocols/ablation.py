@@ -18,16 +18,30 @@ condition sees the same episodes. The figures drawn and tabulated are the task's
 ``result.json`` (``conditions``: one record per condition with the task's figures, so
 ``pandas.DataFrame(result["conditions"])`` is the table; ``details``: the headline metric,
 whether higher is better, the task and the trained steps), ``ablation.csv`` (the same table) and
-``ablation.png`` (bars of the key figures, chance marked).
+``ablation.png`` (bars of the key figures, chance marked) and, for a network with fast weights,
+``data.nix``: the rate twin's activity on the held-out episodes of the ``plastic`` condition as a
+Neo Block (:func:`neuromod.analysis.rates.rates_to_block`: one segment per episode, annotation
+``episode``; the rates ``h * rate_scale_hz`` in Hz as one ``AnalogSignal`` per segment, one channel
+per unit, ``array_annotations["rate_unit"]``, sampled every ``step_ms``). ``rate_scale_hz`` and
+``step_ms`` default to :data:`~neuromod.analysis.rates.RATE_SCALE_HZ` and
+:data:`~neuromod.analysis.rates.STEP_MS` (``--rate-scale-hz``, ``--step-ms``). The activity is
+``h`` of every sequence the task's evaluation feeds the network; where it feeds several batches
+of different lengths, the first batch; of its episodes the first ``activity_episodes``
+(default :data:`ACTIVITY_EPISODES`, ``--activity-episodes``) are written. Compare it with a spiking run::
+
+    neuromod ablate runs/recall --out runs/recall-ablation
+    neuromod compare runs/recall-spiking runs/recall-ablation
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from neuromod.errors import InputError
 from neuromod.plotting import pyplot, save
@@ -35,7 +49,16 @@ from neuromod.protocols.tasks import task_class
 from neuromod.protocols.training import HELDOUT_TAG, build_task, evaluate, load_run, resolve_device
 from neuromod.results import RunFolder
 
-__all__ = ["ablate", "evaluate_conditions", "key_metrics", "default_output", "CONDITIONS"]
+__all__ = ["ablate", "evaluate_conditions", "key_metrics", "default_output", "record_activity", "CONDITIONS",
+           "ACTIVITY_CONDITION", "ACTIVITY_EPISODES"]
+
+#: the condition whose activity an ablation writes to data.nix
+ACTIVITY_CONDITION = "plastic"
+
+#: Default number of held-out episodes whose activity goes into data.nix (the first ones). NIX
+#: stores each unit of each episode as an array of its own (about 10 ms and 5 kB each), so all 256
+#: evaluation episodes of a 64-unit network would take minutes to write.
+ACTIVITY_EPISODES = 16
 
 #: switch settings of each ablation condition
 CONDITIONS: dict[str, dict[str, bool]] = {
@@ -59,11 +82,56 @@ def default_output(run_dir: str | os.PathLike[str]) -> Path:
     return run.with_name(f"{run.stem}-ablation") if run.is_file() else run / "ablation"
 
 
+class record_activity:
+    """Context manager that keeps the activity ``h`` (B, T, N) of every forward call of ``net``.
+
+    A call without a state starts new episodes; a call given the state of the previous one (a task
+    run step by step) continues them in time. :meth:`episodes` returns the whole record as one
+    array (episodes, steps, units): batches of equal length stacked along the episode axis, or,
+    where their lengths differ, the first batch.
+    """
+
+    def __init__(self, net):
+        self.net = net
+        self.batches: list[list[np.ndarray]] = []
+        self._handle = None
+
+    def _hook(self, module, args, kwargs, output) -> None:
+        state = args[1] if len(args) > 1 else kwargs.get("state")
+        hidden = getattr(output, "hidden", None)
+        if hidden is None:
+            return
+        h = hidden.detach().to("cpu", dtype=torch.float64).numpy()
+        if state is None or not self.batches or self.batches[-1][-1].shape[0] != h.shape[0]:
+            self.batches.append([h])
+        else:
+            self.batches[-1].append(h)
+
+    def __enter__(self) -> "record_activity":
+        self._handle = self.net.register_forward_hook(self._hook, with_kwargs=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._handle.remove()
+
+    def episodes(self) -> np.ndarray | None:
+        """The recorded activity (episodes, steps, units), or None if nothing was recorded."""
+        if not self.batches:
+            return None
+        runs = [np.concatenate(parts, axis=1) for parts in self.batches]
+        if all(r.shape[1:] == runs[0].shape[1:] for r in runs):
+            return np.concatenate(runs, axis=0)
+        return runs[0]
+
+
 def evaluate_conditions(net, task: str, params: dict[str, Any], *, seed: int, episodes: int | None = None,
-                        device: str | None = "auto", tag: int = HELDOUT_TAG) -> list[dict[str, Any]]:
+                        device: str | None = "auto", tag: int = HELDOUT_TAG,
+                        activity: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
     """One record per condition: ``{"condition", "alpha_off", "plasticity_off", <figures>}``.
 
-    The network's switches are restored afterwards.
+    ``activity``: a dict that receives the activity ``h`` (episodes, steps, units) of the
+    :data:`ACTIVITY_CONDITION` condition (:class:`record_activity`). The network's switches are
+    restored afterwards.
     """
     torch_device = resolve_device(device)
     net.to(torch_device)
@@ -75,8 +143,12 @@ def evaluate_conditions(net, task: str, params: dict[str, Any], *, seed: int, ep
         for name in names:
             switches = CONDITIONS.get(name, {"alpha_off": False, "plasticity_off": False})
             net.alpha_off, net.plasticity_off = switches["alpha_off"], switches["plasticity_off"]
-            figures = evaluate(net, task, params, seed=seed, tag=tag, episodes=episodes, device=torch_device,
-                               task_obj=task_obj)
+            recorder = record_activity(net) if activity is not None and name == ACTIVITY_CONDITION else None
+            with recorder if recorder is not None else contextlib.nullcontext():
+                figures = evaluate(net, task, params, seed=seed, tag=tag, episodes=episodes, device=torch_device,
+                                   task_obj=task_obj)
+            if recorder is not None and recorder.episodes() is not None:
+                activity[name] = recorder.episodes()
             records.append({"condition": name, **switches, **figures})
     finally:
         net.alpha_off, net.plasticity_off = saved
@@ -100,17 +172,55 @@ def _plot(records: list[dict[str, Any]], task: str, keys: tuple[str, ...], chanc
     return save(fig, run, "ablation.png", dpi=110)
 
 
+def _write_activity(run: RunFolder, activity: np.ndarray, task: str, parameters: dict[str, Any], *, seed: int,
+                    device: str, rate_scale_hz: float, step_ms: float) -> str:
+    """``data.nix``: the ``plastic`` condition's activity as rates (see the module docstring)."""
+    from neuromod.analysis.neo_io import DATA_FILE, write_nix
+    from neuromod.analysis.rates import rates_to_block
+
+    block = rates_to_block(np.maximum(activity, 0.0), rate_scale_hz=rate_scale_hz, step_ms=step_ms,
+                           annotations={"model": "rate twin", "task": task, "condition": ACTIVITY_CONDITION,
+                                        "run": parameters["run"], "device": device, "seed": seed},
+                           name=f"{task} rate twin")
+    with run.file(DATA_FILE) as tmp:
+        write_nix(tmp, block, atomic=False)
+    return DATA_FILE
+
+
+def _positive(name: str, value: Any, unit: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (np.isfinite(number) and number > 0):
+        raise InputError(f"{name} must be a positive number of {unit}, got {value!r}")
+    return number
+
+
 def ablate(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None, episodes: int | None = None,
-           device: str | None = "auto", overwrite: bool = False) -> dict[str, Any]:
+           device: str | None = "auto", overwrite: bool = False, rate_scale_hz: float | None = None,
+           step_ms: float | None = None, activity_episodes: int | None = None) -> dict[str, Any]:
     """Evaluate the run in ``run_dir`` with fast weights on, alpha off and plasticity off.
 
     ``run_dir`` may also be a model file (:func:`~neuromod.protocols.training.load_run`). ``out``:
     result folder (default :func:`default_output`; an existing one is refused unless
     ``overwrite``); ``episodes``: held-out episodes per condition (default: the run's
-    ``eval_episodes``); ``device``: torch device name (default ``auto``). Returns the contents of
-    ``result.json``. Raises :class:`InputError` if ``run_dir`` is not a training run folder or
-    ``out`` exists.
+    ``eval_episodes``); ``device``: torch device name (default ``auto``); ``rate_scale_hz``
+    (Hz per unit of ``h``) and ``step_ms`` (ms per model step): how ``data.nix`` turns the
+    activity into rates (defaults :data:`~neuromod.analysis.rates.RATE_SCALE_HZ`,
+    :data:`~neuromod.analysis.rates.STEP_MS`); ``activity_episodes``: how many of the held-out
+    episodes go into ``data.nix`` (default :data:`ACTIVITY_EPISODES`). Returns the contents of
+    ``result.json``. Raises :class:`InputError` if ``run_dir`` is not a training run folder, ``out`` exists or a number
+    is out of range.
     """
+    from neuromod.analysis.rates import RATE_SCALE_HZ, STEP_MS
+
+    rate_scale_hz = _positive("rate_scale_hz", RATE_SCALE_HZ if rate_scale_hz is None else rate_scale_hz, "Hz per unit of h")
+    step_ms = _positive("step_ms", STEP_MS if step_ms is None else step_ms, "ms")
+    activity_episodes = ACTIVITY_EPISODES if activity_episodes is None else activity_episodes
+    if isinstance(activity_episodes, bool) or int(activity_episodes) != activity_episodes or activity_episodes < 1:
+        raise InputError(f"activity_episodes must be a whole number >= 1, got {activity_episodes!r}")
+    activity_episodes = int(activity_episodes)
     run_path = Path(run_dir).expanduser()
     torch_device = resolve_device(device)
     net, info = load_run(run_path, device="cpu")
@@ -120,11 +230,17 @@ def ablate(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | Non
     n_episodes = int(episodes or params["eval_episodes"])
     keys = key_metrics(task)
     target = Path(out).expanduser() if out is not None else default_output(run_path)
-    parameters = {"run": str(run_dir), "episodes": n_episodes}
+    parameters = {"run": str(run_dir), "episodes": n_episodes, "rate_scale_hz": rate_scale_hz, "step_ms": step_ms,
+                  "activity_episodes": activity_episodes}
     with RunFolder(target, overwrite=overwrite) as run:
         run.write_config("ablation", task, parameters, seed=seed, device=str(torch_device),
                          details={"task": task, "trained_steps": info["step"], "training_parameters": params})
-        records = evaluate_conditions(net, task, params, seed=seed, episodes=n_episodes, device=torch_device)
+        activity: dict[str, np.ndarray] = {}
+        records = evaluate_conditions(net, task, params, seed=seed, episodes=n_episodes, device=torch_device,
+                                      activity=activity)
+        if ACTIVITY_CONDITION in activity:
+            _write_activity(run, activity[ACTIVITY_CONDITION][:activity_episodes], task, parameters, seed=seed, device=str(torch_device),
+                            rate_scale_hz=rate_scale_hz, step_ms=step_ms)
         task_obj = build_task(task, params, seed=seed)
         metrics: dict[str, Any] = {f"{r['condition']}_{key}": r.get(key) for r in records for key in keys}
         metrics[f"chance_{keys[0]}"] = task_obj.chance

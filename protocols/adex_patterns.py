@@ -19,7 +19,10 @@ Parameters (``--set key=value``)
 ``spike_times_ms`` (spikes during the step, from its onset) and the firing features of
 :func:`firing_features` (spike count, first-spike latency, ISI statistics, adaptation index,
 burst measures). Figures: ``voltage_traces.png`` (one panel per pattern) and ``phase_plane.png``
-(trajectories in the (v, w) plane with the nullclines at the step current).
+(trajectories in the (v, w) plane with the nullclines at the step current). ``data.nix``: one
+segment per pattern (``condition`` = the pattern, with ``step_ms``, ``I_step_pA``, ``onset_ms``)
+holding the neuron's spike train over the whole run (population ``adex``) and its recorded ``v``
+(mV) and ``w`` (pA) as AnalogSignals sampled every ``record_dt``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import numpy as np
 from brian2 import Quantity, mV, ms, pA, second
 
 from neuromod.device import use_device
+from neuromod.analysis.neo_io import analog_signal, condition_segment, population_trains
 from neuromod.equations.neurons import NAUD2008, NAUD2008_PATTERNS, AdExParameters, adex, adex_values
 from neuromod.errors import InputError
 from neuromod.parameters import format_value
@@ -273,6 +277,8 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         t_ms = np.asarray(net.states.t / ms)
         v_mV = np.asarray(net.states.v / mV)
         w_pA = np.asarray(net.states.w / pA)
+        spike_t_ms, spike_i = np.asarray(net.spikes.t / ms), np.asarray(net.spikes.i[:])
+        duration_ms = float(net.duration / ms)
         timings = dict(sim.timings_s)
     conditions = []
     for pattern, p, train, everything in zip(patterns, param_sets, trains, all_trains, strict=True):
@@ -285,6 +291,7 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         record.update(firing_features(train, step_ms))
         record["n_spikes_outside_step"] = int(everything.size - train.size)
         conditions.append(record)
+    segments = _segments(patterns, conditions, spike_t_ms, spike_i, duration_ms, t_ms, v_mV, w_pA, params)
     metrics = {
         "n_patterns": len(patterns),
         "n_spikes_total": int(sum(t.size for t in trains)),
@@ -301,7 +308,29 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         "spike_index": spike_index.astype(int),
         "spike_time_ms": np.concatenate(trains) if trains else np.zeros(0),
     }
-    return ProtocolResult(metrics=metrics, conditions=conditions, arrays=arrays)
+    return ProtocolResult(metrics=metrics, conditions=conditions, arrays=arrays, segments=segments)
+
+
+def _segments(patterns: list[str], conditions: list[dict[str, Any]], spike_t_ms: np.ndarray, spike_i: np.ndarray,
+              duration_ms: float, t_ms: np.ndarray, v_mV: np.ndarray, w_pA: np.ndarray, params: dict[str, Any]) -> list:
+    """One Neo segment per pattern: its neuron's spikes, ``v`` and ``w`` (the data.nix of the run)."""
+    record_dt_ms = float(params["record_dt"] / ms)
+    t0 = float(t_ms[0]) if t_ms.size else 0.0
+    segments = []
+    for k, (pattern, record) in enumerate(zip(patterns, conditions, strict=True)):
+        mine = spike_i == k
+        trains = population_trains(spike_t_ms[mine], np.zeros(int(mine.sum()), dtype=int), 1, duration_ms,
+                                   population="adex", annotations={"pattern": pattern})
+        trains[0].annotate(neuron=k)  # the neuron's index in the protocol's group
+        signals = []
+        for name, values, unit in (("v", v_mV[k], "mV"), ("w", w_pA[k], "pA")):
+            signal = analog_signal(values, record_dt_ms, units=unit, name=name, t_start_ms=t0)
+            signal.annotate(population="adex", neuron=k, variable=name)
+            signals.append(signal)
+        annotations = {"step_ms": record["step_ms"], "I_step_pA": record["I_step_pA"],
+                       "onset_ms": float(params["baseline_ms"] / ms)}
+        segments.append(condition_segment(pattern, annotations=annotations, spiketrains=trains, signals=signals))
+    return segments
 
 
 def _grid(n: int) -> tuple[int, int]:

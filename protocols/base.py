@@ -11,11 +11,23 @@ device and writes the result folder of docs/design.md atomically::
       result.json   the run record's result: metrics (scalars, unit in the key) and conditions
                     (one record per condition); schema in :mod:`neuromod.results`
       data.npz      the arrays the figures are drawn from (when the protocol returns any)
+      data.nix      the recorded activity as one Neo Block (when the protocol returns segments)
       *.png         figures
+
+``data.nix`` (Neo's ``NixIO``; read it back with :func:`neuromod.analysis.load`) holds one
+``Segment`` per condition (annotation ``condition`` and the condition's parameters), the spike
+trains the protocol's monitors recorded (``t_start``/``t_stop`` in ms, annotated ``population``,
+``neuron``, ``condition``, ``protocol``, ``device``, ``seed``) and its state recordings as
+``AnalogSignal`` s with units. The block is annotated ``protocol``, ``device``, ``seed`` and
+``parameters`` (the JSON text of the run's parameters). A protocol builds its segments with
+:func:`neuromod.analysis.neo_io.condition_segment` and
+:func:`~neuromod.analysis.neo_io.population_trains`; this module adds the run's annotations and
+writes the file.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,9 +39,9 @@ import numpy as np
 from neuromod.device import check_device_name
 from neuromod.errors import InputError
 from neuromod.parameters import resolve_parameters
-from neuromod.results import RunFolder, RunWriter
+from neuromod.results import RunFolder, RunWriter, to_jsonable
 
-__all__ = ["Protocol", "ProtocolResult", "RunContext", "run_protocol", "write_protocol_run"]
+__all__ = ["Protocol", "ProtocolResult", "RunContext", "run_protocol", "write_protocol_run", "write_activity"]
 
 
 @dataclass
@@ -40,12 +52,15 @@ class ProtocolResult:
     condition, its parameters and its figures (``{"dt_ms": 10, "dw_rel": 0.3}``), so that
     ``pandas.DataFrame(conditions)`` is the protocol's table. ``arrays``: arrays for the figures
     (saved to ``data.npz``). ``files``: names of extra files the run wrote into the folder.
+    ``segments``: the recorded activity as ``neo.Segment`` s, one per condition (see the module
+    docstring), written to ``data.nix``; empty: no ``data.nix``.
     """
 
     metrics: dict[str, Any] = field(default_factory=dict)
     conditions: list[dict[str, Any]] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    segments: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -112,11 +127,32 @@ def write_protocol_run(
         with run.file("data.npz") as tmp:
             with open(tmp, "wb") as handle:  # a file object: np.savez would append .npz to the name
                 np.savez_compressed(handle, **result.arrays)
+    if result.segments:
+        write_activity(run, protocol.name, params, result.segments, device=device, seed=seed)
     figures = protocol.plot(result, params, folder) if protocol.plot is not None else []
-    files = ["config.json", *(["data.npz"] if result.arrays else []), *result.files, *figures]
+    files = ["config.json", *(["data.npz"] if result.arrays else []), *(["data.nix"] if result.segments else []),
+             *result.files, *figures]
     run.write_result("protocol", protocol.name, params, seed=seed, device=device, wall_time_s=wall_s,
                      metrics=result.metrics, conditions=result.conditions, figures=figures, files=files)
     return result
+
+
+def write_activity(run: RunWriter, name: str, params: Mapping[str, Any], segments: list[Any], *, device: str,
+                   seed: int, kind: str = "protocol") -> str:
+    """Write ``segments`` as one Neo Block to ``data.nix`` of ``run`` (atomically) and return the name.
+
+    The block is named ``name`` and annotated ``{kind}`` (``name``), ``device``, ``seed`` and
+    ``parameters`` (JSON text); every spike train and signal also gets ``{kind}``, ``device`` and
+    ``seed`` (:func:`neuromod.analysis.neo_io.run_block`).
+    """
+    from neuromod.analysis.neo_io import DATA_FILE, run_block, write_nix
+
+    where = {kind: name, "device": device, "seed": int(seed)}
+    block = run_block(name, segments, annotations={**where, "parameters": json.dumps(to_jsonable(dict(params)))},
+                      object_annotations=where)
+    with run.file(DATA_FILE) as tmp:
+        write_nix(tmp, block, atomic=False)
+    return DATA_FILE
 
 
 def run_protocol(

@@ -40,6 +40,15 @@ whose weights are traced besides the chosen one), ``reward_slots``, ``dt``.
 among all excitatory synapses, the fraction of the others within 10 % of ``w_max``, rewards,
 coincidences, firing rates, time to reach 90 % of ``w_max``) and ``conditions``, one record per sample time (``t_s``, ``w_chosen``,
 ``w_sample_mean``, ``w_sample_sd``, ``n_rewards``). Figures: ``distal_reward.png``.
+
+``data.nix`` holds what the network records, a small subset of its activity: one segment
+(``condition`` = ``"distal-reward"``, annotated with the chosen synapse's pre and post neuron)
+with the reward times as one spike train (population ``reward``) and the weight traces as
+dimensionless AnalogSignals sampled every ``record_every`` from ``dt`` on: ``w_chosen`` (one
+channel) and ``w_sample`` (one channel per sampled synapse, ``array_annotations["synapse"]``).
+The neurons' spikes are not written: an hour of 1000 neurons is about 5 million spikes, and a
+spike monitor would be the largest cost of the run on a GPU; the network counts spikes per neuron
+only (the firing rates in ``metrics``).
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ from typing import Any
 import numpy as np
 from brian2 import Quantity, ms, second
 
+from neuromod.analysis.neo_io import analog_signal, condition_segment, population_trains
 from neuromod.device import use_device
 from neuromod.equations.izhikevich import IZHIKEVICH2003, izhikevich, izhikevich_values
 from neuromod.equations.modulators import VARIANTS, ModulatorSites
@@ -339,7 +349,27 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         "w_final_hist": np.histogram(others, bins=hist_edges)[0],
         "w_hist_edges": hist_edges,
     }
-    return ProtocolResult(metrics=metrics, conditions=conditions, arrays=arrays)
+    segments = [_segment(net, traces, reward_t_s, params)]
+    return ProtocolResult(metrics=metrics, conditions=conditions, arrays=arrays, segments=segments)
+
+
+def _segment(net: DistalRewardNetwork, traces: np.ndarray, reward_t_s: np.ndarray, params: dict[str, Any]):
+    """The run's Neo segment: reward times and weight traces as recorded (module docstring)."""
+    duration_ms = float(params["duration"] / ms)
+    rewards = population_trains(reward_t_s * 1000.0, np.zeros(reward_t_s.size, dtype=int), 1, duration_ms,
+                                population="reward")
+    every_ms, t0 = float(params["record_every"] / ms), float(params["dt"] / ms)
+    chosen = analog_signal(traces[:1].T, every_ms, name="w_chosen", t_start_ms=t0)
+    chosen.array_annotate(synapse=np.array([net.chosen]))
+    signals = [chosen]
+    if traces.shape[0] > 1:
+        sample = analog_signal(traces[1:].T, every_ms, name="w_sample", t_start_ms=t0)
+        sample.array_annotate(synapse=np.asarray(net.sample, dtype=int))
+        signals.append(sample)
+    for signal in signals:
+        signal.annotate(population="excitatory synapses", variable="w")
+    return condition_segment("distal-reward", annotations={"chosen_pre": net.chosen_pre, "chosen_post": net.chosen_post},
+                             spiketrains=rewards, signals=signals)
 
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:

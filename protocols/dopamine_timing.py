@@ -77,6 +77,9 @@ equals ``tau_c_sym``), ``potentiation_at_zero``, ``zero_crossing_delay_s`` (long
 which dopamine still gives net potentiation, from the fit), ``dw_pending_max``. Figures:
 ``dopamine_delay.png`` (weight change against dopamine delay), ``conditions.png`` (bar plot of
 the pairing conditions).
+
+``data.nix``: one segment per condition (``condition`` = its name, annotated with its record)
+holding its imposed pre and post spike trains (the spike schedule; no monitor is added).
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ from typing import Any
 import numpy as np
 from brian2 import Hz, Quantity, ms, second
 
+from neuromod.analysis.neo_io import condition_segment, population_trains
 from neuromod.device import use_device
 from neuromod.equations.base import NeuronModel
 from neuromod.equations.modulators import VARIANTS, ModulatorSites, Release, bath_window
@@ -217,6 +221,9 @@ class TimingNetwork:
     duration: Quantity
     w0: float
     rule: ThreeFactorParameters
+    spikes: list[Any] = dataclasses.field(default_factory=list)
+    """The spike schedule of each condition (:class:`neuromod.protocols.pairing.Condition`)."""
+    time_step: Quantity | None = None
 
     def _order(self) -> np.ndarray:
         return np.argsort(np.asarray(self.synapses.i[:]))
@@ -292,7 +299,8 @@ def build_network(params: dict[str, Any]) -> TimingNetwork:
     duration = (to_steps(end, time_step) + 1) * time_step
     network = Network(pre, post_times, post, drive, synapses, sites.group, *releases)
     dt_ms = [float(np.mean(s.post_steps - s.pre_steps)) * float(time_step / ms) for s in spikes]
-    return TimingNetwork(network, synapses, model, sites, conditions, dt_ms, duration, float(rule.w0), rule)
+    return TimingNetwork(network, synapses, model, sites, conditions, dt_ms, duration, float(rule.w0), rule,
+                         spikes=spikes, time_step=time_step)
 
 
 def delay_fit(delays_s: np.ndarray, dw_after: np.ndarray, dw_baseline: float) -> dict[str, float | None]:
@@ -381,7 +389,25 @@ def _measure(net: TimingNetwork, params: dict[str, Any], timings: dict[str, floa
         "dw_after": np.array([c["dw_rel"] for c in after]),
         "dw_rel": np.array([c["dw_rel"] for c in conditions]),
     }
-    return ProtocolResult(metrics=metrics, conditions=conditions, arrays=arrays)
+    return ProtocolResult(metrics=metrics, conditions=conditions, arrays=arrays, segments=_segments(net, conditions))
+
+
+def _segments(net: TimingNetwork, conditions: list[dict[str, Any]]) -> list:
+    """One Neo segment per condition: its imposed pre and post spike trains over the whole run, the
+    condition's record as annotations (the data.nix of the run)."""
+    if net.time_step is None:
+        return []
+    step_ms, stop_ms = float(net.time_step / ms), float(net.duration / ms)
+    segments = []
+    for k, (schedule, record) in enumerate(zip(net.spikes, conditions, strict=True)):
+        trains = []
+        for population, steps in (("pre", schedule.pre_steps), ("post", schedule.post_steps)):
+            train = population_trains(np.asarray(steps, dtype=float) * step_ms, np.zeros(len(steps), dtype=int), 1, stop_ms,
+                                      population=population)[0]
+            train.annotate(neuron=k)
+            trains.append(train)
+        segments.append(condition_segment(record["condition"], annotations=record, spiketrains=trains))
+    return segments
 
 
 def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:

@@ -28,7 +28,10 @@ avg_m, avg_s_eff, avg_l, spike, adapt, vm_eq, named as emergent names them), ``r
 act at the end of the input, peak act, spike count, first spike cycle; when the settings are those
 of neuron.proj and the logs are found, the largest error against ``neuron.dat`` or
 ``neuron_adapt.dat`` and whether every value is within atol 1e-6 + rtol 2e-5), ``data.npz`` and the
-figure ``leabra_unit.png`` (v_m, act, net, averages over cycles, emergent's trace overlaid).
+figure ``leabra_unit.png`` (v_m, act, net, averages over cycles, emergent's trace overlaid), and
+``data.nix``: one segment (``condition`` = the ``form``, with the condition's settings) holding
+the unit's spike train (population ``leabra``; a spike on cycle c at ``c - 1`` ms) and every traced
+variable as a dimensionless AnalogSignal sampled every cycle (1 ms; sample k is cycle k + 1).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from neuromod.analysis.neo_io import analog_signal, condition_segment, population_trains
 from neuromod.device import use_device
 from neuromod.equations.leabra import FORMS, NEURON_ADAPT_PROJ, NEURON_PROJ, LeabraUnitParameters, leabra_unit
 from neuromod.errors import InputError
@@ -255,7 +259,20 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         "input_off_cycle": int(params["input_off"]), "act_at_input_off": metrics["act_at_input_off"],
         "n_spikes": len(spike_cycles), "spike_cycles": spike_cycles,
     }
-    return ProtocolResult(metrics=metrics, conditions=[condition], arrays=arrays, files=files)
+    return ProtocolResult(metrics=metrics, conditions=[condition], arrays=arrays, files=files,
+                          segments=[_segment(trace, spike_cycles, n, condition)])
+
+
+def _segment(trace: dict[str, np.ndarray], spike_cycles: list[int], n: int, condition: dict[str, Any]):
+    """The run as one Neo segment: the spike train and the traced variables (see the module docstring)."""
+    times = np.asarray(spike_cycles, dtype=float) - 1.0  # cycle c starts at (c - 1) ms
+    trains = population_trains(times, np.zeros(times.size, dtype=int), 1, float(n), population="leabra")
+    signals = []
+    for name in TRACE_COLUMNS[1:]:
+        signal = analog_signal(np.asarray(trace[name], dtype=float), 1.0, name=name)
+        signal.annotate(population="leabra", neuron=0, variable=name)
+        signals.append(signal)
+    return condition_segment(condition["form"], annotations=condition, spiketrains=trains, signals=signals)
 
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:

@@ -33,6 +33,10 @@ force during the trial), ``dwt`` (its change at the trial's end), ``wt_after``, 
 ``act_p``, the averages at the trial's end (``avg_s_eff``, ``avg_m``, ``avg_l``, ``avg_l_lrn``),
 ``srs``, ``srm`` and the two XCAL terms (``xcal_err``, ``xcal_bcm``). Figure ``leabra_xcal.png``:
 activation, averages, the XCAL check-mark with each trial's operating point, weight over trials.
+``data.nix``: one segment per trial (``condition`` = ``"trial <k>"``, with the trial's record)
+holding one dimensionless AnalogSignal of the traced variables, one channel each (unit ``act``,
+the averages, ``v_m``; sender ``act``, ``avg_s_eff``, ``avg_m``; ``array_annotations["variable"]``),
+sampled every cycle (1 ms) from the trial's start.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from neuromod.analysis.neo_io import analog_signal, condition_segment
 from neuromod.device import use_device
 from neuromod.equations.leabra import EMERGENT_UNIT, LeabraUnitParameters, XCALParameters
 from neuromod.errors import InputError
@@ -212,7 +217,25 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
     metrics.update({k: float(v) for k, v in timings.items()})
     arrays = {name: np.asarray(values, dtype=np.float64) for name, values in traces.items()}
     arrays["cycle"] = np.arange(1, trials * n_cycles + 1, dtype=np.float64)
-    return ProtocolResult(metrics=metrics, conditions=conditions, arrays=arrays)
+    return ProtocolResult(metrics=metrics, conditions=conditions, arrays=arrays,
+                          segments=_segments(traces, conditions, n_cycles))
+
+
+#: the traces each trial's signal holds, one channel each
+_SIGNAL_CHANNELS = (*RECORDED, "sender_act", "sender_avg_s_eff", "sender_avg_m")
+
+
+def _segments(traces: dict[str, np.ndarray], conditions: list[dict[str, Any]], n_cycles: int) -> list:
+    """One Neo segment per trial (see the module docstring)."""
+    values = np.column_stack([np.asarray(traces[name], dtype=float) for name in _SIGNAL_CHANNELS])
+    segments = []
+    for k, record in enumerate(conditions):
+        start = k * n_cycles
+        signal = analog_signal(values[start:start + n_cycles], 1.0, name="traces", t_start_ms=float(start))
+        signal.array_annotate(variable=np.array(_SIGNAL_CHANNELS))
+        signal.annotate(population="unit", neuron=0)
+        segments.append(condition_segment(f"trial {record['trial']}", annotations=record, signals=[signal]))
+    return segments
 
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:

@@ -24,6 +24,11 @@ Rules are named by a *rule spec*: ``"triplet:<set>"`` for a set of
 :data:`~neuromod.equations.stdp_params.PAIR_STDP`, optionally followed by the interaction
 (``all_to_all`` / ``nearest``) and, for the pair rule, the weight dependence (``additive`` /
 ``multiplicative``): ``"pair:song2000:nearest:multiplicative"``.
+
+Activity (``data.nix`` of the run, :func:`condition_segments`): one segment per condition holding
+its imposed pre and post spike trains (populations ``pre`` and ``post``; the spike schedule, so no
+monitor is added to the network) and, as annotations, the condition's labels and its ``dw_rel``
+under each rule (``dw_rel_<n>`` and ``rule_<n>`` for the n-th rule).
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ __all__ = [
     "check_dt_in_window",
     "to_steps",
     "ms_value",
+    "condition_segments",
 ]
 
 #: lower weight bound of the additive rules in the protocols (weights stay non-negative)
@@ -308,6 +314,35 @@ def run_conditions(
     timings["total_s"] = time.perf_counter() - started
     dw_rel = {rule: (w - w0) / w0 for rule, w in w_end.items()}
     return ConditionsRun(w_end=w_end, dw_rel=dw_rel, duration=duration, n_steps=n_steps, timings_s=timings)
+
+
+def condition_segments(conditions: Sequence[Condition], time_step: Quantity, run: ConditionsRun) -> list:
+    """One Neo segment per condition: its pre and post spike trains in ``[0, run.duration)`` and,
+    as annotations, its labels and ``dw_rel`` under each rule (module docstring).
+
+    A segment is named by its labels (``"dt_ms=10, frequency_hz=1, n_pairings=60"``); the trains'
+    ``neuron`` is the condition's index in the network's generator groups.
+    """
+    from neuromod.analysis.neo_io import condition_segment, population_trains, scalar_annotations
+
+    step_ms, stop_ms = ms_value(time_step), ms_value(run.duration)
+    rules = list(run.dw_rel)
+    segments, names = [], set()
+    for k, condition in enumerate(conditions):
+        trains = []
+        for population, steps in (("pre", condition.pre_steps), ("post", condition.post_steps)):
+            train = population_trains(np.asarray(steps, dtype=float) * step_ms, np.zeros(len(steps), dtype=int), 1, stop_ms,
+                                      population=population)[0]
+            train.annotate(neuron=k)
+            trains.append(train)
+        labels = scalar_annotations(condition.labels)
+        name = ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in labels.items())
+        name = name if name and name not in names else f"condition {k}"
+        names.add(name)
+        annotations = {**labels, **{f"rule_{n}": rule for n, rule in enumerate(rules)},
+                       **{f"dw_rel_{n}": float(run.dw_rel[rule][k]) for n, rule in enumerate(rules)}}
+        segments.append(condition_segment(name, annotations=annotations, spiketrains=trains))
+    return segments
 
 
 def reference_dw_rel(conditions: Iterable[Condition], rule: RuleSpec, time_step: Quantity, *, w0: float = 1.0, w_max: float | None = None) -> np.ndarray:

@@ -20,6 +20,9 @@ The time step (default 1 ms) only places spikes on a grid (the rules are event-d
 intervals of the default protocol are whole milliseconds except the 30 Hz onsets (period
 33.3 ms), which are rounded to the nearest step. Use ``time_step=0.1*ms`` for a finer grid (ten
 times the time steps, which matters on the ``runtime`` device: 600 s of simulated time).
+
+``data.nix``: one segment per condition with its imposed pre and post spike trains and its
+``dw_rel`` under each rule (:func:`neuromod.protocols.pairing.condition_segments`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from neuromod.protocols.pairing import (
     check_frequency,
     check_positive_count,
     check_time_step,
+    condition_segments,
     pairing_condition,
     parse_rule,
     run_conditions,
@@ -146,7 +150,8 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         "agreement": per_rule,
         "timings_s": result.timings_s,
     }
-    return ProtocolResult(metrics=metrics, conditions=records, arrays=arrays)
+    return ProtocolResult(metrics=metrics, conditions=records, arrays=arrays,
+                          segments=condition_segments(conditions, params["time_step"], result))
 
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:

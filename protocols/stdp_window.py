@@ -12,6 +12,9 @@ one exponential to each side (``scipy.optimize.curve_fit``) and reports the reco
 ``metrics["fits"][rule]``, next to the rule's own time constants. For the
 multiplicative (soft-bound) rule and for the triplet rule the fit is only a description: their
 windows are not exponentials of the rule's own constants.
+
+``data.nix``: one segment per condition with its imposed pre and post spike trains and its
+``dw_rel`` under each rule (:func:`neuromod.protocols.pairing.condition_segments`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from neuromod.protocols.pairing import (
     check_frequency,
     check_positive_count,
     check_time_step,
+    condition_segments,
     ms_value,
     pairing_condition,
     parse_rule,
@@ -134,7 +138,8 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         "fits": fits,
         "timings_s": result.timings_s,
     }
-    return ProtocolResult(metrics=metrics, conditions=records, arrays=arrays)
+    return ProtocolResult(metrics=metrics, conditions=records, arrays=arrays,
+                          segments=condition_segments(conditions, params["time_step"], result))
 
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:

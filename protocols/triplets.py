@@ -19,6 +19,9 @@ intervals -- although each contains a pre-post pair that potentiates on its own.
 gives both triplet types the same sum of their two pairs.
 
 ``dw_rel`` = (w_end - w0)/w0 with w0 = 1 (Pfister & Gerstner's units; relative change).
+
+``data.nix``: one segment per condition with its imposed pre and post spike trains and its
+``dw_rel`` under each rule (:func:`neuromod.protocols.pairing.condition_segments`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from neuromod.protocols.pairing import (
     check_frequency,
     check_positive_count,
     check_time_step,
+    condition_segments,
     ms_value,
     parse_rule,
     pattern_condition,
@@ -162,7 +166,8 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         "triplets": summary,
         "timings_s": result.timings_s,
     }
-    return ProtocolResult(metrics=metrics, conditions=records, arrays=arrays)
+    return ProtocolResult(metrics=metrics, conditions=records, arrays=arrays,
+                          segments=condition_segments(conditions, params["time_step"], result))
 
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:
