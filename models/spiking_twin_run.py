@@ -5,10 +5,12 @@
     DIR/
       config.json        the run record's config (kind "spiking-twin")
       data.nix           one Block, one Segment per episode (annotation ``episode``, ``label``
-                         where the task has one): a SpikeTrain per neuron (annotations
-                         ``population``, ``neuron``, ``rate_unit``) and the rate twin's rates on
-                         the same episode as an AnalogSignal in Hz (``array_annotations["rate_unit"]``)
-      arrays.npz         h of both twins (episode, step, unit), their outputs, both fast weights dU
+                         where the task has one): a SpikeTrain per recorded neuron (annotations
+                         ``population``, ``neuron``, ``rate_unit``; ``record_per_unit`` neurons of
+                         each population, 5 by default) and the rate twin's rates on the same
+                         episode as an AnalogSignal in Hz (``array_annotations["rate_unit"]``)
+      arrays.npz         h of both twins (episode, step, unit) from all spikes, their outputs, both
+                         fast weights dU
       comparison.json    neuromod.analysis.compare of the spiking and the rate activity
       comparison.png     its figure
       result.json        metrics: both scores, the dU correlation, the PSTH correlation, rate scale,
@@ -34,8 +36,13 @@ from neuromod.models.spiking_twin import EpisodeComparison, SpikingConfig, load_
 __all__ = ["spike_twin_run", "spiking_block"]
 
 
-def spiking_block(result: EpisodeComparison, *, name: str = "spiking twin"):
-    """The ``neo.Block`` of a comparison: spikes per neuron and the rate twin's rates, one segment per episode."""
+def spiking_block(result: EpisodeComparison, *, name: str = "spiking twin", record_per_unit: int | None = None):
+    """The ``neo.Block`` of a comparison: spikes per neuron and the rate twin's rates, one segment per episode.
+
+    ``record_per_unit``: keep the spike trains of the first so many neurons of each population
+    (None: all P). NIX stores each train as an object of its own (tens of kB each), so a network
+    of thousands of neurons keeps a sample; every statistic of the run uses all spikes.
+    """
     import neo
 
     from neuromod.analysis.neo_io import spike_trains
@@ -52,11 +59,15 @@ def spiking_block(result: EpisodeComparison, *, name: str = "spiking twin"):
                                         "spike_budget": run.spike_budget, "task": result.task or ""})
     duration = T * cfg.step_ms
     per_episode = N * P
+    kept = P if record_per_unit is None else max(1, min(P, int(record_per_unit)))
+    block.annotate(recorded_per_unit=kept)
     for k, segment in enumerate(block.segments):
         mine = (run.spike_i // per_episode) == k
         trains = spike_trains(run.spike_t_ms[mine], run.spike_i[mine] - k * per_episode, per_episode, duration)
         for index, train in enumerate(trains):
             unit, j = divmod(index, P)
+            if j >= kept:
+                continue
             train.name = f"unit {unit} neuron {j}"
             train.annotations = {"population": f"unit {unit}", "neuron": index, "rate_unit": unit}
             segment.spiketrains.append(train)
@@ -72,9 +83,9 @@ def _plain(value: Any) -> Any:
 
 
 def spike_twin_run(source_path: str | os.PathLike[str], out: str | os.PathLike[str], *, neuron: str = "poisson",
-                   per_unit: int = 20, episodes: int = 8, step_ms: float = 50.0, device: str = "runtime",
+                   per_unit: int = 10, episodes: int = 4, step_ms: float = 50.0, device: str = "runtime",
                    seed: int = 1, overwrite: bool = False, rate_scale_hz: float | None = None,
-                   readout_ms: float = 0.0, progress: bool = False) -> dict[str, Any]:
+                   readout_ms: float = 0.0, record_per_unit: int | None = 5, progress: bool = False) -> dict[str, Any]:
     """Convert ``source_path`` and write the run folder ``out`` (module docstring); returns result.json."""
     import tempfile
 
@@ -94,10 +105,11 @@ def spike_twin_run(source_path: str | os.PathLike[str], out: str | os.PathLike[s
     with tempfile.TemporaryDirectory(prefix="neuromod-spike-twin-") as build:
         result = run_episodes(source, episodes=episodes, config=config, device=device, seed=seed,
                               build_dir=Path(build) / "build", progress=progress)
-    block = spiking_block(result)
+    block = spiking_block(result, record_per_unit=record_per_unit)
     comparison = compare(block, block, label="label")
     run = result.spiking
     parameters = {"source": Path(source_path).name, "source_kind": source.kind, "episodes": int(episodes),
+                  "record_per_unit": record_per_unit,
                   **{k: v for k, v in config.to_dict().items() if k != "lif"},
                   **({f"lif_{k}": v for k, v in config.lif.items()} if neuron == "lif" else {})}
     metrics: dict[str, Any] = {"rate_scale_hz": run.rate_scale_hz, "spike_budget": run.spike_budget,

@@ -8,7 +8,7 @@ episodes, the correlation of the fast weights dU, the PSTH correlation), ``compa
 ``comparison.png`` (:mod:`neuromod.models.spiking_twin_run`; the mapping is documented in
 :mod:`neuromod.models.spiking_twin`). Example::
 
-    neuromod spike-twin models/data/task_seq-digits.pt --out runs/st --neuron poisson --per-unit 20 --episodes 8
+    neuromod spike-twin models/data/task_seq-digits.pt --out runs/st --neuron poisson --per-unit 10 --episodes 4
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ def register(app: typer.Typer, common) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
                                            help="result folder (default runs/spike-twin, or runs/spike-twin-N)"),
         neuron: str = typer.Option("poisson", "--neuron", metavar="KIND", help="poisson | lif"),
-        per_unit: int = typer.Option(20, "--per-unit", metavar="P", help="neurons per rate unit"),
-        episodes: int = typer.Option(8, "--episodes", metavar="K", help="held-out episodes, all in one network"),
+        per_unit: int = typer.Option(10, "--per-unit", metavar="P", help="neurons per rate unit"),
+        episodes: int = typer.Option(4, "--episodes", metavar="K", help="held-out episodes, all in one network"),
         step_ms: float = typer.Option(50.0, "--step-ms", metavar="MS", help="length of one model step in ms"),
         readout_ms: float = typer.Option(0.0, "--readout-ms", metavar="MS",
                                          help="time constant of the readout's filter of the spike counts (0 = per-step counts)"),
+        record_per_unit: int = typer.Option(5, "--record-per-unit", metavar="N",
+                                            help="neurons per population whose spike trains go into data.nix"),
         device: str = typer.Option("runtime", "--device", "-d", metavar="DEVICE", help="runtime | cpp_standalone | cuda_standalone"),
         seed: int = common.SeedOption,
         overwrite: bool = common.OverwriteOption,
@@ -49,6 +51,8 @@ def register(app: typer.Typer, common) -> None:
         seed = common._checked_seed(seed)
         check_device_name(device)
         SpikingConfig(neuron=neuron, per_unit=per_unit, step_ms=step_ms, readout_ms=readout_ms)  # checks the options
+        if record_per_unit < 1:
+            raise InputError(f"--record-per-unit must be >= 1, got {record_per_unit}")
         if episodes < 1:
             raise InputError(f"--episodes must be >= 1, got {episodes}")
         load_source(run)  # a file that is not a checkpoint or twin fails here, before anything is written
@@ -56,7 +60,8 @@ def register(app: typer.Typer, common) -> None:
         if target.exists() and not overwrite:
             raise InputError(f"output folder {str(target)!r} exists; choose another or pass --overwrite")
         result = spike_twin_run(run, target, neuron=neuron, per_unit=per_unit, episodes=episodes, step_ms=step_ms,
-                                device=device, seed=seed, overwrite=overwrite, readout_ms=readout_ms, progress=True)
+                                device=device, seed=seed, overwrite=overwrite, readout_ms=readout_ms,
+                                record_per_unit=record_per_unit, progress=True)
         shown = {k: v for k, v in result["metrics"].items()
                  if k.startswith(("rate_", "spiking_")) and not k.endswith(("fixation_accuracy", "forced_choice_accuracy"))
                  or k in ("du_r", "psth_r_median")}
