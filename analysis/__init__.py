@@ -20,13 +20,10 @@ Public names (importable from ``neuromod.analysis``)
     compare
     Comparison
     plot_comparison
-    pearson
-    slope_through_origin
-    offdiagonal_similarity
-    principal_axes
-    subspace_overlap
-    variance_explained
-    best_lag
+
+and the measures of :mod:`~neuromod.analysis.similarity` (:func:`pearson`, :func:`slope_through_origin`,
+:func:`offdiagonal_similarity`, :func:`principal_axes`, :func:`subspace_overlap`,
+:func:`variance_explained`, :func:`best_lag`).
 
 The heavy imports (Neo, Elephant, scikit-learn, matplotlib) happen when a function is called.
 """
@@ -57,6 +54,11 @@ _TRAINED_NETWORK = {
 }
 __all__ += list(_TRAINED_NETWORK)
 _WHERE.update(_TRAINED_NETWORK)
+
+# ``compare`` names both a submodule and its function: importing the submodule (as any
+# ``from neuromod.analysis.compare import ...`` does) binds the package attribute to the module, so
+# the function is bound here, after that import (numpy and quantities only, ~50 ms).
+from neuromod.analysis.compare import Comparison, compare  # noqa: E402
 
 
 def __getattr__(name: str) -> Any:

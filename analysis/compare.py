@@ -21,13 +21,6 @@ public so that each can be checked against a closed form.
 .. autosummary::
     compare
     Comparison
-    pearson
-    slope_through_origin
-    offdiagonal_similarity
-    principal_axes
-    subspace_overlap
-    variance_explained
-    best_lag
 """
 
 from __future__ import annotations

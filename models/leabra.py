@@ -94,6 +94,7 @@ Validated against emergent 8.1.1's own logs (``neuromod/data/reference/emergent`
 
 from __future__ import annotations
 
+from neuromod.equations import leabra_params as _params
 from neuromod.equations.leabra import (
     EMERGENT_CITATION,
     EMERGENT_UNIT,
@@ -116,7 +117,10 @@ from neuromod.equations.leabra import (
     sigmoidal_weight,
     xx1,
 )
+from neuromod.models import leabra_network as _network
+from neuromod.models import leabra_unit as _unit
 from neuromod.models.leabra_network import (
+    LAYER_KINDS,
     NETIN_EVENT,
     NEURON_PAIR_EVENT,
     STD4_EVENT,
@@ -149,50 +153,4 @@ from neuromod.models.leabra_unit import (
     xcal,
 )
 
-__all__ = [
-    "EMERGENT_CITATION",
-    "LeabraUnitParameters",
-    "FFFBParameters",
-    "XCALParameters",
-    "EMERGENT_UNIT",
-    "NEURON_PROJ",
-    "NEURON_ADAPT_PROJ",
-    "LAYER_FFFB_PROJ",
-    "NEURON_PAIR_PROJ",
-    "NETIN_PROJ",
-    "STD4_PROJ",
-    "NEURON_PROJ_INPUT",
-    "xx1",
-    "nxx1",
-    "nxx1_table",
-    "xcal",
-    "sig_weight",
-    "lin_weight",
-    "avg_l_lrn",
-    "UnitState",
-    "init_state",
-    "decay_state",
-    "hard_clamp",
-    "integrate_netin",
-    "update_act",
-    "unit_cycle",
-    "update_averages",
-    "update_avg_l",
-    "run_unit",
-    "run_layer",
-    "LAYER_FFFB_INHIB",
-    "LAYER_FFFB_INPUT",
-    "NEURON_PAIR_INHIB",
-    "TRACE_VARIABLES",
-    "Layer",
-    "Projection",
-    "Network",
-    "netin_scale_factor",
-    "TrialRecord",
-    "NEURON_PAIR_EVENT",
-    "NETIN_EVENT",
-    "STD4_EVENT",
-    "neuron_pair_network",
-    "netin_network",
-    "std4_network",
-]
+__all__ = [*_params.__all__, "xx1", "nxx1_table", *_unit.__all__, *_network.__all__]

@@ -129,16 +129,13 @@ def run_layer(
 
     Parameters
     ----------
-    p : LeabraUnitParameters
-        Unit parameters.
-    inhib : FFFBParameters
-        The layer's inhibition.
+    p, inhib : LeabraUnitParameters, FFFBParameters
+        The units' parameters and the layer's inhibition.
     drive : array_like
         Raw net input, shape (cycles, units).
-    form : {"rate", "spiking"}
-        Default: ``"rate"``.
-    variables : sequence of str
-        Variables to record. Default: :data:`TRACE_VARIABLES`.
+    form, variables
+        As in :func:`~neuromod.models.leabra_unit.run_unit`: ``"rate"`` (default) or
+        ``"spiking"``; the variables recorded (default :data:`TRACE_VARIABLES`).
 
     Returns
     -------

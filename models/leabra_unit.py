@@ -233,16 +233,10 @@ def decay_state(s: UnitState, p: LeabraUnitParameters, decay: float = 1.0) -> No
 
     Parameters
     ----------
-    s : UnitState
-        The units' state, changed in place.
-    p : LeabraUnitParameters
-        Unit parameters.
+    s, p : UnitState, LeabraUnitParameters
+        The units' state (changed in place) and their parameters.
     decay : float
         Share of the way back to the initial values, in [0, 1]. Default: 1.
-
-    Returns
-    -------
-    None
     """
     if decay > 0.0:
         s.act -= decay * (s.act - p.act_init)
@@ -266,16 +260,10 @@ def hard_clamp(s: UnitState, p: LeabraUnitParameters, ext: Any) -> None:
 
     Parameters
     ----------
-    s : UnitState
-        The units' state, changed in place.
-    p : LeabraUnitParameters
-        Unit parameters.
+    s, p : UnitState, LeabraUnitParameters
+        The units' state (changed in place) and their parameters.
     ext : array_like
         External values, one per unit or one for all.
-
-    Returns
-    -------
-    None
     """
     ext = np.broadcast_to(np.asarray(ext, dtype=np.float64), s.act.shape)
     s.net[:] = ext
@@ -297,16 +285,10 @@ def integrate_netin(s: UnitState, p: LeabraUnitParameters, net_raw: Any) -> None
 
     Parameters
     ----------
-    s : UnitState
-        The units' state, changed in place.
-    p : LeabraUnitParameters
-        Unit parameters.
+    s, p : UnitState, LeabraUnitParameters
+        The units' state (changed in place) and their parameters.
     net_raw : array_like
         This cycle's raw excitatory input (before g_bar_e), one per unit or one for all.
-
-    Returns
-    -------
-    None
     """
     net_raw = np.broadcast_to(np.asarray(net_raw, dtype=np.float64), s.ge.shape)
     s.ge += p.dt_integ * p.net_dt * (net_raw - s.ge)
@@ -314,25 +296,19 @@ def integrate_netin(s: UnitState, p: LeabraUnitParameters, net_raw: Any) -> None
 
 
 def update_act(s: UnitState, p: LeabraUnitParameters, gc_i: Any = 0.0, *, form: str = "rate") -> None:
-    """Steps 3–6 of the module docstring for unclamped units, given this cycle's net and ``gc_i``.
+    """Steps 3–6 of :mod:`neuromod.models.leabra` for unclamped units, given this cycle's net and ``gc_i``.
 
     v_m by the midpoint rule (frozen for t_r cycles after a spike), vm_eq by one Euler step, the
     activation (NXX1 or spike), the spike reset and adaptation from the post-reset v_m.
 
     Parameters
     ----------
-    s : UnitState
-        The units' state, changed in place.
-    p : LeabraUnitParameters
-        Unit parameters.
+    s, p : UnitState, LeabraUnitParameters
+        The units' state (changed in place) and their parameters.
     gc_i : array_like
         The inhibitory conductance before g_bar_i. Default: 0.
     form : {"rate", "spiking"}
         Rate code (NXX1) or spiking. Default: ``"rate"``.
-
-    Returns
-    -------
-    None
 
     Raises
     ------
@@ -383,7 +359,7 @@ def update_act(s: UnitState, p: LeabraUnitParameters, gc_i: Any = 0.0, *, form: 
 
 
 def unit_cycle(s: UnitState, p: LeabraUnitParameters, net_raw: Any, gc_i: Any = 0.0, *, form: str = "rate") -> None:
-    """Advance unclamped units by one emergent cycle (steps 1 and 3–6 of the module docstring), in place.
+    """Advance unclamped units by one emergent cycle (steps 1 and 3–6 of :mod:`neuromod.models.leabra`), in place.
 
     ``net_raw``: this cycle's raw excitatory input (Σ scale·w·act of the senders, before g_bar_e);
     ``gc_i``: the layer's inhibitory conductance for this cycle (before g_bar_i). Call
@@ -391,20 +367,14 @@ def unit_cycle(s: UnitState, p: LeabraUnitParameters, net_raw: Any, gc_i: Any = 
 
     Parameters
     ----------
-    s : UnitState
-        The units' state, changed in place.
-    p : LeabraUnitParameters
-        Unit parameters.
+    s, p : UnitState, LeabraUnitParameters
+        The units' state (changed in place) and their parameters.
     net_raw : array_like
         This cycle's raw excitatory input.
     gc_i : array_like
         The inhibitory conductance. Default: 0.
     form : {"rate", "spiking"}
         Default: ``"rate"``.
-
-    Returns
-    -------
-    None
 
     Raises
     ------
@@ -420,14 +390,8 @@ def update_averages(s: UnitState, p: LeabraUnitParameters) -> None:
 
     Parameters
     ----------
-    s : UnitState
-        The units' state, changed in place.
-    p : LeabraUnitParameters
-        Unit parameters.
-
-    Returns
-    -------
-    None
+    s, p : UnitState, LeabraUnitParameters
+        The units' state (changed in place) and their parameters.
     """
     s.avg_ss += p.dt_integ / p.ss_tau * (s.act_nd - s.avg_ss)
     s.avg_s += p.dt_integ / p.s_tau * (s.avg_ss - s.avg_s)
@@ -440,17 +404,11 @@ def update_avg_l(s: UnitState, p: LeabraUnitParameters, *, hidden: bool = True) 
 
     Parameters
     ----------
-    s : UnitState
-        The units' state, changed in place.
-    p : LeabraUnitParameters
-        Unit parameters.
+    s, p : UnitState, LeabraUnitParameters
+        The units' state (changed in place) and their parameters.
     hidden : bool
         False (input, target and output layers) sets avg_l_lrn to 0: no Hebbian term there.
         Default: True.
-
-    Returns
-    -------
-    None
     """
     s.avg_l += (1.0 / p.avg_l_tau) * (p.avg_l_gain * s.avg_m - s.avg_l)
     np.maximum(s.avg_l, p.avg_l_min, out=s.avg_l)

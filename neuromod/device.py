@@ -47,6 +47,7 @@ from typing import Any
 
 from neuromod.errors import InputError
 from neuromod.progress import PROGRESS_PERIOD_S, ProgressReport, announcement, is_long, run_size, standalone_report_code
+from neuromod.registry import check_choice
 
 __all__ = [
     "DEVICE_NAMES",
@@ -75,16 +76,14 @@ def check_device_name(name: str) -> str:
     Returns
     -------
     str
-        ``name`` unchanged.
+        ``name``, a known device.
 
     Raises
     ------
     InputError
         An unknown name (the message lists the known ones).
     """
-    if name not in DEVICE_NAMES:
-        raise InputError(f"unknown device {name!r}; expected one of {', '.join(DEVICE_NAMES)}")
-    return name
+    return check_choice("device", name, DEVICE_NAMES)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ from typing import Any
 
 import numpy as np
 
+from neuromod.equations import leabra_params as _params
+from neuromod.equations import leabra_xcal as _xcal
 from neuromod.equations.base import NeuronModel
 from neuromod.equations.leabra_params import (
     EMERGENT_CITATION,
@@ -92,21 +94,7 @@ from neuromod.equations.leabra_xcal import (
 from neuromod.errors import InputError
 
 __all__ = [
-    "EMERGENT_CITATION",
-    "LeabraUnitParameters",
-    "FFFBParameters",
-    "XCALParameters",
-    "EMERGENT_UNIT",
-    "NEURON_PROJ",
-    "NEURON_ADAPT_PROJ",
-    "LAYER_FFFB_PROJ",
-    "NEURON_PAIR_PROJ",
-    "NETIN_PROJ",
-    "STD4_PROJ",
-    "NEURON_PROJ_INPUT",
-    "LAYER_FFFB_INHIB",
-    "LAYER_FFFB_INPUT",
-    "NEURON_PAIR_INHIB",
+    *_params.__all__,
     "FORMS",
     "xx1",
     "nxx1_table",
@@ -116,11 +104,7 @@ __all__ = [
     "TRIAL_PARAMETERS",
     "STATE_VARIABLES",
     "leabra_clamped_unit",
-    "LeabraSynapseModel",
-    "XCAL_PARAMETERS",
-    "xcal_synapse",
-    "linear_weight",
-    "sigmoidal_weight",
+    *_xcal.__all__,
 ]
 
 FORMS = ("rate", "spiking")

@@ -75,6 +75,14 @@ class LeabraSynapseModel(SynapseModel):
         synapses.lin = linear_weight(w, self.values["wt_sig_gain"], self.values["wt_sig_off"])
 
 
+def _on_unit_interval(values: Any, inside: Any) -> np.ndarray:
+    """``inside(v)`` for 0 < v < 1 (overflow allowed), 0 at and below 0, 1 at and above 1 (float64)."""
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", over="ignore"):
+        out = inside(np.clip(v, 1e-300, 1.0))
+    return np.where(v <= 0.0, 0.0, np.where(v >= 1.0, 1.0, out))
+
+
 def linear_weight(sig: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
     """Inverse of the sigmoidal contrast enhancement: ``1/(1 + ((1 − s)/s)^(1/gain)/off)``.
 
@@ -82,10 +90,9 @@ def linear_weight(sig: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
     ----------
     sig : array_like
         Effective (contrast-enhanced) weights in [0, 1].
-    gain : float
-        wt_sig.gain. Default: 6.
-    off : float
-        wt_sig.off. Default: 1.
+    gain, off : float
+        The gain and offset of the enhancement it inverts (:func:`sigmoidal_weight`).
+        Defaults: 6 and 1.
 
     Returns
     -------
@@ -97,11 +104,7 @@ def linear_weight(sig: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
     O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
     (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
     """
-    s = np.asarray(sig, dtype=np.float64)
-    inner = np.clip(s, 1e-300, 1.0)
-    with np.errstate(divide="ignore", over="ignore"):
-        out = 1.0 / (1.0 + ((1.0 - inner) / inner) ** (1.0 / gain) / off)
-    return np.where(s <= 0.0, 0.0, np.where(s >= 1.0, 1.0, out))
+    return _on_unit_interval(sig, lambda s: 1.0 / (1.0 + ((1.0 - s) / s) ** (1.0 / gain) / off))
 
 
 def sigmoidal_weight(lin: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarray:
@@ -126,11 +129,7 @@ def sigmoidal_weight(lin: Any, gain: float = 6.0, off: float = 1.0) -> np.ndarra
     O'Reilly RC, Munakata Y, Frank MJ, Hazy TE et al., Computational Cognitive Neuroscience
     (Leabra); emergent 8.1.1 (https://github.com/emer/emergent).
     """
-    w = np.asarray(lin, dtype=np.float64)
-    inner = np.clip(w, 1e-300, 1.0)
-    with np.errstate(divide="ignore", over="ignore"):
-        out = 1.0 / (1.0 + (off * (1.0 - inner) / inner) ** gain)
-    return np.where(w <= 0.0, 0.0, np.where(w >= 1.0, 1.0, out))
+    return _on_unit_interval(lin, lambda w: 1.0 / (1.0 + (off * (1.0 - w) / w) ** gain))
 
 
 def xcal_synapse(xcal: XCALParameters = XCALParameters(), *, trial_cycles: int, scale: float = 1.0,

@@ -64,6 +64,7 @@ from neuromod.equations.checks import require_quantity
 from neuromod.equations.neuromod_params import MODULATOR_NAMES, ModulatorParameters, ThreeFactorParameters
 from neuromod.equations.releases import Release, bath_window, check_modulator
 from neuromod.errors import InputError
+from neuromod.registry import check_choice
 
 __all__ = [
     "MODULATOR_NAMES",
@@ -210,9 +211,7 @@ def check_variant(variant: str) -> str:
     InputError
         ``variant`` is not one of :data:`VARIANTS`.
     """
-    if variant not in VARIANTS:
-        raise InputError(f"unknown three-factor variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    return variant
+    return check_choice("three-factor variant", variant, VARIANTS)
 
 
 def default_epoch(*tau_c: Quantity) -> Quantity:

@@ -19,6 +19,7 @@ from brian2 import Quantity, second
 from neuromod.equations.checks import check_quantities
 from neuromod.equations.neuromod_params import MODULATOR_NAMES
 from neuromod.errors import InputError
+from neuromod.registry import check_choice
 
 __all__ = ["Release", "bath_window", "check_modulator"]
 
@@ -41,9 +42,7 @@ def check_modulator(name: str) -> str:
     InputError
         ``name`` is not a modulator of a site.
     """
-    if name not in MODULATOR_NAMES:
-        raise InputError(f"unknown modulator {name!r}; expected one of {', '.join(MODULATOR_NAMES)}")
-    return name
+    return check_choice("modulator", name, MODULATOR_NAMES)
 
 
 

@@ -60,10 +60,10 @@ from neuromod.equations.stdp_params import (
     WEIGHT_DEPENDENCES,
     PairSTDPParameters,
     TripletSTDPParameters,
-    _check_choice,
 )
 from neuromod.equations.stdp_reference import isolated_pair_dw, pair_stdp_final_weight, triplet_stdp_final_weight
 from neuromod.errors import InputError
+from neuromod.registry import check_choice
 
 __all__ = [
     "INTERACTIONS",
@@ -155,7 +155,7 @@ def pair_coincidence_terms(
         on_pre = f"c += {terms.at_pre}\\n{terms.pre_trace_update}"
         on_post = f"c += {terms.at_post}\\n{terms.post_trace_update}"
     """
-    _check_choice("interaction", interaction, INTERACTIONS)
+    check_choice("interaction", interaction, INTERACTIONS)
     traces = (
         f"d{pre_trace}/dt = -{pre_trace}/{_p(tau_plus)} : 1 (event-driven)\n"
         f"d{post_trace}/dt = -{post_trace}/{_p(tau_minus)} : 1 (event-driven)"
@@ -221,7 +221,7 @@ def triplet_coincidence_terms(
     Pfister JP, Gerstner W (2006) Triplets of spikes in a model of spike timing-dependent
     plasticity. J Neurosci 26:9673-9682.
     """
-    _check_choice("interaction", interaction, INTERACTIONS)
+    check_choice("interaction", interaction, INTERACTIONS)
     lines = [
         f"d{r1}/dt = -{r1}/{_p(tau_plus)} : 1 (event-driven)",
         f"d{o1}/dt = -{o1}/{_p(tau_minus)} : 1 (event-driven)",
@@ -307,8 +307,8 @@ def pair_stdp(
     Neurosci 3:919-926. Morrison A, Diesmann M, Gerstner W (2008) Biol Cybern 98:459-478.
     Rubin J, Lee DD, Sompolinsky H (2001) Phys Rev Lett 86:364-367 (soft bounds).
     """
-    interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
-    _check_choice("weight dependence", weight_dependence, WEIGHT_DEPENDENCES)
+    interaction = check_choice("interaction", interaction or params.interaction, INTERACTIONS)
+    check_choice("weight dependence", weight_dependence, WEIGHT_DEPENDENCES)
     _check_bounds(w_min, w_max)
     terms = pair_coincidence_terms(interaction)
     namespace: dict[str, Any] = {
@@ -383,7 +383,7 @@ def triplet_stdp(
     Pfister JP, Gerstner W (2006) Triplets of spikes in a model of spike timing-dependent
     plasticity. J Neurosci 26:9673-9682.
     """
-    interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
+    interaction = check_choice("interaction", interaction or params.interaction, INTERACTIONS)
     _check_bounds(w_min, w_max)
     full = params.has_pre_triplet
     if not full and params.A3_minus != 0:

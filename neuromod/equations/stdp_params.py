@@ -30,13 +30,11 @@ i.e. the relative change Δw/w0 that the experiments report; protocols report it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from brian2 import Quantity, ms
 
-from neuromod.errors import InputError
 from neuromod.parameters import ParameterSet
 
 __all__ = [
@@ -58,13 +56,6 @@ __all__ = [
 INTERACTIONS = ("all_to_all", "nearest")
 #: Weight dependences of the pair rule.
 WEIGHT_DEPENDENCES = ("additive", "multiplicative")
-
-
-def _check_choice(kind: str, value: str, allowed: Sequence[str]) -> str:
-    """``value`` if it is one of ``allowed``; an :class:`InputError` naming the choices otherwise."""
-    if value not in allowed:
-        raise InputError(f"unknown {kind} {value!r}; expected one of {', '.join(allowed)}")
-    return value
 
 
 #: where the figures below were read: package data, relative to the folder holding ``neuromod/``

@@ -24,8 +24,8 @@ from neuromod.equations.stdp_params import (
     WEIGHT_DEPENDENCES,
     PairSTDPParameters,
     TripletSTDPParameters,
-    _check_choice,
 )
+from neuromod.registry import check_choice
 
 __all__ = ["pair_stdp_final_weight", "triplet_stdp_final_weight", "isolated_pair_dw"]
 
@@ -104,8 +104,8 @@ def pair_stdp_final_weight(
     Bi GQ, Poo MM (1998) J Neurosci 18:10464-10472. Song S, Miller KD, Abbott LF (2000) Nat
     Neurosci 3:919-926. Morrison A, Diesmann M, Gerstner W (2008) Biol Cybern 98:459-478.
     """
-    interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
-    _check_choice("weight dependence", weight_dependence, WEIGHT_DEPENDENCES)
+    interaction = check_choice("interaction", interaction or params.interaction, INTERACTIONS)
+    check_choice("weight dependence", weight_dependence, WEIGHT_DEPENDENCES)
     tau_p, tau_m = float(params.tau_plus / second), float(params.tau_minus / second)
     apre = apost = 0.0
     last = -math.inf
@@ -173,7 +173,7 @@ def triplet_stdp_final_weight(
     Pfister JP, Gerstner W (2006) Triplets of spikes in a model of spike timing-dependent
     plasticity. J Neurosci 26:9673-9682.
     """
-    interaction = _check_choice("interaction", interaction or params.interaction, INTERACTIONS)
+    interaction = check_choice("interaction", interaction or params.interaction, INTERACTIONS)
     taus = [params.tau_plus, params.tau_x if params.tau_x is not None else 1 * second, params.tau_minus, params.tau_y]
     tau_r1, tau_r2, tau_o1, tau_o2 = (float(t / second) for t in taus)
     a3_minus = params.A3_minus if params.has_pre_triplet else 0.0
