@@ -12,7 +12,7 @@ listing each analysis with what it found or why it does not apply.
 name             what                                                           applies to
 ===============  =============================================================  ======================
 ``tca``          non-negative CP decomposition, neuron x time x trial           every task
-``decode``       linear SVM of task variables over time; rates and dU basis     tasks with class labels
+``decode``       linear SVM of task variables over time; rates and dU basis     tasks with 2-10 class labels
 ``rotation``     planes of the antisymmetric part of dU; jPCA of activity       the plastic cell
 ``disruption``   performance against hidden noise, alpha off, plasticity off    every task
 ``correlation``  clustered correlation matrix of the hidden units               every task
@@ -44,6 +44,8 @@ __all__ = ["analyze", "ANALYSES", "NotApplicable", "check_applies", "default_out
 
 #: most trials the decoder reads (a seeded subsample of the trials of a trial task)
 _DECODE_TRIALS = 800
+#: most classes of a task variable the decoder reads (more: an identity, not a task variable)
+_DECODE_CLASSES = 10
 
 
 class NotApplicable(InputError):
@@ -120,7 +122,7 @@ def _decode(rec, seed, progress):
     from neuromod.analysis.decoding import decode_over_time, fast_weight_basis, plot_decoding
     from neuromod.analysis.recording import trial_labels, trial_tensor
 
-    labels = trial_labels(rec, max_classes=10)
+    labels = trial_labels(rec, max_classes=_DECODE_CLASSES)
     if not labels:
         raise NotApplicable(f"decode needs task variables with class labels; {rec.task} has none")
     trials, meta = trial_tensor(rec)
@@ -205,8 +207,9 @@ def _overlap(rec, seed, progress):
     _need_plastic(rec, "overlap")
     res = fast_weight_overlap(rec.dU[:, -1], rec.hidden, seed=seed)
     raw = fast_weight_overlap(rec.dU[:, -1], rec.hidden, seed=seed, shuffles=20, form="raw")
-    fig = plot_overlap(res, title=f"Gain of dU (end of episode) vs activity covariance, {rec.task}: "
-                                  f"z = {res['z']:.1f}")
+    fig = plot_overlap(res, title=f"{rec.task}: gain of dU (end of episode) vs activity covariance\n"
+                                  f"mean {res['mean']:.3f} against relabelled {res['baseline_mean']:.3f} "
+                                  f"(z = {res['z']:.1f})")
     metrics = {k: res[k] for k in ("mean", "baseline_mean", "baseline_sd", "z", "p")}
     metrics.update({"raw_mean": raw["mean"], "raw_baseline_mean": raw["baseline_mean"]})
     conditions = [{"episode": i, "overlap": float(v)} for i, v in enumerate(res["overlap"])]
@@ -356,6 +359,7 @@ def _fixed_points(rec, seed, progress, at: int | None = None, n_starts: int = 12
     kinds = list(res["kind"])
     metrics = {"n_fixed_points": len(kinds), "n_stable": kinds.count("stable"), "n_saddle": kinds.count("saddle"),
                "n_unstable": kinds.count("unstable"), "n_converged": res["n_converged"], "n_starts": res["n_starts"],
+               "q_min": res["q_min"],
                "frozen_at_step": int(step_t)}
     conditions = [{"point": i, "kind": kinds[i], "q": float(res["q"][i]),
                    "max_abs_eigenvalue": float(np.abs(res["eigenvalues"][i]).max())} for i in range(len(kinds))]
@@ -376,7 +380,7 @@ def check_applies(rec, name: str) -> None:
     elif name == "modulators" and rec.rule != "modulated":
         raise NotApplicable(f"modulators needs a network trained with rule=modulated (modulatory units); "
                             f"this run uses {'a GRU' if rec.rule is None else 'rule ' + repr(rec.rule)}")
-    elif name == "decode" and not trial_labels(rec):
+    elif name == "decode" and not trial_labels(rec, max_classes=_DECODE_CLASSES):
         raise NotApplicable(f"decode needs task variables with class labels; {rec.task} has none")
     elif name == "sensitivity" and (rec.kind != "supervised" or not rec.task_obj.discrete or rec.response is None
                                     or rec.response.all()):

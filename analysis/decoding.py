@@ -136,7 +136,7 @@ def plot_decoding(results: dict[str, dict[str, dict[str, Any]]], *, events: dict
     names = list(results)
     cols = min(3, len(names))
     rows = int(np.ceil(len(names) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(7.0, 4.2 * cols), 3.2 * rows + 0.8), squeeze=False)
     for ax, name in zip(axes.flat, names):
         for i, (features, res) in enumerate(results[name].items()):
             t = np.arange(res["accuracy"].size)
@@ -146,15 +146,16 @@ def plot_decoding(results: dict[str, dict[str, dict[str, Any]]], *, events: dict
                 ax.axhline(res["chance_95"], color=f"C{i}", ls=":", lw=1)
         for event, start in (events or {}).items():
             ax.axvline(start, color="0.7", ls="--", lw=0.8)
-            ax.text(start, 1.02, event, fontsize=7, transform=ax.get_xaxis_transform())
+            ax.text(start, 0.03, f" {event}", fontsize=7, rotation=90, va="bottom", color="0.4",
+                    transform=ax.get_xaxis_transform())
         ax.set(xlabel="time in trial (steps)", ylabel="held-out accuracy", ylim=(0, 1.08))
         if res["accuracy"].size <= 4:
             ax.set_xticks(np.arange(res["accuracy"].size))
-        ax.set_title(f"{name} ({res['n_classes']} classes)", pad=14)
+        ax.set_title(f"{name} ({res['n_classes']} classes)")
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    axes.flat[0].legend(frameon=False, fontsize=8, loc="lower right")
+    axes.flat[0].legend(frameon=False, fontsize=8, loc="upper left")
     fig.suptitle((title or "Linear SVM decoding over time") +
-                 "\nshaded: shuffled-label accuracy (chance), dotted: its 95th percentile")
+                 "\nshaded: accuracy on shuffled labels (chance); dotted: its 95th percentile")
     fig.tight_layout()
     return fig

@@ -5,7 +5,9 @@ scoring, :meth:`~neuromod.protocols.tasks.base.Task.evaluate`) with Gaussian noi
 standard deviation added to the hidden rates after every step (:func:`~neuromod.analysis.recording.hidden_noise_net`),
 in three conditions: as trained (``plastic``), alpha off at test (the fast weights ignored), and
 plasticity off (``dU`` frozen at zero). The noise levels are in units of the standard deviation of
-the hidden rates on clean episodes, so the curves of different networks compare. A GRU gets one
+the hidden rates on clean episodes (the caller's ``activity_std``; ``neuromod analyze`` uses the
+median over steps of their standard deviation, which a few runaway steps do not inflate), so the
+curves of different networks compare. A GRU gets one
 condition, ``gru``. :func:`plot_disruption` draws the curves with the task's chance level.
 """
 
@@ -87,7 +89,7 @@ def plot_disruption(records: list[dict[str, Any]], metric: str, *, chance: float
                 ls=["-", "--", ":", "-."][i % 4], ms=7 - 1.5 * i, color=f"C{i}", label=name)
     if chance is not None:
         ax.axhline(chance, color="0.5", ls="--", lw=1, label="chance")
-    ax.set(xlabel="noise std added to the hidden rates\n(units of the rates' own std on clean episodes)",
+    ax.set(xlabel="noise std added to the hidden rates\n(units of the rates' typical std on clean episodes: median over steps)",
            ylabel=metric, title=title or f"Performance under hidden-layer noise ({metric})")
     ax.legend(frameon=False)
     fig.tight_layout()

@@ -46,7 +46,8 @@ def find_fixed_points(step: Callable[[torch.Tensor], torch.Tensor], starts: np.n
     dict
         ``points`` (P, n); ``q`` (P,); ``eigenvalues`` (P, n) complex, of the Jacobian of ``F``;
         ``kind`` (P,) ``stable`` / ``saddle`` / ``unstable``; ``n_starts``; ``n_converged``
-        (starts that reached ``q < tol``).
+        (starts that reached ``q < tol``); ``q_min``: the smallest ``q`` reached (how slow the
+        slowest point is when none is fixed: expanding dynamics may have no fixed point).
     """
     x0 = np.asarray(starts, dtype=float)
     if x0.ndim != 2 or x0.shape[0] < 1:
@@ -80,7 +81,8 @@ def find_fixed_points(step: Callable[[torch.Tensor], torch.Tensor], starts: np.n
         kinds.append("stable" if (mag < 1).all() else "unstable" if (mag > 1).all() else "saddle")
     n = x0.shape[1]
     return {"points": pts[kept].reshape(len(kept), n), "q": q[kept], "eigenvalues": np.array(eigs).reshape(len(kept), n),
-            "kind": np.array(kinds, dtype=object), "n_starts": int(x0.shape[0]), "n_converged": int(good.size)}
+            "kind": np.array(kinds, dtype=object), "n_starts": int(x0.shape[0]), "n_converged": int(good.size),
+            "q_min": float(np.nanmin(q)) if np.isfinite(q).any() else float("nan")}
 
 
 def twin_map(net, x: np.ndarray, dU: np.ndarray) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -156,8 +158,9 @@ def plot_fixed_points(result: dict[str, Any], trajectories: np.ndarray, *, title
     bx.plot(np.cos(circle), np.sin(circle), "k--", lw=0.8)
     bx.set(xlabel="Re $\\lambda$", ylabel="Im $\\lambda$", aspect="equal",
            title="Jacobian eigenvalues (dashed: |$\\lambda$| = 1)")
-    ax.set(xlabel="PC 1 of the rates", ylabel="PC 2",
-           title=f"{len(pts)} fixed point{'s' if len(pts) != 1 else ''} from {result['n_starts']} starts")
+    found = (f"{len(pts)} fixed point{'s' if len(pts) != 1 else ''} from {result['n_starts']} starts" if len(pts)
+             else f"no fixed point from {result['n_starts']} starts\n(slowest: |F(v) - v|$^2$ = {result['q_min']:.2g})")
+    ax.set(xlabel="PC 1 of the rates", ylabel="PC 2", title=found)
     ax.legend(frameon=False, fontsize=8)
     fig.suptitle(title or "Fixed points (plasticity off, dU frozen)")
     fig.tight_layout()

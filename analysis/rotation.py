@@ -142,6 +142,9 @@ def plot_rotation(dU_planes: dict[str, Any], jp: dict[str, Any], trajectories: n
                 title=f"spectrum of dU (episode 1, end)\nantisymmetric share of dU: "
                       f"{dU_planes['antisymmetric_fraction']:.2f}")
     axes[0].axvline(0, color="0.7", lw=0.8)
+    # an antisymmetric dU has real parts at round-off: a symmetric range keeps the axis readable
+    lim = 1.1 * max(float(np.abs(ev).max()), 1e-9)
+    axes[0].set(xlim=(-lim, lim), ylim=(-lim, lim))
     axes[0].legend(frameon=False, fontsize=7)
     mean = jp["mean"]
     for ax, plane, name in ((axes[1], jp["planes"][0], "top jPC plane"),

@@ -119,8 +119,8 @@ def plot_correlation(result: dict[str, Any], *, title: str = ""):
         ax.axhline(b, color="k", lw=0.5)
         ax.axvline(b, color="k", lw=0.5)
     ax.set(xlabel="unit (cluster order)", ylabel="unit (cluster order)",
-           title=title or f"Correlations of the hidden units: {result['n_clusters']} clusters "
-                          f"({result['n_silent']} silent units left out)")
+           title=title or f"Correlations of the hidden units: {result['n_clusters']} clusters\n"
+                          f"(average linkage on 1 - r; {result['n_silent']} silent units left out)")
     fig.tight_layout()
     return fig
 
@@ -129,7 +129,7 @@ def plot_overlap(result: dict[str, Any], *, title: str = ""):
     """The per-episode overlap against the shuffled-baseline distribution."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
     ax.hist(result["baseline"].reshape(-1), bins=40, color="0.7", density=True, label="neurons relabelled (baseline)")
     ax.hist(result["overlap"], bins=20, color="C0", alpha=0.7, density=True, label="per episode")
     ax.axvline(result["mean"], color="C0", lw=2, label=f"mean {result['mean']:.3f}")

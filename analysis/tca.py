@@ -192,7 +192,7 @@ def plot_tca(result: dict[str, Any], *, events: dict[str, int] | None = None, tr
         b.plot(t, time[:, r], "o-", color="C2", ms=3)
         for name, start in (events or {}).items():
             b.axvline(start, color="0.6", ls="--", lw=0.8)
-            b.text(start, 1.0, f" {name}", fontsize=7, va="top", transform=b.get_xaxis_transform())
+            b.text(start, 0.97, f" {name}", fontsize=7, va="top", rotation=90, transform=b.get_xaxis_transform())
         if len(t) <= 4:
             b.set_xticks(t)
         if r == rank - 1:

@@ -198,16 +198,26 @@ def test_rpe_regression_recovers_planted_correlation(rho):
     assert fit["p"] < 1e-6
 
 
-def test_overlap_is_high_for_dU_built_from_the_covariance_and_at_baseline_for_noise():
+def test_overlap_is_high_for_dU_aligned_with_the_covariance_and_at_baseline_for_noise():
     rng = np.random.default_rng(3)
     mix = rng.standard_normal((12, 12))
     activity = rng.standard_normal((6, 400, 12)) @ mix
-    aligned = np.stack([np.cov(a.T) for a in activity])
-    res = fast_weight_overlap(aligned, activity, shuffles=50)
+    covariances = [np.cov(a.T) for a in activity]
+    # raw form: dU = C itself; gram form: dU = an orthogonal matrix times C^(1/2), so that
+    # dU^T dU = C while dU itself is not C
+    res = fast_weight_overlap(np.stack(covariances), activity, shuffles=50, form="raw")
+    assert res["mean"] > 0.99 and res["z"] > 3
+    rotations = []
+    for c in covariances:
+        w, v = np.linalg.eigh(c)
+        root = v @ np.diag(np.sqrt(np.clip(w, 0, None))) @ v.T
+        q, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+        rotations.append(q @ root)  # (q root)^T (q root) = C
+    res = fast_weight_overlap(np.stack(rotations), activity, shuffles=50)
     assert res["mean"] > 0.99 and res["z"] > 3
     noise = rng.standard_normal((6, 12, 12))
     res = fast_weight_overlap(noise, activity, shuffles=50)
-    assert abs(res["z"]) < 3
+    assert abs(res["z"]) < 3 and res["mean"] < 0.9
 
 
 def test_modulator_analysis_runs_on_an_untrained_modulated_network():
@@ -273,3 +283,28 @@ def test_cli_unknown_analysis_and_bad_episodes_exit_2(tmp_path):
     assert _cli(["analyze", str(BANDIT), "--what", "nope", "--out", str(tmp_path / "a")]).exit_code == 2
     result = _cli(["analyze", str(BANDIT), "--what", "qfit", "--episodes", "0", "--out", str(tmp_path / "b")])
     assert result.exit_code == 2 and "episodes" in result.output
+
+
+def test_recording_is_seeded():
+    from neuromod.analysis.recording import load_trained, record_episodes
+
+    net, info = load_trained(BANDIT)
+    runs = [record_episodes(net, info["task"], info["parameters"], episodes=2, seed=s) for s in (3, 3, 4)]
+    assert np.array_equal(runs[0].hidden, runs[1].hidden) and np.array_equal(runs[0].actions, runs[1].actions)
+    assert not np.array_equal(runs[0].actions, runs[2].actions)
+    assert runs[0].dU.shape[-2:] == (48, 48) and runs[0].dU_steps[-1] == runs[0].hidden.shape[1] - 1
+
+
+@pytest.mark.slow
+def test_analyze_all_writes_every_analysis_that_applies(tmp_path):
+    from neuromod.analysis.analyze import analyze
+    from neuromod.results import read_run
+
+    result = analyze(SEQ_DIGITS, "all", out=tmp_path / "all", episodes=40, seed=1)
+    status = {row["analysis"]: row["status"] for row in result["conditions"]}
+    assert status["qfit"] == "not applicable" and status["modulators"] == "not applicable"
+    done = [name for name, s in status.items() if s == "done"]
+    assert {"tca", "rotation", "disruption", "correlation", "overlap", "sensitivity", "fixed-points"} <= set(done)
+    for name in done:
+        assert read_run(tmp_path / "all" / name)["result"]["name"] == name
+    assert (tmp_path / "all" / "summary.png").is_file()
