@@ -133,7 +133,20 @@ class Comparison:
         }
 
     def plot(self, path: str | os.PathLike[str] | None = None, **kwargs: Any):
-        """The comparison figure (:func:`neuromod.analysis.plots.plot_comparison`), saved to ``path`` if given."""
+        """The comparison figure (:func:`neuromod.analysis.plots.plot_comparison`), saved to ``path`` if given.
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            File to write (atomically; the suffix picks the format). Default: none.
+        **kwargs
+            Passed on to :func:`~neuromod.analysis.plots.plot_comparison`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure, still open.
+        """
         from neuromod.analysis.plots import plot_comparison
 
         figure = plot_comparison(self, **kwargs)

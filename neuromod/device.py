@@ -347,6 +347,22 @@ class Simulation:
         :meth:`execute`. Pass ``execute=False`` for protocols made of several run calls.
         ``run_kwargs`` go to Brian2's ``Network.run``; a ``report`` given there replaces the
         progress report of ``progress``.
+
+        Parameters
+        ----------
+        network : brian2.Network
+            The network (built inside the :func:`use_device` block).
+        duration : Quantity (second)
+            Biological time to simulate.
+        execute : bool
+            Standalone devices: build and run now. Default: True.
+        **run_kwargs
+            Passed on to ``Network.run``.
+
+        Raises
+        ------
+        RuntimeError
+            A standalone simulation that has been built already (use :meth:`rerun`).
         """
         if self._executed and self.standalone:
             raise RuntimeError("this standalone simulation has been built already; use rerun() to change parameters")
@@ -410,6 +426,17 @@ class Simulation:
         """Run again with new values for some variables (``{group.I: 0.6*nA}``), no recompiling.
 
         Monitors afterwards hold the new run's data.
+
+        Parameters
+        ----------
+        run_args : mapping, optional
+            Variable (``group.var``) -> new value (Quantity or number, a scalar or one per
+            element). Default: none (the same values again).
+
+        Raises
+        ------
+        RuntimeError
+            No previous :meth:`run`, or a simulation built with ``compile_only``.
         """
         run_args = dict(run_args or {})
         if not self._runs:

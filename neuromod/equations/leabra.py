@@ -327,6 +327,22 @@ class LeabraNeuronModel(NeuronModel):
         The ``run_regularly`` operations are named ``<group>_cycle_groups`` and
         ``<group>_cycle_after_resets`` and belong to the group (a ``Network`` containing the group
         contains them).
+
+        Parameters
+        ----------
+        n : int
+            Number of units.
+        name : str, optional
+            Group name. Default: Brian2's.
+        dt : Quantity (second), optional
+            One cycle. Default: the default clock's (the equations are in cycles, so any value
+            gives the same dynamics per step).
+        **kwargs
+            Passed on to ``brian2.NeuronGroup``.
+
+        Returns
+        -------
+        brian2.NeuronGroup
         """
         group = super().group(n, name=name, dt=dt, **kwargs)
         for when, code in self.cycle_code.items():

@@ -58,7 +58,22 @@ class LeabraSynapseModel(SynapseModel):
     values: dict[str, float] = field(default_factory=dict)
 
     def connect(self, source: Any, target: Any, *, name: str | None = None, **kwargs: Any):
-        """``Synapses`` from ``source`` to ``target`` on the target's clock (one step = one cycle)."""
+        """``Synapses`` from ``source`` to ``target`` on the target's clock (one step = one cycle).
+
+        Parameters
+        ----------
+        source, target : brian2.NeuronGroup
+            Leabra groups (see :func:`xcal_synapse` for the variables each needs).
+        name : str, optional
+            Name of the ``Synapses``. Default: Brian2's.
+        **kwargs
+            Passed on to ``brian2.Synapses`` (``dt`` defaults to the target's).
+
+        Returns
+        -------
+        brian2.Synapses
+            Not yet connected: call its ``connect(...)``, then :meth:`initialise`.
+        """
         if "dt" not in kwargs and "clock" not in kwargs:
             kwargs["dt"] = target.clock.dt
         synapses = super().connect(source, target, name=name, **kwargs)
@@ -67,7 +82,15 @@ class LeabraSynapseModel(SynapseModel):
         return synapses
 
     def initialise(self, synapses: Any, weight: Any) -> None:
-        """Set the shared constants and the weights (``w``; ``lin`` = its linear weight)."""
+        """Set the shared constants and the weights (``w``; ``lin`` = its linear weight).
+
+        Parameters
+        ----------
+        synapses : brian2.Synapses
+            What :meth:`connect` returned, after its ``connect(...)``.
+        weight : float or array_like
+            Effective (contrast-enhanced) weights in [0, 1], one per synapse or one for all.
+        """
         for key, value in self.values.items():
             setattr(synapses, key, value)
         w = np.broadcast_to(np.asarray(weight, dtype=np.float64), (len(synapses),))

@@ -411,8 +411,20 @@ class ModulatorSites:
 
     # ------------------------------------------------------------------ ports
     def port(self, neuron: NeuronModel) -> NeuronModel:
-        """``neuron`` with the port variables of this variant added (use it for the postsynaptic
-        group of the plastic synapses, then call :meth:`link`)."""
+        """``neuron`` with the port variables of this variant added.
+
+        Use it for the postsynaptic group of the plastic synapses, then call :meth:`link`.
+
+        Parameters
+        ----------
+        neuron : NeuronModel
+            The postsynaptic neuron model.
+
+        Returns
+        -------
+        NeuronModel
+            A copy whose model also declares ``mod_<var>`` and the linked ``site_<var>``.
+        """
         import dataclasses
 
         lines = [neuron.model.rstrip()]
@@ -423,9 +435,23 @@ class ModulatorSites:
         return dataclasses.replace(neuron, model="\n".join(lines) + "\n")
 
     def link(self, group: Any, site_of_neuron: Any = 0) -> None:
-        """Link the port of ``group`` (built from :meth:`port`) to the sites: neuron ``k`` reads site
-        ``site_of_neuron[k]`` (an int: all neurons read that site). Adds the two copy operations
-        to ``group`` (they run with it)."""
+        """Link the port of ``group`` (built from :meth:`port`) to the sites.
+
+        Adds the two copy operations to ``group`` (they run with it).
+
+        Parameters
+        ----------
+        group : brian2.NeuronGroup
+            A group built from :meth:`port`'s model.
+        site_of_neuron : int or array_like of int
+            Neuron ``k`` reads site ``site_of_neuron[k]``; an int: all neurons read that site.
+            Default: 0.
+
+        Raises
+        ------
+        InputError
+            A site index outside ``0 .. n_sites - 1``.
+        """
         from brian2 import linked_var
 
         index = np.broadcast_to(np.asarray(site_of_neuron, dtype=np.int64), (len(group),)).copy()
