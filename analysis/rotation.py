@@ -164,6 +164,7 @@ def plot_rotation(dU_planes: dict[str, Any], jp: dict[str, Any], trajectories: n
     axes[3].bar(np.arange(k) + w / 2, dU_variance[:k], w, label="planes of dU")
     axes[3].set(xlabel="plane (fastest first)", ylabel="share of activity variance",
                 title=f"activity in the planes\njPCA skew fit R$^2$ {jp['r2_skew']:.2f} (free fit {jp['r2_full']:.2f})")
+    axes[3].set_xticks(np.arange(k), [str(i + 1) for i in range(k)])
     axes[3].legend(frameon=False)
     fig.suptitle(title or "Rotations: fast weights and activity")
     fig.tight_layout()
