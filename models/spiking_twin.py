@@ -62,7 +62,12 @@ The spiking twin:
   ``dD/dt = (-D + a+ h_i e+_j - a- e-_i h_j)/tau_u``, the continuous-time form of the rate rule.
   ``D`` is the population average of the neuron pairs' fast weights, read back at the end of each
   episode and compared with the rate twin's ``dU``. ``alpha_off`` sets alpha to 0 in the
-  transmission; ``plasticity_off`` freezes ``D`` at 0.
+  transmission; ``plasticity_off`` freezes ``D`` at 0. Known gap (measured): for constant rates
+  ``D`` matches the rule (tests), but the continuous pair kernel, averaged over steps, weighs a
+  pre-to-post lag of ``m >= 1`` steps ``(tau/step) rate / (1 - rate)`` times the discrete rule
+  (1.44 at rate 0.5) and same-step pairs ``1 - (tau/step) rate`` instead of ``rate``; on the shipped
+  associative-recall twin the spiking ``D`` correlates only about 0.5 with ``dU`` (for any P) and
+  the score falls to chance, while with plasticity off the rates of the two twins agree (r 0.997).
 - **Readout.** The checkpoint's linear readout applied to the spike-count estimate of ``h``,
   filtered per step ``f_t = (1 - beta) f_{t-1} + beta h_t`` with ``beta = 1 - exp(-step/readout_ms)``
   (``readout_ms = 0``: the count of the step itself), scored by the task's ``metrics``.
