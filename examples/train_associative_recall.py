@@ -31,7 +31,7 @@ QUICK = os.environ.get("NEUROMOD_QUICK") == "1"  # a short run for the documenta
 QUICK_EVAL = {"eval_episodes": "32"} if QUICK else {}  # and fewer held-out episodes
 
 out = sys.argv[1] if len(sys.argv) > 1 else "runs/associative-recall"
-result = train("associative-recall", out=out, seed=1, device="auto", progress=True,
+result = train("associative-recall", out=out, seed=1, device="auto", progress=not QUICK,
                overrides={**QUICK_EVAL, "hidden_size": "32", "projection_size": "0", "k": "2", "glyph_size": "6", "lr": "0.01",
                           "steps": "40" if QUICK else "800",
                           "shaping_steps": "20" if QUICK else "400"})

@@ -30,7 +30,7 @@ QUICK_EVAL = {"eval_episodes": "32"} if QUICK else {}  # and fewer held-out epis
 
 out = sys.argv[1] if len(sys.argv) > 1 else "runs/bandit"
 result = train("bandit", out=out, steps=20 if QUICK else 200, seed=1, device="auto",
-               overrides={**QUICK_EVAL, "hidden_size": "32", "n_trials": "40", "lr": "0.01", "gamma": "0"}, progress=True)
+               overrides={**QUICK_EVAL, "hidden_size": "32", "n_trials": "40", "lr": "0.01", "gamma": "0"}, progress=not QUICK)
 m = result["metrics"]
 print(f"share of visits rewarded: {m['rewarded']:.2f} (chance {m['chance_rewarded']:.2f})")
 print(f"figures and checkpoints in {out}/ (learning_curves.png, result.json, model.pt, twin.pt)")

@@ -37,7 +37,7 @@ out = sys.argv[1] if len(sys.argv) > 1 else "runs/card-sort"
 result = train("card-sort", out=out, steps=20 if QUICK else 150, seed=1, device="auto",
                overrides={**QUICK_EVAL, "hidden_size": "32", "n_trials": "30", "block_trials": "10", "lr": "0.01", "gamma": "0",
                           "deck": "full", "silent_iti": "false", "fixation_card": "true", "clip": "0",
-                          "demonstration_steps": "0"}, progress=True)
+                          "demonstration_steps": "0"}, progress=not QUICK)
 m = result["metrics"]
 print(f"accuracy on trials 5+ of a block: {m['accuracy_late']:.2f} (chance {m['chance_accuracy_late']:.2f}), "
       f"perseverative errors per rule change: {m['perseverative_errors_per_switch']:.1f}")

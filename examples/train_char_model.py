@@ -30,7 +30,7 @@ QUICK_EVAL = {"eval_episodes": "32"} if QUICK else {}  # and fewer held-out epis
 
 out = sys.argv[1] if len(sys.argv) > 1 else "runs/char-model"
 result = train("char-model", out=out, steps=20 if QUICK else 400, seed=1, device="auto",
-               overrides={**QUICK_EVAL, "hidden_size": "64", "corpus_chars": "100000", "seq_len": "32", "lr": "0.002"}, progress=True)
+               overrides={**QUICK_EVAL, "hidden_size": "64", "corpus_chars": "100000", "seq_len": "32", "lr": "0.002"}, progress=not QUICK)
 m = result["metrics"]
 print(f"held-out bits per character: {m['bpc']:.2f} (uniform guess {m['chance_bpc']:.2f})")
 print(f"figures and checkpoints in {out}/ (learning_curves.png, result.json, model.pt, twin.pt)")

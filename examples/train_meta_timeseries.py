@@ -33,7 +33,7 @@ QUICK_EVAL = {"eval_episodes": "32"} if QUICK else {}  # and fewer held-out epis
 out = sys.argv[1] if len(sys.argv) > 1 else "runs/meta-timeseries"
 result = train("meta-timeseries", out=out, steps=30 if QUICK else 600, seed=1, device="auto",
                overrides={**QUICK_EVAL, "hidden_size": "32", "max_examples": "4", "query_steps": "3", "lr": "0.01",
-                          "presentation": "together", "dim": "2"}, progress=True)
+                          "presentation": "together", "dim": "2"}, progress=not QUICK)
 m = result["metrics"]
 print(f"NMSE before examples {m['nmse_before']:.2f}, after {m['nmse_after']:.2f} (ratio {m['error_ratio']:.2f})")
 print(f"figures and checkpoints in {out}/ (learning_curves.png, result.json, model.pt, twin.pt)")

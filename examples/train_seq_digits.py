@@ -30,7 +30,7 @@ QUICK_EVAL = {"eval_episodes": "32"} if QUICK else {}  # and fewer held-out epis
 
 out = sys.argv[1] if len(sys.argv) > 1 else "runs/seq-digits"
 result = train("seq-digits", out=out, steps=30 if QUICK else 400, seed=1, device="auto",
-               overrides={**QUICK_EVAL, "hidden_size": "32", "delay_steps": "2", "lr": "0.01"}, progress=True)
+               overrides={**QUICK_EVAL, "hidden_size": "32", "delay_steps": "2", "lr": "0.01"}, progress=not QUICK)
 m = result["metrics"]
 print(f"held-out accuracy: {m['accuracy']:.2f} (chance {m['chance_accuracy']:.2f})")
 print(f"figures and checkpoints in {out}/ (learning_curves.png, result.json, model.pt, twin.pt)")

@@ -4,7 +4,7 @@ The examples save their figures through :mod:`neuromod.results` (a protocol's ``
 training run's ``learning_curves.png`` and its ablation's figure) and close them, so the matplotlib
 scraper does not see them. Each example writes its run folder under ``runs/`` beside it, named after
 the script (``stdp_window.py`` -> ``runs/stdp-window``, ``train_bandit.py`` -> ``runs/bandit``);
-this scraper shows every PNG in that folder next to the example's code.
+this scraper shows every PNG in that folder next to the example's code, one figure per row.
 """
 
 from __future__ import annotations
@@ -33,4 +33,5 @@ def run_figures(block, block_vars, gallery_conf) -> str:
     for png, target in zip(pngs, block_vars["image_path_iterator"]):
         shutil.copyfile(png, target)
         names.append(target)
-    return figure_rst(names, gallery_conf["src_dir"])
+    # one figure per row, each at its own size (the figures are wide multi-panel plots)
+    return "".join(figure_rst([name], gallery_conf["src_dir"]) for name in names)
