@@ -14,7 +14,8 @@
 - ``"fused"``: one ``torch.autograd.Function`` over the whole sequence, low-rank within a chunk:
   O(T B N + T/C B N^2) memory (:mod:`neuromod.models.twin_fused`).
 - ``"auto"`` (default): chosen by measurement per device and size, the first time a size is seen
-  (a short timed probe of each eligible path, cached), so it is never slower than the naive loop;
+  (a short timed probe of each eligible path, cached), so it never takes a path slower than the
+  naive loop on that probe;
   ``NEUROMOD_TWIN_AUTO=rule`` (or ``set_auto_mode("rule")``) makes it a fixed rule instead
   (:mod:`neuromod.models.twin_autoselect` has both). Every path gives the same numbers to float
   rounding.
