@@ -497,7 +497,7 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="expected format 'neuromod-twin', got 'something-else'"):
         read_twin(tmp_path / "other.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="not a readable twin file"):
+    with pytest.raises(ValueError, match="is not a neuromod twin file"):
         read_twin(tmp_path / "junk.pt")
     with pytest.raises(ValueError, match="does not exist"):
         read_twin(tmp_path / "missing.pt")
