@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from neuromod.errors import InputError
+from neuromod.plotting import pyplot, save
 
 __all__ = ["analyze", "ANALYSES", "NotApplicable", "check_applies", "default_output", "default_episodes"]
 
@@ -65,12 +66,7 @@ def default_output(run: str | os.PathLike[str], what: str) -> Path:
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def _need_plastic(rec, name: str) -> None:
@@ -396,14 +392,10 @@ ANALYSES: dict[str, Callable[..., Any]] = {
 
 
 def _run_one(name, rec, writer, parameters, seed, progress) -> dict[str, Any]:
-    plt = _plt()
     start = time.perf_counter()
     check_applies(rec, name)
     metrics, conditions, fig, details = ANALYSES[name](rec, seed, progress)
-    try:
-        figure = writer.savefig(fig, f"{name}.png", dpi=110)
-    finally:
-        plt.close(fig)
+    figure = save(fig, writer, f"{name}.png", dpi=110)
     wall = time.perf_counter() - start
     return writer.write_result("analysis", name, parameters, seed=seed, device="cpu", metrics=metrics,
                                conditions=conditions, figures=[figure], wall_time_s=wall,
@@ -490,12 +482,8 @@ def analyze(run: str | os.PathLike[str], what: str, *, out: str | os.PathLike[st
             rows.append({"analysis": name, "status": "done", "wall_time_s": time.perf_counter() - start})
             metrics.update({f"{name}.{k}": v for k, v in result["metrics"].items()})
             figures.append(f"{name}/{result['figures'][0]}")
-        plt = _plt()
         fig = _summary(folder.path, figures, f"Analyses of {task} ({n_episodes} held-out episodes, seed {seed})")
-        try:
-            summary = folder.savefig(fig, "summary.png", dpi=120)
-        finally:
-            plt.close(fig)
+        summary = save(fig, folder, "summary.png", dpi=120)
         return folder.write_result("analysis", "all", parameters, seed=seed, device="cpu", metrics=metrics,
                                    conditions=rows, figures=[summary, *figures],
                                    files=["config.json", summary, *[f"{r['analysis']}/" for r in rows

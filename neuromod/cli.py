@@ -292,6 +292,7 @@ def compare(
 
     from neuromod.analysis.compare import compare as compare_blocks
     from neuromod.analysis.neo_io import load
+    from neuromod.plotting import save
     from neuromod.results import RunFolder
 
     started = time.perf_counter()
@@ -303,7 +304,7 @@ def compare(
         run.write_config("comparison", "compare", parameters, seed=None, device=None)
         run.write_json("comparison.json", comparison.to_json())
         figure = comparison.plot(title=f"{spiking.name} (spiking) against {rate.name} (rate)")
-        run.savefig(figure, "comparison.png", dpi=120)
+        save(figure, run, "comparison.png", dpi=120)
         run.write_result("comparison", "compare", parameters, seed=None, device=None,
                          metrics=comparison.to_json()["metrics"], conditions=comparison.unit_table(),
                          figures=["comparison.png"], wall_time_s=time.perf_counter() - started,

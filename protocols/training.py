@@ -465,11 +465,9 @@ def _nanmean(values: list[float]) -> float:
 def _plot_curves(run: _Run, eval_metric: str, chance: float) -> str:
     """``learning_curves.png``: the loss per step, and the figures of the training batches and the
     held-out episodes at each evaluation (demonstration steps shaded)."""
-    import matplotlib
+    from neuromod.plotting import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     curves, losses, task = run.curves, run.losses, run.task
     demonstration_steps = int(run.params.get("demonstration_steps", 0)) if run.spec.method == "a2c" else 0
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -497,7 +495,4 @@ def _plot_curves(run: _Run, eval_metric: str, chance: float) -> str:
     ax_metric.set(xlabel="training step", ylabel=eval_metric, title=f"{task}: {eval_metric}")
     ax_metric.legend(frameon=False)
     fig.tight_layout()
-    try:
-        return run.writer.savefig(fig, "learning_curves.png", dpi=110)
-    finally:
-        plt.close(fig)
+    return save(fig, run.writer, "learning_curves.png", dpi=110)

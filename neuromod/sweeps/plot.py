@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from neuromod.errors import InputError
-from neuromod.results import atomic_file
 
 __all__ = ["parse_axes", "plot_sweep", "read_table", "mean_interval"]
 
@@ -97,11 +96,11 @@ def plot_sweep(folder: str | os.PathLike[str], *, x: str, y: str, hue: str | Non
                name: str | None = None) -> Path:
     """Draw ``y`` against ``x`` (one line per ``hue``) from the sweep in ``folder``; return the
     figure's path (``DIR/<y>_vs_<x>[_by_<hue>].png`` unless ``name`` is given)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
+
+    from neuromod.plotting import pyplot, save
+
+    plt = pyplot()
 
     table = read_table(folder)
     for role, column in (("x", x), ("y", y), ("hue", hue)):
@@ -142,10 +141,4 @@ def plot_sweep(folder: str | os.PathLike[str], *, x: str, y: str, hue: str | Non
         ax.legend(fontsize=7)
     fig.tight_layout()
     figure = name or f"{_safe(y)}_vs_{_safe(x)}{f'_by_{_safe(hue)}' if hue else ''}.png"
-    path = Path(folder).expanduser() / figure
-    try:
-        with atomic_file(path) as tmp:
-            fig.savefig(tmp, format=Path(figure).suffix.lstrip(".") or "png", dpi=120)
-    finally:
-        plt.close(fig)
-    return path
+    return Path(folder).expanduser() / save(fig, Path(folder).expanduser(), figure, dpi=120)
