@@ -105,7 +105,9 @@ from neuromod.equations.neuromod_params import (
     IZHIKEVICH2007,
     ThreeFactorParameters,
 )
+from neuromod.equations.stdp_params import INTERACTIONS
 from neuromod.errors import InputError
+from neuromod.registry import check_choice
 
 __all__ = [
     "ThreeFactorParameters",
@@ -116,8 +118,6 @@ __all__ = [
     "BRZOSKO2015_TIMING",
     "BRZOSKO2015_TAG",
 ]
-
-_INTERACTIONS = ("all_to_all", "nearest")
 
 #: channel -> (amplitude at a post spike, amplitude at a pre spike, sign at a pre spike)
 _CHANNELS = {"a": ("A_plus", "A_minus", "-"), "s": ("B_plus", "B_minus", "+")}
@@ -405,8 +405,7 @@ def three_factor_stdp(
     """
     variant = check_variant(variant)
     interaction = interaction or params.interaction
-    if interaction not in _INTERACTIONS:
-        raise InputError(f"unknown interaction {interaction!r}; expected one of {', '.join(_INTERACTIONS)}")
+    check_choice("interaction", interaction, INTERACTIONS)
     if not params.channels:
         raise InputError("a three-factor parameter set needs non-zero amplitudes (A_plus/A_minus or B_plus/B_minus)")
     if not params.w_min < params.w_max:
