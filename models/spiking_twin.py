@@ -85,13 +85,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neuromod.errors import InputError
+from neuromod.models.spiking_twin_fi import FICurve, measure_fi
 
 __all__ = ["NEURONS", "SpikingConfig", "TwinWeights", "Source", "load_source", "measure_fi", "FICurve",
            "simulate", "SpikingRun", "readout_rates", "run_episodes", "EpisodeComparison", "time_constant_ms"]
@@ -272,78 +272,6 @@ def load_source(path: str | os.PathLike[str]) -> Source:
 
 
 # --------------------------------------------------------------------------------------------------
-# The f-I curve of the lif neuron
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FICurve:
-    """A measured f-I curve: ``v`` (input in units of the rate twin's ``v``), ``rate_hz``, the fitted
-    slope ``rate_scale_hz`` and the shift ``v0`` of the best relu ``rate(v + v0) ~ rate_scale_hz v``."""
-
-    v: tuple[float, ...]
-    rate_hz: tuple[float, ...]
-    rate_scale_hz: float
-    v0: float
-    fit_range: tuple[float, float]
-
-
-@lru_cache(maxsize=8)
-def _measure_fi(tau_m_ms: float, tau_ref_ms: float, sigma: float, mu0: float, gain: float, dt_ms: float,
-                duration_ms: float, per_value: int, v_max: float, fit_max: float, seed: int) -> FICurve:
-    from brian2 import Network, SpikeMonitor, defaultclock, ms
-
-    from neuromod.device import use_device
-    from neuromod.equations.populations import noisy_lif
-
-    grid = np.linspace(-3.0, v_max, 61)
-    with use_device("runtime", seed=seed):
-        defaultclock.dt = dt_ms * ms
-        model = noisy_lif(tau_m=tau_m_ms * ms, tau_ref=tau_ref_ms * ms, sigma=sigma, mu0=mu0, gain=gain, linked=False)
-        group = model.group(len(grid) * per_value)
-        group.v_pop = np.repeat(grid, per_value)
-        group.V = "rand()"
-        monitor = SpikeMonitor(group)
-        Network(group, monitor).run(duration_ms * ms)
-        counts = np.bincount(np.asarray(monitor.i[:]), minlength=len(grid) * per_value)
-    rates = counts.reshape(len(grid), per_value).mean(1) / (duration_ms / 1000.0)
-    if rates[-1] <= 0:
-        raise InputError(f"the lif neuron does not fire up to v = {v_max}; raise gain or mu0")
-    # the shift s and slope R of the best line through the origin, rate(v + s) ~ R v, over the
-    # working range 0 <= v <= fit_max (least squares): relu with the measured curve's own onset
-    fit = np.linspace(0.0, fit_max, 31)
-    best = None
-    for shift in np.linspace(-3.0, v_max - fit_max, 241):
-        y = np.interp(fit + shift, grid, rates)
-        slope = float(fit @ y / (fit @ fit))
-        if slope <= 0:
-            continue
-        error = float(np.sum((y - slope * fit) ** 2) / np.sum(y ** 2))  # relative: a silent range fits nothing
-        if best is None or error < best[0]:
-            best = (error, slope, float(shift))
-    if best is None:
-        raise InputError(f"the lif neuron does not fire over the working range; raise gain or mu0")
-    _, slope, shift = best
-    return FICurve(tuple(grid.tolist()), tuple(rates.tolist()), slope, shift, (0.0, fit_max))
-
-
-def measure_fi(config: SpikingConfig, *, v_max: float = 6.0, fit_max: float = 3.0, duration_ms: float = 500.0,
-               per_value: int = 20, seed: int = 12345) -> FICurve:
-    """The f-I curve of the configured ``lif`` neuron, measured in a short runtime simulation.
-
-    Rates of ``per_value`` independent neurons at 61 fixed inputs ``v`` from -3 to ``v_max``
-    (``duration_ms`` each). The relu that fits best: the shift ``v0`` and slope ``rate_scale_hz``
-    (Hz per unit of ``v``) of ``rate(v + v0) ~ rate_scale_hz * v`` over ``0 <= v <= fit_max`` (least
-    squares); :func:`simulate` shifts the input offset by ``gain * v0`` so that ``v = 0`` is the
-    onset of that line. Cached per parameters.
-    """
-    lif = config.lif
-    return _measure_fi(float(lif["tau_m_ms"]), float(lif["tau_ref_ms"]), float(lif["sigma"]), float(lif["mu0"]),
-                       float(lif["gain"]), float(config.dt_ms), float(duration_ms), int(per_value), float(v_max),
-                       float(fit_max), int(seed))
-
-
-# --------------------------------------------------------------------------------------------------
 # One Brian2 network for K episodes
 # --------------------------------------------------------------------------------------------------
 
@@ -389,6 +317,112 @@ def _rate_scale(config: SpikingConfig) -> tuple[float, FICurve | None, float]:
     return fi.rate_scale_hz, fi, mu0
 
 
+def _checked_drives(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None,
+                    reset: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``drive`` (K, T, N), ``drive_z`` (zeros where None) and the reset flags (T,) as float arrays."""
+    drive = np.asarray(drive, dtype=float)
+    if drive.ndim != 3 or drive.shape[2] != weights.n_units:
+        raise InputError(f"drive must have shape (episodes, steps, {weights.n_units}), got {drive.shape}")
+    drive_z = np.zeros_like(drive) if drive_z is None else np.asarray(drive_z, dtype=float)
+    T = drive.shape[1]
+    flags = np.zeros(T) if reset is None else np.asarray(reset, dtype=float).reshape(T)
+    return drive, drive_z, flags
+
+
+def _build_populations(weights: TwinWeights, config: SpikingConfig, drive: np.ndarray, drive_z: np.ndarray,
+                       flags: np.ndarray, rate_scale: float):
+    """The K*N population nodes (``NeuronGroup`` "populations"): input, gate, traces (module docstring)."""
+    from brian2 import Hz, NeuronGroup, TimedArray, ms
+
+    from neuromod.equations.populations import population_node
+
+    K, T, N = drive.shape
+    P = int(config.per_unit)
+    step = config.step_ms * ms
+    rows = lambda a: a.transpose(1, 0, 2).reshape(T, K * N)  # noqa: E731 - (step, population)
+    namespace = {"drive_of": TimedArray(rows(drive), dt=step), "drive_z_of": TimedArray(rows(drive_z), dt=step),
+                 "reset_of": TimedArray(flags, dt=step), "count_scale": P * rate_scale * Hz, "step": step,
+                 "ct_rate": float(weights.ct_rate)}
+    continuous = config.integration == "synaptic"
+    node = population_node("continuous" if continuous else "discrete", continuous_time=weights.continuous_time)
+    pops = NeuronGroup(K * N, node.model, namespace=namespace, name="populations")
+    tau_p = float(time_constant_ms(weights.rate_plus, config.step_ms))
+    tau_m = float(time_constant_ms(weights.rate_minus, config.step_ms))
+    pops.tau_plus = tau_p * ms
+    pops.tau_minus = tau_m * ms
+    pops.kp = 1.0 / (P * rate_scale * tau_p / 1000.0)
+    pops.km = 1.0 / (P * rate_scale * tau_m / 1000.0)
+    pops.run_regularly(node.every_dt, when="before_thresholds", order=-2, name="populations_every_dt")
+    pops.run_regularly(node.every_step, dt=step, when="before_thresholds", order=-4 if continuous else -1,
+                       name="populations_every_step")
+    return pops
+
+
+def _build_neurons(config: SpikingConfig, pops, n_populations: int, rate_scale: float, mu0: float):
+    """The P neurons of every population (``poisson`` or ``lif``) and the ``relay`` that counts their spikes."""
+    from brian2 import Hz, Synapses, linked_var, ms
+
+    from neuromod.equations.populations import noisy_lif, poisson_rate_neuron
+
+    P = int(config.per_unit)
+    if config.neuron == "poisson":
+        model = poisson_rate_neuron(rate_scale * Hz)
+    else:
+        lif = config.lif
+        model = noisy_lif(tau_m=lif["tau_m_ms"] * ms, tau_ref=lif["tau_ref_ms"] * ms, sigma=lif["sigma"], mu0=mu0,
+                          gain=lif["gain"])
+    neurons = model.group(n_populations * P, name="neurons")
+    neurons.v_pop = linked_var(pops, "v", index=np.repeat(np.arange(n_populations), P))
+    if config.neuron == "lif":
+        neurons.V = "rand()"
+    relay = Synapses(neurons, pops, on_pre="n_post += 1", name="relay")
+    relay.connect(i=np.arange(n_populations * P), j=np.arange(n_populations * P) // P)
+    return neurons, relay
+
+
+def _build_pairs(weights: TwinWeights, config: SpikingConfig, pops, episodes: int, rate_scale: float):
+    """All-to-all population synapses within each episode copy: ``U + alpha D`` and the pair STDP of ``D``."""
+    from brian2 import Synapses, ms
+
+    from neuromod.equations.populations import population_pair_stdp
+
+    K, N, P = episodes, weights.n_units, int(config.per_unit)
+    pair = population_pair_stdp()
+    pairs = Synapses(pops, pops, model=pair.model, namespace={"plastic": 0.0 if weights.plasticity_off else 1.0},
+                     name="pairs")
+    post, pre = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")  # [post, pre]
+    offsets = (np.arange(K) * N)[:, None]
+    pairs.connect(i=(offsets + pre.ravel()).ravel(), j=(offsets + post.ravel()).ravel())
+    tile = lambda m: np.tile(np.asarray(m, dtype=float).ravel(), K)  # noqa: E731
+    pairs.U = tile(weights.U)
+    pairs.Uz = tile(weights.Uz if weights.Uz is not None else np.zeros((N, N)))
+    pairs.alpha = tile(np.zeros((N, N)) if weights.alpha_off else weights.alpha)
+    tau_u = time_constant_ms(weights.rate_u, config.step_ms)  # per postsynaptic unit
+    tau_u_syn = np.repeat(tau_u, N)  # row-major [post, pre]
+    pairs.tau_u = tile(tau_u_syn) * ms
+    pairs.A_plus = tile(weights.a_plus / (P * rate_scale * tau_u_syn / 1000.0))
+    pairs.A_minus = tile(weights.a_minus / (P * rate_scale * tau_u_syn / 1000.0))
+    pairs.run_regularly(pair.every_dt, when="before_thresholds", order=-3, name="pairs_every_dt")
+    return pairs
+
+
+def _read_back(config: SpikingConfig, shape: tuple[int, int, int], spike_t: np.ndarray, spike_i: np.ndarray,
+               D: np.ndarray, syn_pre: np.ndarray, syn_post: np.ndarray, v_steps: np.ndarray, rate_scale: float,
+               **run: Any) -> SpikingRun:
+    """The run from what the monitors and synapses held: counts per population and step, ``h`` = counts / c,
+    ``dU`` (K, N, N) by [episode, post, pre], ``v`` (K, T, N); ``run``: device, fi, timings_s."""
+    K, T, N = shape
+    P = int(config.per_unit)
+    dU = np.zeros((K, N, N))
+    dU[syn_post // N, syn_post % N, syn_pre % N] = D
+    step_index = np.minimum((np.round(spike_t / config.dt_ms).astype(np.int64) // config.steps_per_model_step), T - 1)
+    pop = spike_i // P
+    counts = np.bincount((pop // N) * T * N + step_index * N + pop % N, minlength=K * T * N).reshape(K, T, N)
+    c = rate_scale * config.step_ms / 1000.0 * P
+    v = v_steps[:, :T].reshape(K, N, -1).transpose(0, 2, 1)
+    return SpikingRun(spike_t, spike_i, counts, counts / c, dU, rate_scale, config, v=v, **run)
+
+
 def simulate(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None = None, *,
              reset: np.ndarray | None = None, config: SpikingConfig | None = None, device: str = "runtime",
              seed: int | None = None, build_dir: str | os.PathLike[str] | None = None,
@@ -416,72 +450,22 @@ def simulate(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None
     """
     import time
 
-    from brian2 import Hz, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, TimedArray, defaultclock, linked_var, ms
+    from brian2 import Network, SpikeMonitor, StateMonitor, defaultclock, ms
 
     from neuromod.device import check_device_name, use_device
-    from neuromod.equations.populations import noisy_lif, poisson_rate_neuron, population_node, population_pair_stdp
 
     config = config or SpikingConfig()
     check_device_name(device)
-    drive = np.asarray(drive, dtype=float)
-    if drive.ndim != 3 or drive.shape[2] != weights.n_units:
-        raise InputError(f"drive must have shape (episodes, steps, {weights.n_units}), got {drive.shape}")
-    drive_z = np.zeros_like(drive) if drive_z is None else np.asarray(drive_z, dtype=float)
+    drive, drive_z, flags = _checked_drives(weights, drive, drive_z, reset)
     K, T, N = drive.shape
-    P = int(config.per_unit)
-    flags = np.zeros(T) if reset is None else np.asarray(reset, dtype=float).reshape(T)
     rate_scale, fi, mu0 = _rate_scale(config)  # the f-I measurement runs before the device is set up
     step = config.step_ms * ms
     started = time.perf_counter()
     with use_device(device, seed=seed, build_dir=build_dir, threads=threads, progress=progress) as sim:
         defaultclock.dt = config.dt_ms * ms
-        rows = lambda a: a.transpose(1, 0, 2).reshape(T, K * N)  # noqa: E731 - (step, population)
-        namespace = {"drive_of": TimedArray(rows(drive), dt=step), "drive_z_of": TimedArray(rows(drive_z), dt=step),
-                     "reset_of": TimedArray(flags, dt=step), "count_scale": P * rate_scale * Hz, "step": step,
-                     "ct_rate": float(weights.ct_rate)}
-        continuous = config.integration == "synaptic"
-        node = population_node("continuous" if continuous else "discrete",
-                               continuous_time=weights.continuous_time)
-        pops = NeuronGroup(K * N, node.model, namespace=namespace, name="populations")
-        tau_p = float(time_constant_ms(weights.rate_plus, config.step_ms))
-        tau_m = float(time_constant_ms(weights.rate_minus, config.step_ms))
-        pops.tau_plus = tau_p * ms
-        pops.tau_minus = tau_m * ms
-        pops.kp = 1.0 / (P * rate_scale * tau_p / 1000.0)
-        pops.km = 1.0 / (P * rate_scale * tau_m / 1000.0)
-        pops.run_regularly(node.every_dt, when="before_thresholds", order=-2, name="populations_every_dt")
-        pops.run_regularly(node.every_step, dt=step, when="before_thresholds", order=-4 if continuous else -1,
-                           name="populations_every_step")
-
-        if config.neuron == "poisson":
-            model = poisson_rate_neuron(rate_scale * Hz)
-        else:
-            lif = config.lif
-            model = noisy_lif(tau_m=lif["tau_m_ms"] * ms, tau_ref=lif["tau_ref_ms"] * ms, sigma=lif["sigma"], mu0=mu0,
-                              gain=lif["gain"])
-        neurons = model.group(K * N * P, name="neurons")
-        neurons.v_pop = linked_var(pops, "v", index=np.repeat(np.arange(K * N), P))
-        if config.neuron == "lif":
-            neurons.V = "rand()"
-        relay = Synapses(neurons, pops, on_pre="n_post += 1", name="relay")
-        relay.connect(i=np.arange(K * N * P), j=np.arange(K * N * P) // P)
-
-        pair = population_pair_stdp()
-        pairs = Synapses(pops, pops, model=pair.model, namespace={"plastic": 0.0 if weights.plasticity_off else 1.0},
-                         name="pairs")
-        post, pre = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")  # [post, pre]
-        offsets = (np.arange(K) * N)[:, None]
-        pairs.connect(i=(offsets + pre.ravel()).ravel(), j=(offsets + post.ravel()).ravel())
-        tile = lambda m: np.tile(np.asarray(m, dtype=float).ravel(), K)  # noqa: E731
-        pairs.U = tile(weights.U)
-        pairs.Uz = tile(weights.Uz if weights.Uz is not None else np.zeros((N, N)))
-        pairs.alpha = tile(np.zeros((N, N)) if weights.alpha_off else weights.alpha)
-        tau_u = time_constant_ms(weights.rate_u, config.step_ms)  # per postsynaptic unit
-        tau_u_syn = np.repeat(tau_u, N)  # row-major [post, pre]
-        pairs.tau_u = tile(tau_u_syn) * ms
-        pairs.A_plus = tile(weights.a_plus / (P * rate_scale * tau_u_syn / 1000.0))
-        pairs.A_minus = tile(weights.a_minus / (P * rate_scale * tau_u_syn / 1000.0))
-        pairs.run_regularly(pair.every_dt, when="before_thresholds", order=-3, name="pairs_every_dt")
+        pops = _build_populations(weights, config, drive, drive_z, flags, rate_scale)
+        neurons, relay = _build_neurons(config, pops, K * N, rate_scale, mu0)
+        pairs = _build_pairs(weights, config, pops, K, rate_scale)
         monitor = SpikeMonitor(neurons, name="spikes")
         # the populations' v at the start of every step, after its update (discrete: v_t)
         v_monitor = StateMonitor(pops, "v", record=True, dt=step, when="end", name="v_at_steps")
@@ -493,14 +477,8 @@ def simulate(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None
         v_steps = np.asarray(v_monitor.v[:], dtype=float)  # (K*N, T)
         timings = dict(sim.timings_s)
     timings["total_s"] = time.perf_counter() - started
-    dU = np.zeros((K, N, N))
-    dU[syn_post // N, syn_post % N, syn_pre % N] = D
-    step_index = np.minimum((np.round(spike_t / config.dt_ms).astype(np.int64) // config.steps_per_model_step), T - 1)
-    pop = spike_i // P
-    counts = np.bincount((pop // N) * T * N + step_index * N + pop % N, minlength=K * T * N).reshape(K, T, N)
-    c = rate_scale * config.step_ms / 1000.0 * P
-    v = v_steps[:, :T].reshape(K, N, -1).transpose(0, 2, 1)
-    return SpikingRun(spike_t, spike_i, counts, counts / c, dU, rate_scale, config, device, fi, timings, v)
+    return _read_back(config, (K, T, N), spike_t, spike_i, D, syn_pre, syn_post, v_steps, rate_scale,
+                      device=device, fi=fi, timings_s=timings)
 
 
 def readout_rates(h: np.ndarray, step_ms: float, readout_ms: float) -> np.ndarray:
