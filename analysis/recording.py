@@ -177,62 +177,84 @@ def record_episodes(net, task: str, params: dict[str, Any], *, episodes: int, se
     rng = np.random.default_rng([tag, seed, 0])
     generator = torch.Generator().manual_seed(int(seed))
     net = net.cpu().eval()
-    reinforcement = task_obj.kind == "reinforcement"
-    if reinforcement:
+    if task_obj.kind == "reinforcement":
         obs0 = task_obj.reset(episodes, seed=rng)
         n_steps = task_obj.n_steps
         batch = None
     else:
+        obs0 = None
         batch = task_obj.batch(episodes, seed=rng)
         n_steps = batch.n_steps
     n = net.config.hidden_size
     if dU_stride is None:
         dU_stride = max(1, int(np.ceil(episodes * n_steps * n * n * 4 / _DU_BYTES)))
+    trace = _run_recorded(net, task_obj, batch, obs0, n_steps, episodes=episodes, dU_stride=dU_stride,
+                          generator=generator, desc=f"recording {task}", progress=progress)
+    return _recording(trace, net, task, task_obj, params, seed, batch)
+
+
+def _run_recorded(net, task_obj, batch, obs0: np.ndarray | None, n_steps: int, *, episodes: int, dU_stride: int,
+                  generator: torch.Generator, desc: str, progress: bool) -> dict[str, list]:
+    """Step ``net`` through the episodes, keeping every step's arrays (lists over steps).
+
+    Supervised tasks read ``batch``'s inputs; reinforcement tasks start from ``obs0`` and draw each
+    action from the softmax of the outputs with ``generator``. ``dU`` is kept every ``dU_stride``
+    steps and at the last; the modulated rule's gates (``M``, ``s``, ``r``) every step.
+    """
+    from tqdm.auto import tqdm
+
+    reinforcement = task_obj.kind == "reinforcement"
     resets = task_obj.activity_reset
     step = net.stepper()
     modulated = net.plastic and net.config.twin.get("rule", "plain") == "modulated"
     gate_params = net.rnn.cell.effective_params() if modulated else None
     state = net.initial_state(episodes)
-    inputs, hidden, vs, outputs, actions, probs, dUs, dU_steps, gates = [], [], [], [], [], [], [], [], []
-    from tqdm.auto import tqdm
-
+    trace: dict[str, list] = {k: [] for k in ("inputs", "hidden", "v", "outputs", "actions", "probs", "dU",
+                                              "dU_steps", "gates")}
     with torch.no_grad():
         obs = torch.from_numpy(obs0) if reinforcement else None
-        for t in tqdm(range(n_steps), desc=f"recording {task}", disable=not progress, leave=False):
+        for t in tqdm(range(n_steps), desc=desc, disable=not progress, leave=False):
             o = obs if reinforcement else batch.inputs[:, t]
             if resets is not None and resets[t]:
                 state = net.reset_activity(state)
             out = step(o, state)
             state = out.state
-            inputs.append(o.numpy().copy())
-            hidden.append(out.hidden.numpy().copy())
-            outputs.append(out.outputs.numpy().copy())
+            trace["inputs"].append(o.numpy().copy())
+            trace["hidden"].append(out.hidden.numpy().copy())
+            trace["outputs"].append(out.outputs.numpy().copy())
             if net.plastic:
-                vs.append(state.v.numpy().copy())
+                trace["v"].append(state.v.numpy().copy())
                 if (t + 1) % dU_stride == 0 or t == n_steps - 1:
-                    dUs.append(state.dU.numpy().copy())
-                    dU_steps.append(t)
+                    trace["dU"].append(state.dU.numpy().copy())
+                    trace["dU_steps"].append(t)
             if modulated:
                 from neuromod.models.twin_functional import gate_value
 
-                gates.append([gate_value(getattr(gate_params, f"gate_{g}"), state.h).expand(episodes, -1).numpy().copy()
-                              for g in "Msr"])
+                trace["gates"].append([gate_value(getattr(gate_params, f"gate_{g}"), state.h).expand(episodes, -1)
+                                       .numpy().copy() for g in "Msr"])
             if reinforcement:
                 p = torch.softmax(out.outputs.float(), -1)
                 a = torch.multinomial(p, 1, generator=generator)[:, 0]
-                probs.append(p.numpy())
-                actions.append(a.numpy())
+                trace["probs"].append(p.numpy())
+                trace["actions"].append(a.numpy())
                 nxt, _ = task_obj.step(a.numpy())
                 obs = torch.from_numpy(nxt)
+    return trace
+
+
+def _recording(trace: dict[str, list], net, task: str, task_obj, params: dict[str, Any], seed: int,
+               batch) -> Recording:
+    """The :class:`Recording` of :func:`_run_recorded`'s lists (stacked with time second)."""
     stack = lambda xs: np.stack(xs, 1)  # noqa: E731
     rec = Recording(task=task, kind=task_obj.kind, params=dict(params), seed=int(seed), net=net, task_obj=task_obj,
-                    inputs=stack(inputs), hidden=stack(hidden), outputs=stack(outputs),
-                    v=stack(vs) if vs else None, dU=stack(dUs) if dUs else None, dU_steps=dU_steps, reset=resets)
-    if modulated:
-        rec.gates = {g: np.stack([x[i] for x in gates], 1) for i, g in enumerate("Msr")}
-    if reinforcement:
+                    inputs=stack(trace["inputs"]), hidden=stack(trace["hidden"]), outputs=stack(trace["outputs"]),
+                    v=stack(trace["v"]) if trace["v"] else None, dU=stack(trace["dU"]) if trace["dU"] else None,
+                    dU_steps=trace["dU_steps"], reset=task_obj.activity_reset)
+    if trace["gates"]:
+        rec.gates = {g: np.stack([x[i] for x in trace["gates"]], 1) for i, g in enumerate("Msr")}
+    if task_obj.kind == "reinforcement":
         record = task_obj.record()
-        rec.actions, rec.rewards, rec.probs = record.actions, record.rewards, stack(probs)
+        rec.actions, rec.rewards, rec.probs = record.actions, record.rewards, stack(trace["probs"])
         rec.info = dict(record.info)
     else:
         rec.targets, rec.response = batch.targets.numpy(), batch.response.numpy()
