@@ -103,6 +103,30 @@ def run(spec: str | os.PathLike[str] | Mapping[str, Any] | SweepSpec, out: str |
     retries = spec.retries if retries is None else int(retries)
     if retries < 0:
         raise InputError(f"--retries must be >= 0, got {retries!r}")
+    folder, ids, points = _checked_sweep(spec, out)
+    runs_dir = folder / "runs"
+    started = time.perf_counter()
+    clean_stale(runs_dir)  # staging folders of runs whose worker was killed
+    writer = RunWriter(folder)
+    parameters = _spec_parameters(spec)
+    label = f"{spec.word} {spec.name}".replace(" ", ":", 1)
+    writer.write_config("sweep", label, parameters, seed=None, device=spec.device)
+    outcomes = _outcomes(spec, ids, points, runs_dir, client, scheduler=scheduler, workers=workers, retries=retries,
+                         progress=progress, echo=echo)
+    rows = [{"run_id": rid, "parameters": dict(p.varied), "seed": p.seed, **outcomes[rid]} for rid, p in zip(ids, points)]
+    table, files = _write_tables(spec, rows, folder)
+    counts = table["status"].value_counts()
+    metrics = {"n_runs": len(table), "n_done": int(counts.get("done", 0)), "n_failed": int(counts.get("failed", 0)),
+               "n_reused": int(table["reused"].sum())}
+    writer.write_result("sweep", label, parameters, seed=None, device=spec.device, metrics=metrics, files=files,
+                        wall_time_s=time.perf_counter() - started,
+                        conditions=table.drop(columns=["worker"]).to_dict("records"))
+    return table
+
+
+def _checked_sweep(spec: SweepSpec, out: str | os.PathLike[str]) -> tuple[Path, list[str], list]:
+    """The sweep folder (its ``runs`` folder made), the run ids and the points; InputError for a
+    folder that cannot be written or a point listed twice."""
     folder = Path(out).expanduser().absolute()
     if folder.exists() and not folder.is_dir():
         raise InputError(f"output path {str(folder)!r} exists and is not a folder")
@@ -110,17 +134,17 @@ def run(spec: str | os.PathLike[str] | Mapping[str, Any] | SweepSpec, out: str |
     ids = [run_id(spec, p) for p in points]
     if len(set(ids)) != len(ids):
         raise InputError(f"sweep spec {spec.source}: the same point is listed twice (each run must differ)")
-    runs_dir = folder / "runs"
     try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        (folder / "runs").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot write the sweep folder {str(folder)!r}: {exc.strerror or exc}") from None
-    started = time.perf_counter()
-    clean_stale(runs_dir)  # staging folders of runs whose worker was killed
-    writer = RunWriter(folder)
-    parameters = _spec_parameters(spec)
-    writer.write_config("sweep", f"{spec.word} {spec.name}".replace(" ", ":", 1), parameters, seed=None,
-                        device=spec.device)
+    return folder, ids, points
+
+
+def _outcomes(spec: SweepSpec, ids: list[str], points: list, runs_dir: Path, client: Any, *, scheduler: str | None,
+              workers: int | None, retries: int, progress: bool, echo: Callable[[str], None]) -> dict[str, dict]:
+    """The outcome of every run by id: complete runs in ``runs_dir`` reused, the others run on
+    ``client`` (or on a cluster opened for them and closed after)."""
     outcomes: dict[str, dict[str, Any]] = {}
     todo = []
     for rid, point in zip(ids, points):
@@ -138,7 +162,12 @@ def run(spec: str | os.PathLike[str] | Mapping[str, Any] | SweepSpec, out: str |
         else:
             with open_client(spec, scheduler, workers, echo) as own:
                 outcomes.update(submit_all(own, spec, todo, retries=retries, progress=progress))
-    rows = [{"run_id": rid, "parameters": dict(p.varied), "seed": p.seed, **outcomes[rid]} for rid, p in zip(ids, points)]
+    return outcomes
+
+
+def _write_tables(spec: SweepSpec, rows: list[dict[str, Any]], folder: Path):
+    """Write ``results.parquet`` (every run) and ``results.zarr`` (the done ones, where there are any);
+    return the table and the files of the folder's record."""
     table = build_table(rows, spec.varied)
     write_table(table, folder / "results.parquet")
     files = ["config.json", "runs", "results.parquet"]
@@ -146,10 +175,4 @@ def run(spec: str | os.PathLike[str] | Mapping[str, Any] | SweepSpec, out: str |
     if dataset is not None:
         write_zarr(dataset, folder / "results.zarr")
         files.append("results.zarr")
-    counts = table["status"].value_counts()
-    metrics = {"n_runs": len(table), "n_done": int(counts.get("done", 0)), "n_failed": int(counts.get("failed", 0)),
-               "n_reused": int(table["reused"].sum())}
-    writer.write_result("sweep", f"{spec.word} {spec.name}".replace(" ", ":", 1), parameters, seed=None,
-                        device=spec.device, metrics=metrics, files=files, wall_time_s=time.perf_counter() - started,
-                        conditions=table.drop(columns=["worker"]).to_dict("records"))
-    return table
+    return table, files
