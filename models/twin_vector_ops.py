@@ -75,9 +75,9 @@ def use_compiled_vector_ops(enabled: bool = True) -> bool:
     """Run the per-step elementwise work of the fused path through ``torch.compile`` (or back to eager).
 
     Exact up to float rounding (the same operations, fused into one kernel per call). Off by
-    default: on a 2-core CPU at B 32, N 256, T 200 (forward and backward) compiled / eager time was
-    0.95 and 1.15 (plain rule) and 1.06 and 1.24 (modulated rule) in two measurements, no gain
-    beyond the noise of that machine, because each step's mat-vecs and the Python around them
+    default: on a 2-core CPU at B 32, N 256, T 200 (forward and backward, one thread) compiled / eager
+    time was 0.98 (plain rule) and 1.02 (modulated rule) on an idle machine
+    (benchmarks/results/rate_twin_cpu.json), and 0.95-1.24 under load: no gain, because each step's mat-vecs and the Python around them
     dominate; and the first call compiles for 10-50 s. Returns the previous setting.
     """
     previous = VECTOR_OPS.compiled
