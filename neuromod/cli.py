@@ -220,7 +220,7 @@ def train(
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
                                        help="run folder (default runs/train-TASK, or runs/train-TASK-N if that exists; "
                                             "with --resume, the resumed folder)"),
-    steps: Optional[int] = typer.Option(None, "--steps", help="stop after this many steps in all (default: the configured steps=..., which the lr schedule spans)"),
+    steps: Optional[int] = typer.Option(None, "--steps", metavar="N", help="stop after this many steps in all (default: the configured steps=..., which the lr schedule spans)"),
     device: str = typer.Option("auto", "--device", "-d", metavar="DEVICE", help="cpu | cuda | cuda:N | auto (CUDA when present)"),
     seed: Optional[int] = typer.Option(None, "--seed", metavar="SEED", help="random seed (default 1; on --resume the run's own)"),
     set_: Optional[list[str]] = SetOption,
@@ -252,7 +252,7 @@ def ablate(
     run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="a training run folder (or a model file, e.g. a shipped one)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
                                        help="result folder (default RUN_DIR/ablation; for a model file, FILE-ablation beside it)"),
-    episodes: Optional[int] = typer.Option(None, "--episodes", help="held-out episodes per condition (default: the run's eval_episodes)"),
+    episodes: Optional[int] = typer.Option(None, "--episodes", metavar="N", help="held-out episodes per condition (default: the run's eval_episodes)"),
     device: str = typer.Option("auto", "--device", "-d", metavar="DEVICE", help="cpu | cuda | cuda:N | auto (CUDA when present)"),
     overwrite: bool = OverwriteOption,
     rate_scale_hz: Optional[float] = typer.Option(None, "--rate-scale-hz", metavar="HZ",
@@ -281,10 +281,10 @@ def compare(
     rate: Path = typer.Argument(..., metavar="RATE", help="rate run folder holding data.nix (or a .nix file)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
                                        help="result folder (default runs/compare, or runs/compare-N if that exists)"),
-    bin_ms: Optional[float] = typer.Option(None, "--bin-ms", help="bin width in ms (default: one rate-model step)"),
-    kernel: Optional[str] = typer.Option(None, "--kernel", help="PSTH kernel: gaussian, exponential, alpha, ... (default: counts per bin)"),
-    n_pcs: int = typer.Option(3, "--n-pcs", help="principal components for the subspace overlap"),
-    label: str = typer.Option("label", "--label", help="segment annotation with the task variable to decode"),
+    bin_ms: Optional[float] = typer.Option(None, "--bin-ms", metavar="MS", help="bin width in ms (default: one rate-model step)"),
+    kernel: Optional[str] = typer.Option(None, "--kernel", metavar="KERNEL", help="PSTH kernel: gaussian, exponential, alpha, ... (default: counts per bin)"),
+    n_pcs: int = typer.Option(3, "--n-pcs", metavar="K", help="principal components for the subspace overlap"),
+    label: str = typer.Option("label", "--label", metavar="ANNOTATION", help="segment annotation with the task variable to decode"),
     overwrite: bool = OverwriteOption,
 ) -> None:
     """Compare a spiking run with a rate run: rates, PSTHs, variability, correlations, geometry, decoding."""
