@@ -69,6 +69,7 @@ from typing import Any, Callable, NamedTuple
 import torch
 
 from neuromod.errors import InputError
+from neuromod.models.twin_graph import GRAPH_IMPLS, graph_unavailable
 
 __all__ = ["choose_impl", "rule_choice", "set_auto_mode", "auto_mode", "auto_choices", "clear_auto_choices",
            "AutoChoice", "AUTO_MODES", "AUTO_MODE_ENV", "AUTO_CACHE_ENV", "PROBE_REPEATS", "DROP_FACTOR"]
@@ -89,6 +90,7 @@ MEMORY_FRACTION = 0.5
 #: (B, N, N) tensors the naive loop keeps per step for backprop (measured: ~8 plain, ~9.5 modulated)
 _NAIVE_MATRICES_PER_STEP = {"plain": 9.0, "modulated": 11.0}
 _CHECKPOINT_CHUNK = 16
+_KNOWN_IMPLS = ("fused", "reference", "checkpoint", *GRAPH_IMPLS)
 
 _mode_override: str | None = None
 _choices: dict[str, "AutoChoice"] = {}
@@ -169,6 +171,7 @@ def training_memory_bytes(impl: str, rule: str, batch: int, n: int, steps: int, 
     """Rough memory a forward+backward of ``impl`` keeps (bytes): the ``(B, N, N)`` tensors only."""
     matrix = batch * n * n * itemsize
     rows = 2 if rule == "modulated" else 1
+    impl = impl.removesuffix("-graph")  # a captured path's pool holds what its uncaptured path keeps
     if impl == "reference":
         return _NAIVE_MATRICES_PER_STEP[rule] * matrix * steps
     if impl == "checkpoint":
@@ -181,6 +184,8 @@ def _eligible(fused_ok: bool, needs_grad: bool, rule: str, device: torch.device,
               itemsize: int, chunk: int) -> list[str]:
     """The paths that cover the options and whose memory fits (the least hungry one if none does)."""
     paths = (["fused"] if fused_ok else []) + ["reference"] + (["checkpoint"] if needs_grad else [])
+    if graph_unavailable(device) is None:
+        paths += (["fused-graph"] if fused_ok else []) + ["reference-graph"]
     if not needs_grad:
         return paths
     budget = MEMORY_FRACTION * _free_memory_bytes(device)
@@ -265,7 +270,7 @@ def _load_disk(device: torch.device) -> None:
     for key, entry in _read_cache(path).items():
         try:
             impl = entry["impl"]
-            if impl in ("fused", "reference", "checkpoint") and key not in _choices:
+            if impl in _KNOWN_IMPLS and key not in _choices:
                 _choices[key] = AutoChoice(impl, "cached", dict(entry.get("times_s", {})),
                                            int(entry.get("probe_steps", 0)))
         except (KeyError, TypeError, ValueError):
@@ -323,6 +328,11 @@ def _measure(candidates: list[str], run_probe: Callable[[str], None], device: to
         except torch.cuda.OutOfMemoryError:  # a candidate that does not fit is no candidate
             if device.type == "cuda":
                 torch.cuda.empty_cache()
+        except RuntimeError as exc:
+            if impl not in GRAPH_IMPLS:
+                raise
+            # a capture this PyTorch or driver refuses: the uncaptured paths remain candidates
+            print(f"neuromod: impl={impl!r} left out of impl='auto': {str(exc).splitlines()[0]}", file=sys.stderr)
     if not first:
         raise RuntimeError("no path of the twin could run the probe")
     best_first = min(first.values())

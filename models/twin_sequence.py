@@ -13,6 +13,9 @@
   (per-synapse ``alpha``, ``clip``).
 - ``"fused"``: one ``torch.autograd.Function`` over the whole sequence, low-rank within a chunk:
   O(T B N + T/C B N^2) memory (:mod:`neuromod.models.twin_fused`).
+- ``"fused-graph"``, ``"reference-graph"`` (CUDA only): ``"fused"`` or ``"reference"`` captured in
+  CUDA graphs, the forward and the backward each replayed with one launch
+  (:mod:`neuromod.models.twin_graph`); a call that records trajectories runs uncaptured.
 - ``"auto"`` (default): chosen by measurement per device and size, the first time a size is seen
   (a short timed probe of each eligible path, cached), so it never takes a path slower than the
   naive loop on that probe;
@@ -35,10 +38,11 @@ from neuromod.models.twin_autoselect import choose_impl
 from neuromod.models.twin_functional import (Gate, TwinParams, TwinState, TwinSwitches, finish_record, flat_tensors,
                                              parse_record, twin_step)
 from neuromod.models.twin_fused import default_chunk, fused_supported, sequence_fused
+from neuromod.models.twin_graph import GRAPH_IMPLS, sequence_graph
 
 __all__ = ["twin_sequence", "IMPLS"]
 
-IMPLS = ("auto", "fused", "checkpoint", "reference")
+IMPLS = ("auto", "fused", "checkpoint", "reference", *GRAPH_IMPLS)
 
 _DEFAULT_CHECKPOINT_CHUNK = 16
 
@@ -59,6 +63,15 @@ def twin_sequence(x: Tensor, state: TwinState, p: TwinParams, sw: TwinSwitches, 
     keys, dU_steps = parse_record(record, record_stride, T)
     if impl == "auto":
         impl = _auto_impl(x, state, p, sw, chunk_size)
+    if impl in GRAPH_IMPLS:
+        inner = GRAPH_IMPLS[impl]
+        if inner == "fused" and not fused_supported(p, sw):
+            raise InputError(f"impl={impl!r} does not cover per-synapse alpha or clip; use impl='checkpoint' or 'auto'")
+        chunk = (chunk_size or default_chunk(T)) if inner == "fused" else None
+        if not keys:
+            h_seq, final = sequence_graph(x, state, p, sw, impl, chunk, _needs_grad(x, state, p))
+            return h_seq, final, None
+        impl, chunk_size = inner, chunk  # trajectories are recorded by the uncaptured path
     if impl == "fused":
         if not fused_supported(p, sw):
             raise InputError("impl='fused' does not cover per-synapse alpha or clip; use impl='checkpoint' or 'auto'")
@@ -107,7 +120,7 @@ def _auto_impl(x: Tensor, state: TwinState, p: TwinParams, sw: TwinSwitches, chu
                          for t in state])
         leaves += [t for t in (xs, *st) if t is not None and t.requires_grad]
         with torch.enable_grad() if needs_grad else torch.no_grad():
-            chunk = fused_chunk if impl == "fused" else chunk_size
+            chunk = fused_chunk if impl in ("fused", "fused-graph") else chunk_size
             h, final, _ = twin_sequence(xs, st, probe_p, sw, impl=impl, chunk_size=chunk)
             if needs_grad:
                 loss = h.sum() + final.dU.sum()
