@@ -25,14 +25,21 @@
 #     cpp 16 threads + cuda, 1 build each, 1e7 synapses created and read back)             ~90 s
 #   stdp_network_1e6 (5 s biological: cpp ~12 s, cuda ~5 s loop, 1 build each)           ~55 s
 #   protocol_conditions_cuda (K 64; 5 nvcc builds, 4 extra binary runs of up to 5 s)      ~160 s
-#   rate_twin_cuda (10 torch subprocesses: fused vs naive, 2 rules, T 200 and T 1000)     ~100 s
+#   twin_tests (the rate twin's GPU tests: captured paths against the reference loop)      ~60 s
+#   rate_twin_cuda (~16 torch subprocesses: ours = fused-graph against the naive loop, the
+#     uncaptured fused path, the captured naive loop, auto, the public reference cell with
+#     --peer; T 200, T 1000 and B 128 N 512 T 500; 2 rules)                               ~300 s
+#   training_device (associative recall: steps per second on the 16 cores and on the GPU)   ~90 s
 #   protocol_conditions_cpp (K 64; the same 5 builds, with g++)                           ~35 s
 #   total                                                                                 ~540 s
 # These are guesses from those figures; when the early steps take longer, the last ones are
 # skipped (steps.txt says so), which is why they are ordered by priority.
 #
 # Environment: PYTHON (default python3), SITE (default build/gpu-site, relative to the repository
-# root), SESSION_BUDGET_S;
+# root), SESSION_BUDGET_S, WHEELS (folder of the carried wheels, default .whl), ONLY (comma-separated
+# step names: run only these, e.g. ONLY=twin_tests,rate_twin_cuda,training_device for the rate twin,
+# which needs only the wheels of brian2, numpy and jsonschema), PEER (folder of the public reference
+# cell's code for rate_twin_cuda, default .carry/peer where it exists);
 # NEUROMOD_SESSION_QUICK=1 runs tiny sizes with the current Python and no install (a dry run on a
 # machine without a GPU: the cuda steps then record that cuda_standalone is unavailable, or fail).
 
@@ -56,6 +63,9 @@ stamp() { echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) (+$((SECONDS - START)) s) $*"
 step() {
     local name=$1 estimate=$2 limit=$3
     shift 3
+    if [[ -n ${ONLY:-} && ",$ONLY," != *",$name,"* ]]; then
+        return
+    fi
     local left=$((BUDGET - (SECONDS - START)))
     if ((left < estimate)); then
         stamp "$name: skipped ($left s left, estimate $estimate s)"
@@ -78,18 +88,22 @@ if [[ $QUICK == 1 ]]; then
     STDP_SMALL=(--quick --synapses 1e4 --duration 0.2)
     CONDITIONS=(--quick --k 2 --repeats 1 --binary-repeats 1 --baseline-builds 1)
     TWIN=(--quick)
+    TRAINING=(--quick)
 else
     AGREE=()
     STDP_LARGE=(--synapses 1e7 --duration 2 --threads 16)
     STDP_SMALL=(--synapses 1e6 --duration 5 --threads 16)
     CONDITIONS=(--repeats 1 --binary-repeats 2 --baseline-builds 2)
-    TWIN=()
+    TWIN=(--timeout 150)
+    TRAINING=()
 fi
+PEER=${PEER:-.carry/peer}
+[[ -d $PEER ]] && TWIN+=(--peer "$ROOT/$PEER")
 
 stamp "session start in $ROOT, output $OUT, budget $BUDGET s"
 if [[ $QUICK != 1 ]]; then
     stamp "install: wheels and neuromod into $SITE (pip output in install.log)"
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl \
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "${WHEELS:-.whl}"/*.whl \
         >>"$OUT/install.log" 2>&1 || stamp "install: pip could not install the wheels (see install.log)"
     export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
     "$PY" -m pip install -q --no-index --no-deps --no-build-isolation --target "$SITE" . >>"$OUT/install.log" 2>&1
@@ -106,7 +120,7 @@ ELSEWHERE=$(mktemp -d)
 trap 'rm -rf "$ELSEWHERE"' EXIT
 (cd "$ELSEWHERE" && "$PY" -c "import sys, brian2, numpy, neuromod.protocols; print('python', sys.version.split()[0], \
 'brian2', brian2.__version__, 'numpy', numpy.__version__, 'neuromod from', neuromod.__file__)") 2>&1 | tee -a "$OUT/install.log"
-(cd "$ELSEWHERE" && timeout 120 "$PY" -m neuromod.cli doctor) 2>&1 | tee "$OUT/doctor.log"
+[[ -z ${ONLY:-} ]] && (cd "$ELSEWHERE" && timeout 120 "$PY" -m neuromod.cli doctor) 2>&1 | tee "$OUT/doctor.log"
 nvidia-smi >"$OUT/nvidia_smi.log" 2>&1
 CUDA_MISSING=$(cd "$ELSEWHERE" && "$PY" -c "from neuromod.device import device_unavailable; print(device_unavailable('cuda_standalone') or '')" 2>&1 | tail -n 1)
 [[ -n $CUDA_MISSING ]] && stamp "cuda_standalone cannot run here: $CUDA_MISSING"
@@ -125,8 +139,14 @@ if [[ -z $CUDA_MISSING ]]; then
 else
     echo "protocol_conditions_cuda skipped: $CUDA_MISSING" >>"$OUT/steps.txt"
 fi
-# 5. the rate twin's training step on the GPU (fused vs the naive per-step reference)
-step rate_twin_cuda 100 150 "$PY" benchmarks/rate_twin.py --device cuda "${TWIN[@]}" --out "$OUT/rate_twin_cuda.json"
+# 5. the rate twin's GPU tests, then its training step on the GPU (ours: the fused sequence in CUDA
+# graphs, against the naive per-step loop, the public reference cell and the other paths)
+# (pytest from the empty folder too, for the reason above; the tests' own folder goes on sys.path)
+step twin_tests 60 120 bash -c "cd '$ELSEWHERE' && '$PY' -m pytest --rootdir '$ROOT' -c '$ROOT/pyproject.toml' -q \
+    -p no:cacheprovider -m 'gpu and not slow' '$ROOT/tests/test_twin_graph.py' '$ROOT/tests/test_gpu.py'"
+step rate_twin_cuda 300 420 "$PY" benchmarks/rate_twin.py --device cuda "${TWIN[@]}" --out "$OUT/rate_twin_cuda.json"
+step training_device 90 150 "$PY" benchmarks/training_device.py --devices cpu,cuda "${TRAINING[@]}" \
+    --out "$OUT/training_device.json"
 # 6. the K = 64 benchmark on cpp_standalone, same machine, for comparison with 4.
 step protocol_conditions_cpp 35 90 "$PY" benchmarks/protocol_conditions.py --device cpp_standalone "${CONDITIONS[@]}" \
     --out "$OUT/protocol_conditions_cpp.json"
@@ -162,7 +182,11 @@ for device in ("cuda", "cpp"):
     if (r := load(f"protocol_conditions_{device}")) is not None:
         print(f"protocol_conditions {device}: run ratio {r['metrics']['run_ratio']:.2f}, build ratio {r['metrics']['build_ratio']:.1f}")
 if (r := load("rate_twin_cuda")) is not None:
-    print("rate_twin cuda:", {rule: {k: e.get(k) for k in ("speedup", "memory_ratio", "time_per_step_ms")}
-                              for rule, e in r["details"]["rules"].items()})
+    keys = ("speedup", "speedup_over_reference_cell", "fused_over_ours", "naive_graph_over_ours", "auto_over_naive",
+            "memory_ratio", "time_per_step_ms", "bandwidth_fraction_of_peak")
+    print("rate_twin cuda:", {rule: {k: e.get(k) for k in keys} for rule, e in r["details"]["rules"].items()})
+    print("rate_twin cuda metrics:", r["metrics"])
+if (r := load("training_device")) is not None:
+    print("training_device:", r["metrics"])
 EOF
 stamp "session end"

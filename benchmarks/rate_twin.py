@@ -88,10 +88,15 @@ ROW_FIELDS = ("time_s", "single_step_time_s", "first_call_s", "chosen_impl", "pe
               "base_rss_gb", "delta_gb", "extrapolated_from_steps", "skipped", "error")
 #: variant of a row -> the ``impl`` it runs
 VARIANT_IMPLS = {"ours": "fused", "naive": "reference", "auto": "auto", "ours_compiled": "fused", "ours_long": "fused",
-                 "ours_large": "fused"}
+                 "ours_large": "fused", "fused": "fused", "naive_graph": "reference-graph",
+                 "reference_cell": "peer"}
+#: our path per device (``--ours``): the fused sequence, captured in CUDA graphs on a GPU
+DEFAULT_OURS = {"cpu": "fused", "cuda": "fused-graph"}
 #: the figures of one rule that ``metrics`` holds, where measured
 RULE_METRICS = ("speedup", "memory_ratio", "memory_ratio_delta", "auto_over_naive", "auto_over_fused",
-                "compiled_over_fused", "time_per_step_ms", "achieved_bandwidth_gbs", "bandwidth_fraction_of_peak")
+                "compiled_over_fused", "time_per_step_ms", "achieved_bandwidth_gbs", "bandwidth_fraction_of_peak",
+                "fused_over_ours", "naive_graph_over_ours", "speedup_over_reference_cell",
+                "memory_ratio_over_reference_cell")
 # (B, N, N) float tensors the naive step keeps per time step for backprop, measured: about 8 (plain)
 # and 9.5 (modulated); the estimate errs high.
 NAIVE_MATRICES_PER_STEP = {"plain": 9.0, "modulated": 11.0}
@@ -191,15 +196,20 @@ def worker(spec: dict) -> dict:
             out["base_rss_gb"] = base
             out["delta_gb"] = out["peak_rss_gb"] - base
         return out
-    if spec["impl"] == "auto":
-        # the probe runs on the first call of a size: warm up at the full size, so it is not timed
+    if x.is_cuda:  # the peak of the whole measurement: warm-up, probe and graph capture included
+        torch.cuda.reset_peak_memory_stats()
+        out["base_gb"] = torch.cuda.memory_allocated() / 1e9
+    if spec["impl"] == "auto" or spec["impl"].endswith("-graph"):
+        # the probe (auto) and the capture (graphs) run on the first call of a size: warm up at the
+        # full size, so that neither is timed
         os.environ["NEUROMOD_TWIN_AUTO_CACHE"] = "off"  # measure here, not a choice of an earlier run
         from neuromod.models.twin_autoselect import auto_choices
 
         out["first_call_s"] = _train_step(torch, model, x)
         chosen = [c for c in auto_choices().values()]
-        out["chosen_impl"] = chosen[-1].impl if chosen else None
-        out["probe_times_s"] = chosen[-1].times_s if chosen else None
+        if spec["impl"] == "auto":
+            out["chosen_impl"] = chosen[-1].impl if chosen else None
+            out["probe_times_s"] = chosen[-1].times_s if chosen else None
     else:
         out["first_call_s"] = _train_step(torch, model, x[: spec["warmup_steps"]])
     _trim()
@@ -209,6 +219,8 @@ def worker(spec: dict) -> dict:
         _trim()
     out["times_s"] = times
     out["time_s"] = statistics.median(times)
+    if x.is_cuda:
+        out["peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
     return out
 
 
@@ -285,7 +297,7 @@ def matrix_bytes_per_step(rule: str, sizes: dict, chunk: int) -> float:
     return matrix * (2 + (2 + 3 + 2 + 2) / chunk)
 
 
-def tidy_rows(entries: dict, sizes: dict) -> list[dict]:
+def tidy_rows(entries: dict, sizes: dict, ours: str = "fused") -> list[dict]:
     """One row per rule and measurement: ``ours``, ``naive``, ``auto`` (and ``ours_compiled``) at
     T ``steps``, ``ours_long`` at T ``long_steps``, ``ours_large`` at the large size."""
     rows = []
@@ -294,6 +306,7 @@ def tidy_rows(entries: dict, sizes: dict) -> list[dict]:
             if variant not in entry:
                 continue
             run = entry[variant]
+            impl = ours if variant.startswith("ours") else impl
             default_steps = {"ours_long": sizes["long_steps"], "ours_large": sizes["large_steps"]}
             steps = run.get("steps", default_steps.get(variant, sizes["steps"]))
             large = variant == "ours_large"
@@ -342,6 +355,12 @@ def headline(entries: dict) -> dict:
     return metrics
 
 
+def _size_task(device: str) -> dict:
+    """The worker task of the long and large rows: on the CPU one step with its RSS peak; on CUDA a
+    timed step after an untimed one (which captures the graphs), with the peak of both."""
+    return {"task": "time", "repeats": 1} if device == "cuda" else {"task": "memory"}
+
+
 def measure_large(args, base_spec: dict, rule: str, sizes: dict) -> dict:
     """``ours_large``: our peak memory and one step's time at the large size, or why it was skipped."""
     B, N, T = sizes["large_batch"], sizes["large_hidden"], sizes["large_steps"]
@@ -358,10 +377,61 @@ def measure_large(args, base_spec: dict, rule: str, sizes: dict) -> dict:
         print(f"[{rule}] ours at B {B} N {N} T {T}: skipped ({reason})", flush=True)
         return {"steps": T, "skipped": reason}
     print(f"[{rule}] ours at B {B} N {N} T {T} (estimate {need:.1f} GB)", flush=True)
-    run = run_worker({**base_spec, "batch": B, "hidden": N, "rule": rule, "impl": "fused", "task": "memory",
-                      "steps": T}, args.timeout)
+    run = run_worker({**base_spec, "batch": B, "hidden": N, "rule": rule, "impl": args.ours, "steps": T,
+                      **_size_task(args.device)}, args.timeout)
     run["steps"] = T
     return run
+
+
+def measure_gpu_peers(args, base_spec: dict, rule: str, sizes: dict, entry: dict) -> None:
+    """On CUDA, beside ours: the uncaptured fused path, the naive loop captured in graphs, and the
+    public reference cell (``--peer``; one cell, timed once and compared with both rules: its
+    plasticity, one presynaptic trace and an eligibility matrix gated by modulatory signals, is
+    closest to our modulated rule); each with its time ratio to ours."""
+    if args.device != "cuda":
+        return
+    ours = entry["ours"]
+    spec = {**base_spec, "rule": rule, "task": "time", "steps": sizes["steps"]}
+    if args.ours != "fused":
+        entry["fused"] = run_worker({**spec, "impl": "fused"}, args.timeout)
+        print(f"[{rule}] fused, uncaptured: {entry['fused']}", flush=True)
+    entry["naive_graph"] = run_worker({**spec, "impl": "reference-graph"}, args.timeout)
+    print(f"[{rule}] naive loop in CUDA graphs: {entry['naive_graph']}", flush=True)
+    if args.peer is not None:
+        if not hasattr(args, "reference_cell"):
+            args.reference_cell = run_reference_cell(args, sizes)
+            print(f"public reference cell: {args.reference_cell}", flush=True)
+        entry["reference_cell"] = args.reference_cell
+    if "error" in ours:
+        return
+    for variant, ratio in (("fused", "fused_over_ours"), ("naive_graph", "naive_graph_over_ours"),
+                           ("reference_cell", "speedup_over_reference_cell")):
+        run = entry.get(variant, {})
+        if run.get("time_s"):
+            entry[ratio] = run["time_s"] / ours["time_s"]
+    cell = entry.get("reference_cell", {})
+    if cell.get("peak_gb") and ours.get("peak_gb"):
+        entry["memory_ratio_over_reference_cell"] = ours["peak_gb"] / cell["peak_gb"]
+
+
+def run_reference_cell(args, sizes: dict) -> dict:
+    """The public reference cell, its code unchanged (``benchmarks/reference_cell.py``), in a subprocess."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cell.json"
+        cmd = [sys.executable, str(Path(__file__).with_name("reference_cell.py")), "--peer", str(args.peer),
+               "--batch", str(sizes["batch"]), "--hidden", str(sizes["hidden"]), "--input", str(sizes["input"]),
+               "--steps", str(sizes["steps"]), "--device", args.device, "--repeats", str(args.repeats or 3),
+               "--out", str(out)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, cwd=ROOT)
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {args.timeout:.0f} s"}
+        if not out.exists():
+            tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-3:]
+            return {"error": f"exit code {proc.returncode}: {' | '.join(tail)}"}
+        return json.loads(out.read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -384,6 +454,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compiled", action="store_true",
                         help="also time ours with the per-step elementwise work through torch.compile")
     parser.add_argument("--no-auto", action="store_true", help="do not time impl='auto'")
+    parser.add_argument("--ours", default=None, help="the impl timed as ours (default: fused on the CPU, "
+                                                     "fused-graph on CUDA)")
+    parser.add_argument("--peer", type=Path, default=None,
+                        help="folder with the public reference cell's code (benchmarks/reference_cell.py), "
+                             "timed beside ours on CUDA")
     parser.add_argument("--warmup-steps", type=int, default=20)
     parser.add_argument("--rules", default=",".join(RULES))
     parser.add_argument("--threads", type=int, default=None,
@@ -399,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the following arguments are required: --out")
 
     quick = args.quick
+    args.ours = args.ours or DEFAULT_OURS[args.device]
     threads = args.threads if args.threads is not None else (1 if quick else 0)
     sizes = {"batch": args.batch or (8 if quick else 32), "hidden": args.hidden or 256,
              "input": args.input, "steps": args.steps or (100 if quick else 200),
@@ -407,7 +483,6 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or 3
     rules = [r for r in args.rules.split(",") if r]
     from neuromod.models.twin_fused import default_chunk
-    from neuromod.benchmarking import write_benchmark
 
     chunk = args.chunk  # None: the layer's default, sqrt(T) but at least 16
     sizes["chunk"] = chunk or default_chunk(sizes["steps"])
@@ -421,10 +496,11 @@ def main(argv: list[str] | None = None) -> int:
     for rule in rules:
         entry: dict = {}
         print(f"[{rule}] ours: time", flush=True)
-        ours = run_worker({**base_spec, "rule": rule, "impl": "fused", "task": "time", "steps": sizes["steps"]},
+        ours = run_worker({**base_spec, "rule": rule, "impl": args.ours, "task": "time", "steps": sizes["steps"]},
                           args.timeout)
-        ours.update(run_worker({**base_spec, "rule": rule, "impl": "fused", "task": "memory",
-                                "steps": sizes["steps"]}, args.timeout))
+        if args.device == "cpu":  # on CUDA the timed worker reports its peak
+            ours.update(run_worker({**base_spec, "rule": rule, "impl": args.ours, "task": "memory",
+                                    "steps": sizes["steps"]}, args.timeout))
         entry["ours"] = ours
         print(f"[{rule}] ours: {ours}", flush=True)
 
@@ -438,8 +514,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{naive_estimate_gb(rule, sizes, naive_steps):.1f} GB)", flush=True)
         naive = run_worker({**base_spec, "rule": rule, "impl": "reference", "task": "time", "steps": naive_steps,
                             "repeats": max(1, repeats - 1) if not quick else repeats}, args.timeout)
-        naive.update(run_worker({**base_spec, "rule": rule, "impl": "reference", "task": "memory",
-                                 "steps": naive_steps}, args.timeout))
+        if args.device == "cpu":
+            naive.update(run_worker({**base_spec, "rule": rule, "impl": "reference", "task": "memory",
+                                     "steps": naive_steps}, args.timeout))
         if naive_steps != steps and "error" not in naive:
             scale = steps / naive_steps
             naive["extrapolated_from_steps"] = naive_steps
@@ -458,11 +535,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{rule}] auto: {entry['auto']}", flush=True)
         if args.compiled:
             print(f"[{rule}] ours, compiled: time", flush=True)
-            entry["ours_compiled"] = run_worker({**base_spec, "rule": rule, "impl": "fused", "compiled": True,
+            entry["ours_compiled"] = run_worker({**base_spec, "rule": rule, "impl": args.ours, "compiled": True,
                                                  "task": "time", "steps": sizes["steps"]}, args.timeout)
             print(f"[{rule}] ours, compiled: {entry['ours_compiled']}", flush=True)
             if "error" not in entry["ours_compiled"] and "error" not in ours:
                 entry["compiled_over_fused"] = entry["ours_compiled"]["time_s"] / ours["time_s"]
+        measure_gpu_peers(args, base_spec, rule, sizes, entry)
         auto = entry.get("auto", {})
         if auto and "error" not in auto:
             if "error" not in naive:
@@ -478,8 +556,8 @@ def main(argv: list[str] | None = None) -> int:
                 entry["memory_ratio_delta"] = ours["delta_gb"] / naive["delta_gb"]
 
         print(f"[{rule}] ours at T {sizes['long_steps']}", flush=True)
-        entry["ours_long"] = run_worker({**base_spec, "rule": rule, "impl": "fused", "task": "memory",
-                                         "steps": sizes["long_steps"]}, args.timeout)
+        entry["ours_long"] = run_worker({**base_spec, "rule": rule, "impl": args.ours, "steps": sizes["long_steps"],
+                                         **_size_task(args.device)}, args.timeout)
         entry["ours_long"]["steps"] = sizes["long_steps"]
         entry["ours_large"] = measure_large(args, base_spec, rule, sizes)
         if args.device == "cuda" and "error" not in ours:
@@ -491,14 +569,29 @@ def main(argv: list[str] | None = None) -> int:
             if peak:
                 entry["bandwidth_fraction_of_peak"] = achieved / peak
         entries[rule] = entry
-    parameters = {"quick": quick, **sizes, "compiled": args.compiled, "auto": not args.no_auto, "repeats": repeats,
+        write_record(args, entries, sizes, threads, repeats, hardware, started, load_before, argv)
+    return report(entries, sizes)
+
+
+def write_record(args, entries: dict, sizes: dict, threads: int, repeats: int, hardware: dict, started: float,
+                 load_before: tuple, argv: list[str] | None) -> None:
+    """Write the record of the rules measured so far (after each rule: a run cut short keeps them)."""
+    from neuromod.benchmarking import write_benchmark
+
+    quick, rules = args.quick, [r for r in args.rules.split(",") if r]
+    parameters = {"quick": quick, **sizes, "ours": args.ours, "peer": args.peer is not None,
+                  "compiled": args.compiled, "auto": not args.no_auto, "repeats": repeats,
                   "warmup_steps": args.warmup_steps, "rules": rules,
                   "torch_threads": threads or "default", "timeout_s": args.timeout}
     write_benchmark(args.out, "rate_twin", parameters, seed=SEED, device=args.device,
                     wall_time_s=time.perf_counter() - started, metrics=headline(entries),
-                    conditions=tidy_rows(entries, sizes),
+                    conditions=tidy_rows(entries, sizes, args.ours),
                     details={"device_info": hardware, "goals": GOALS, "rules": entries},
                     argv=argv, program=__file__, load_average_before=load_before)
+
+
+def report(entries: dict, sizes: dict) -> int:
+    """Print the figures of every rule; 1 when a measurement failed."""
     for rule, entry in entries.items():
         long = entry.get("ours_long", {})
         print(f"{rule}: speedup {entry.get('speedup', float('nan')):.1f}x, memory ratio "

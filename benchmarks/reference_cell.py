@@ -12,8 +12,8 @@ What is timed
 -------------
 The peer's cell is ``SGRUCell`` of ``src/modulated_AC.py`` in the public repository
 ``slenderham/L2L-w-Plasticity`` (the cell module that the repository's training scripts import, e.g.
-``src/cardsort_RL.py``). Its plasticity is the closest of that repository's variants to our ``plain``
-rule: a scalar ``alpha`` (through softplus) scales the fast weights ``dU`` in the potential update
+``src/cardsort_RL.py``), chosen among that repository's variants for a scalar ``alpha``, a GRU-like
+gate and a ReLU, as in our twin; its plasticity is closest to our ``modulated`` rule: a scalar ``alpha`` (through softplus) scales the fast weights ``dU`` in the potential update
 ``v_t = (1 - z) v_{t-1} + z (W x + (U + alpha dU) h + b)`` (with LayerNorm on the input and the
 recurrent pre-activations), ``h = relu(v)``; ``dU`` decays at a
 scalar learned rate and grows from an antisymmetric pre/post term ``h e^T - e h^T`` of the

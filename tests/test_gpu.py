@@ -1,6 +1,7 @@
 """The rate twin on a CUDA GPU through torch: the fused kernels' CUDA path (``torch.bmm`` instead of
 the CPU's loop of ``torch.mv``) gives the CPU's numbers; every implementation (``reference``,
-``checkpoint``, ``fused``, ``auto`` measured and by rule) on CUDA gives the reference loop's numbers;
+``checkpoint``, ``fused``, the captured ``fused-graph`` and ``reference-graph``, ``auto`` measured and
+by rule) on CUDA gives the reference loop's numbers;
 ``impl="auto"`` there picks the fastest path of its probe, the naive loop among them; the compiled
 elementwise work (Triton) gives the same numbers (slow); a training run works on ``cuda``.
 
@@ -92,8 +93,8 @@ def test_every_path_on_cuda_equals_the_reference_loop_on_the_cpu(rule, monkeypat
     model_gpu, x_gpu = model.to("cuda"), x.to("cuda")
     previous = auto.set_auto_mode(None)
     try:
-        for impl, mode in (("reference", None), ("checkpoint", None), ("fused", None), ("auto", "measure"),
-                           ("auto", "rule")):
+        for impl, mode in (("reference", None), ("checkpoint", None), ("fused", None), ("fused-graph", None),
+                           ("reference-graph", None), ("auto", "measure"), ("auto", "rule")):
             auto.set_auto_mode(mode)
             got = _grads_through(model_gpu, x_gpu, impl)
             assert got.keys() == expected.keys()

@@ -72,7 +72,7 @@ def run_and_grads(model, x, st, impl: str) -> dict[str, torch.Tensor | None]:
     xx = x.clone().requires_grad_()
     st = TwinState(*[None if t is None else t.clone().requires_grad_() for t in st])
     h, final = model(xx, st, impl=impl, chunk_size=4)
-    weights = torch.linspace(-1, 1, N * N, dtype=x.dtype).view(N, N)
+    weights = torch.linspace(-1, 1, N * N, dtype=x.dtype, device=x.device).view(N, N)
     loss = (h ** 2).sum() + (final.dU * weights).sum() + final.v.sum() + final.h.square().sum()
     if final.E is not None:
         loss = loss + (final.E * weights).sum()
