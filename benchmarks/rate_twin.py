@@ -351,7 +351,7 @@ def headline(entries: dict) -> dict:
             metrics[f"{rule}_ours_compiled_time_s"] = entry["ours_compiled"].get("time_s")
         large = entry.get("ours_large", {})
         metrics[f"{rule}_ours_large_peak_gb"] = large.get("peak_rss_gb", large.get("peak_gb"))
-        metrics[f"{rule}_ours_large_time_s"] = large.get("single_step_time_s")
+        metrics[f"{rule}_ours_large_time_s"] = large.get("time_s", large.get("single_step_time_s"))
     return metrics
 
 
@@ -370,7 +370,7 @@ def measure_large(args, base_spec: dict, rule: str, sizes: dict) -> dict:
         return {"steps": T, "skipped": reason}
     from neuromod.models.twin_fused import default_chunk
 
-    chunk = args.chunk or default_chunk(T)
+    chunk = args.chunk or default_chunk(T, batch=B, n=N, rows=2 * N if rule == "modulated" else N)
     need, have = fused_estimate_gb(rule, B, N, T, chunk), device_memory_gb(args.device)
     if need > 0.8 * have:
         reason = f"estimated {need:.1f} GB does not fit in 80% of the {have:.1f} GB the device has"
@@ -380,6 +380,7 @@ def measure_large(args, base_spec: dict, rule: str, sizes: dict) -> dict:
     run = run_worker({**base_spec, "batch": B, "hidden": N, "rule": rule, "impl": args.ours, "steps": T,
                       **_size_task(args.device)}, args.timeout)
     run["steps"] = T
+    run["chunk"] = chunk
     return run
 
 
@@ -607,9 +608,9 @@ def report(entries: dict, sizes: dict) -> int:
         print(f"{rule}: B {sizes['large_batch']} N {sizes['large_hidden']} T {sizes['large_steps']}: " + (
             f"skipped ({large['skipped']})" if "skipped" in large else
             f"peak {large.get('peak_rss_gb', large.get('peak_gb', float('nan'))):.2f} GB, "
-            f"step {large.get('single_step_time_s', float('nan')):.1f} s"))
+            f"step {large.get('time_s', large.get('single_step_time_s', float('nan'))):.2f} s"))
     failed = [f"{rule}.{part}" for rule, entry in entries.items() for part in VARIANT_IMPLS
-              if "error" in entry.get(part, {})]
+              if entry.get(part, {}).get("error")]
     if failed:
         print(f"measurements that failed: {failed}", file=sys.stderr)
         return 1

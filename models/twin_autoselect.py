@@ -199,7 +199,7 @@ def rule_choice(eligible: list[str], device_type: str, needs_grad: bool) -> str:
     if device_type == "cpu":
         order = ("fused", "checkpoint", "reference") if needs_grad else ("fused", "reference")
     else:
-        order = ("reference", "fused", "checkpoint")
+        order = ("fused-graph", "reference-graph", "reference", "fused", "checkpoint")
     return next(impl for impl in order if impl in eligible)
 
 

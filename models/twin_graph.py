@@ -43,6 +43,7 @@ captured paths against the reference loop is tested on the GPU, ``tests/test_twi
 from __future__ import annotations
 
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 from typing import Any, Callable, NamedTuple, Sequence
@@ -188,8 +189,13 @@ class _Captured:
         self._outputs: list[weakref.ref] = []
         statics = [t.detach().clone().requires_grad_(t.requires_grad and backward) for t in sample]
         if backward:
-            self._call = torch.cuda.make_graphed_callables(fn, tuple(statics), num_warmup_iters=WARMUP_RUNS,
-                                                           allow_unused_input=True)
+            with warnings.catch_warnings():
+                # The warm-up runs on a side stream and its outputs stay alive during the capture, so
+                # autograd warns once that the static inputs' AccumulateGrad nodes were made on another
+                # stream; harmless here: the captured backward asks for gradients, it accumulates none.
+                warnings.filterwarnings("ignore", message="The AccumulateGrad node's stream does not match")
+                self._call = torch.cuda.make_graphed_callables(fn, tuple(statics), num_warmup_iters=WARMUP_RUNS,
+                                                               allow_unused_input=True)
         else:
             self._call = self._capture_forward(fn, statics)
 

@@ -67,7 +67,7 @@ def twin_sequence(x: Tensor, state: TwinState, p: TwinParams, sw: TwinSwitches, 
         inner = GRAPH_IMPLS[impl]
         if inner == "fused" and not fused_supported(p, sw):
             raise InputError(f"impl={impl!r} does not cover per-synapse alpha or clip; use impl='checkpoint' or 'auto'")
-        chunk = (chunk_size or default_chunk(T)) if inner == "fused" else None
+        chunk = (chunk_size or _default_chunk(x, p, sw)) if inner == "fused" else None
         if not keys:
             h_seq, final = sequence_graph(x, state, p, sw, impl, chunk, _needs_grad(x, state, p))
             return h_seq, final, None
@@ -75,10 +75,17 @@ def twin_sequence(x: Tensor, state: TwinState, p: TwinParams, sw: TwinSwitches, 
     if impl == "fused":
         if not fused_supported(p, sw):
             raise InputError("impl='fused' does not cover per-synapse alpha or clip; use impl='checkpoint' or 'auto'")
-        return sequence_fused(x, state, p, sw, keys, dU_steps, chunk_size or default_chunk(x.shape[0]))
+        return sequence_fused(x, state, p, sw, keys, dU_steps, chunk_size or _default_chunk(x, p, sw))
     if impl == "checkpoint":
         return _sequence_checkpoint(x, state, p, sw, keys, dU_steps, chunk_size or _DEFAULT_CHECKPOINT_CHUNK)
     return _sequence_reference(x, state, p, sw, keys, dU_steps)
+
+
+def _default_chunk(x: Tensor, p: TwinParams, sw: TwinSwitches) -> int:
+    """The fused path's chunk length for this call (:func:`~neuromod.models.twin_fused.default_chunk`)."""
+    n = p.U.shape[0]
+    return default_chunk(x.shape[0], batch=x.shape[1], n=n, rows=2 * n if sw.rule == "modulated" else n,
+                         itemsize=x.element_size())
 
 
 def _needs_grad(x: Tensor, state: TwinState, p: TwinParams) -> bool:
@@ -110,7 +117,7 @@ def _detached_params(p: TwinParams) -> tuple[TwinParams, list[Tensor]]:
 def _auto_impl(x: Tensor, state: TwinState, p: TwinParams, sw: TwinSwitches, chunk_size: int | None) -> str:
     """The path of ``impl="auto"`` for this call (:func:`~neuromod.models.twin_autoselect.choose_impl`)."""
     needs_grad = _needs_grad(x, state, p)
-    fused_chunk = chunk_size or default_chunk(x.shape[0])
+    fused_chunk = chunk_size or _default_chunk(x, p, sw)
 
     def run_probe(impl: str, steps: int) -> None:
         # the call's own first steps, cut from its graph: no .grad is touched, no random number drawn
