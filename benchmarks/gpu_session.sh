@@ -27,8 +27,9 @@
 #   protocol_conditions_cuda (K 64; 5 nvcc builds, 4 extra binary runs of up to 5 s)      ~160 s
 #   twin_tests (the rate twin's GPU tests: captured paths against the reference loop)      ~60 s
 #   rate_twin_cuda (~16 torch subprocesses: ours = fused-graph against the naive loop, the
-#     uncaptured fused path, the captured naive loop, auto, the public reference cell with
-#     --peer; T 200, T 1000 and B 128 N 512 T 500; 2 rules)                               ~300 s
+#     uncaptured fused path, the captured naive loop, auto, ours with torch.compile-d vector
+#     work, the public reference cell with --peer; T 200, T 1000 and B 128 N 512 T 500 (ours
+#     and the uncaptured fused path); 2 rules)                                            ~300 s
 #   training_device (associative recall: steps per second on the 16 cores and on the GPU)   ~90 s
 #   protocol_conditions_cpp (K 64; the same 5 builds, with g++)                           ~35 s
 #   total                                                                                 ~540 s
@@ -94,7 +95,7 @@ else
     STDP_LARGE=(--synapses 1e7 --duration 2 --threads 16)
     STDP_SMALL=(--synapses 1e6 --duration 5 --threads 16)
     CONDITIONS=(--repeats 1 --binary-repeats 2 --baseline-builds 2)
-    TWIN=(--timeout 150)
+    TWIN=(--timeout 150 --compiled)
     TRAINING=()
 fi
 PEER=${PEER:-.carry/peer}
@@ -144,7 +145,7 @@ fi
 # (pytest from the empty folder too, for the reason above; the tests' own folder goes on sys.path)
 step twin_tests 60 120 bash -c "cd '$ELSEWHERE' && '$PY' -m pytest --rootdir '$ROOT' -c '$ROOT/pyproject.toml' -q \
     -p no:cacheprovider -m 'gpu and not slow' '$ROOT/tests/test_twin_graph.py' '$ROOT/tests/test_gpu.py'"
-step rate_twin_cuda 300 420 "$PY" benchmarks/rate_twin.py --device cuda "${TWIN[@]}" --out "$OUT/rate_twin_cuda.json"
+step rate_twin_cuda 300 400 "$PY" benchmarks/rate_twin.py --device cuda "${TWIN[@]}" --out "$OUT/rate_twin_cuda.json"
 step training_device 90 150 "$PY" benchmarks/training_device.py --devices cpu,cuda "${TRAINING[@]}" \
     --out "$OUT/training_device.json"
 # 6. the K = 64 benchmark on cpp_standalone, same machine, for comparison with 4.

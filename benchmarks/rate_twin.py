@@ -85,10 +85,10 @@ LARGE = {"batch": 128, "hidden": 512, "steps": 500}
 #: the figures of one measurement that a row of ``conditions`` holds (``None`` where not measured:
 #: ``peak_gb``/``base_gb`` on CUDA, ``peak_rss_gb``/``base_rss_gb``/``delta_gb`` on the CPU)
 ROW_FIELDS = ("time_s", "single_step_time_s", "first_call_s", "chosen_impl", "peak_gb", "base_gb", "peak_rss_gb",
-              "base_rss_gb", "delta_gb", "extrapolated_from_steps", "skipped", "error")
+              "base_rss_gb", "delta_gb", "extrapolated_from_steps", "chunk", "skipped", "error")
 #: variant of a row -> the ``impl`` it runs
 VARIANT_IMPLS = {"ours": "fused", "naive": "reference", "auto": "auto", "ours_compiled": "fused", "ours_long": "fused",
-                 "ours_large": "fused", "fused": "fused", "naive_graph": "reference-graph",
+                 "ours_large": "fused", "fused": "fused", "fused_large": "fused", "naive_graph": "reference-graph",
                  "reference_cell": "peer"}
 #: our path per device (``--ours``): the fused sequence, captured in CUDA graphs on a GPU
 DEFAULT_OURS = {"cpu": "fused", "cuda": "fused-graph"}
@@ -307,9 +307,10 @@ def tidy_rows(entries: dict, sizes: dict, ours: str = "fused") -> list[dict]:
                 continue
             run = entry[variant]
             impl = ours if variant.startswith("ours") else impl
-            default_steps = {"ours_long": sizes["long_steps"], "ours_large": sizes["large_steps"]}
+            default_steps = {"ours_long": sizes["long_steps"], "ours_large": sizes["large_steps"],
+                             "fused_large": sizes["large_steps"]}
             steps = run.get("steps", default_steps.get(variant, sizes["steps"]))
-            large = variant == "ours_large"
+            large = variant.endswith("_large")
             rows.append({"rule": rule, "variant": variant, "impl": impl, "steps": steps,
                          "batch": sizes["large_batch" if large else "batch"],
                          "hidden": sizes["large_hidden" if large else "hidden"],
@@ -352,6 +353,9 @@ def headline(entries: dict) -> dict:
         large = entry.get("ours_large", {})
         metrics[f"{rule}_ours_large_peak_gb"] = large.get("peak_rss_gb", large.get("peak_gb"))
         metrics[f"{rule}_ours_large_time_s"] = large.get("time_s", large.get("single_step_time_s"))
+        if "fused_large" in entry:  # CUDA: the uncaptured fused path at the large size
+            metrics[f"{rule}_fused_large_peak_gb"] = entry["fused_large"].get("peak_gb")
+            metrics[f"{rule}_fused_large_time_s"] = entry["fused_large"].get("time_s")
     return metrics
 
 
@@ -361,8 +365,9 @@ def _size_task(device: str) -> dict:
     return {"task": "time", "repeats": 1} if device == "cuda" else {"task": "memory"}
 
 
-def measure_large(args, base_spec: dict, rule: str, sizes: dict) -> dict:
-    """``ours_large``: our peak memory and one step's time at the large size, or why it was skipped."""
+def measure_large(args, base_spec: dict, rule: str, sizes: dict, impl: str | None = None) -> dict:
+    """``ours_large``: our peak memory and one step's time at the large size, or why it was skipped
+    (``impl``: another path than ours at that size)."""
     B, N, T = sizes["large_batch"], sizes["large_hidden"], sizes["large_steps"]
     if args.quick or T <= 0:
         reason = "not measured with --quick" if args.quick else "--large-steps 0"
@@ -377,7 +382,7 @@ def measure_large(args, base_spec: dict, rule: str, sizes: dict) -> dict:
         print(f"[{rule}] ours at B {B} N {N} T {T}: skipped ({reason})", flush=True)
         return {"steps": T, "skipped": reason}
     print(f"[{rule}] ours at B {B} N {N} T {T} (estimate {need:.1f} GB)", flush=True)
-    run = run_worker({**base_spec, "batch": B, "hidden": N, "rule": rule, "impl": args.ours, "steps": T,
+    run = run_worker({**base_spec, "batch": B, "hidden": N, "rule": rule, "impl": impl or args.ours, "steps": T,
                       **_size_task(args.device)}, args.timeout)
     run["steps"] = T
     run["chunk"] = chunk
@@ -396,6 +401,8 @@ def measure_gpu_peers(args, base_spec: dict, rule: str, sizes: dict, entry: dict
     if args.ours != "fused":
         entry["fused"] = run_worker({**spec, "impl": "fused"}, args.timeout)
         print(f"[{rule}] fused, uncaptured: {entry['fused']}", flush=True)
+        entry["fused_large"] = measure_large(args, base_spec, rule, sizes, impl="fused")
+        print(f"[{rule}] fused, uncaptured, large: {entry['fused_large']}", flush=True)
     entry["naive_graph"] = run_worker({**spec, "impl": "reference-graph"}, args.timeout)
     print(f"[{rule}] naive loop in CUDA graphs: {entry['naive_graph']}", flush=True)
     if args.peer is not None:
