@@ -99,7 +99,8 @@ else
     TRAINING=()
 fi
 PEER=${PEER:-.carry/peer}
-[[ -d $PEER ]] && TWIN+=(--peer "$ROOT/$PEER")
+[[ $PEER == /* ]] || PEER=$ROOT/$PEER
+[[ -d $PEER ]] && TWIN+=(--peer "$PEER")
 
 stamp "session start in $ROOT, output $OUT, budget $BUDGET s"
 if [[ $QUICK != 1 ]]; then
