@@ -34,7 +34,9 @@ Parameters (``--set key=value``): ``duration``, ``n_exc``, ``n_inh``, ``n_syn``,
 ``benchmarks/event_vs_clock.py``), ``tau_c``, ``tau_da``, ``da_tonic``, ``reward``,
 ``reward_delay_min``, ``reward_delay_max``, ``coincidence_window``, ``noise``, ``w_exc``,
 ``w_inh``, ``w_max``, ``record_every`` (sampling of the weight traces), ``n_sample`` (synapses
-whose weights are traced besides the chosen one), ``reward_slots``, ``dt``.
+whose weights are traced besides the chosen one), ``reward_slots``, ``spike_window`` (the last
+stretch of the run whose neuron spikes go into ``data.nix``; 0 s: none), ``spike_neurons``
+(neurons per population whose spike trains are written), ``dt``.
 
 ``result.json``: ``metrics`` (chosen and mean weights at start and end, the chosen synapse's rank
 among all excitatory synapses, the fraction of the others within 10 % of ``w_max``, rewards,
@@ -46,9 +48,19 @@ coincidences, firing rates, time to reach 90 % of ``w_max``) and ``conditions``,
 with the reward times as one spike train (population ``reward``) and the weight traces as
 dimensionless AnalogSignals sampled every ``record_every`` from ``dt`` on: ``w_chosen`` (one
 channel) and ``w_sample`` (one channel per sampled synapse, ``array_annotations["synapse"]``).
-The neurons' spikes are not written: an hour of 1000 neurons is about 5 million spikes, and a
-spike monitor would be the largest cost of the run on a GPU; the network counts spikes per neuron
-only (the firing rates in ``metrics``).
+The neurons' spikes of the last ``spike_window`` (default 10 s; the whole run if it is shorter)
+follow the reward train: one spike train per recorded neuron, population ``excitatory`` (neurons
+0 .. ``n_exc - 1``, annotated ``cell`` ``regular_spiking``) or ``inhibitory`` (network index
+``n_exc + neuron``, ``fast_spiking``), each with ``t_start`` and ``t_stop`` the window. The
+recorded neurons are the first ``spike_neurons`` (default 50) of each population and the chosen
+synapse's pre and post neuron: NIX stores every train as an object of its own (about 30 kB, and
+10 ms to write), so all 1000 neurons would make a 30 MB file whatever the window. Only a window is
+kept: an hour of 1000 neurons is about 5 million spikes, and a spike monitor running all along
+would be the largest cost of the run on a GPU (the firing rates in ``metrics`` come from spike
+counts of the whole run). The run is then two ``run`` calls, the spike monitor active in the
+second only; the weights, rewards and rates are the same as those of one call (same seed). On a
+standalone device Brian2 measures the simulation loop of the last call only, so a split run
+reports no ``loop_s`` (its ``run_s`` is the whole binary).
 """
 
 from __future__ import annotations
@@ -98,6 +110,8 @@ DEFAULTS: dict[str, Any] = {
     "record_every": 10 * second,
     "n_sample": 1000,
     "reward_slots": 16,
+    "spike_window": 10 * second,
+    "spike_neurons": 50,
     "dt": _NET.dt,
 }
 
@@ -123,6 +137,7 @@ class DistalRewardNetwork:
     sample: np.ndarray
     n_exc: int
     n_inh: int
+    neuron_spikes: Any = None
 
 
 def _connectivity(n_exc: int, n_inh: int, n_syn: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -136,8 +151,18 @@ def _connectivity(n_exc: int, n_inh: int, n_syn: int, rng: np.random.Generator) 
     return exc_i, exc_j, inh_i, inh_j
 
 
+def _spike_window(params: dict[str, Any]) -> Quantity:
+    """The recorded stretch at the end of the run: ``spike_window``, at most ``duration``."""
+    return min(params["spike_window"], params["duration"])
+
+
 def build_network(params: dict[str, Any], seed: int) -> DistalRewardNetwork:
-    """Build the protocol's network on the current device (call inside ``use_device``)."""
+    """Build the protocol's network on the current device (call inside ``use_device``).
+
+    With ``spike_window`` > 0 the network holds a spike monitor of all neurons
+    (``neuron_spikes``), active from the start when the window covers the whole run and inactive
+    otherwise (:func:`run` switches it on for its second ``run`` call).
+    """
     from brian2 import Network, SpikeMonitor, StateMonitor, Synapses
 
     n_exc, n_inh, n_syn = int(params["n_exc"]), int(params["n_inh"]), int(params["n_syn"])
@@ -213,8 +238,16 @@ def build_network(params: dict[str, Any], seed: int) -> DistalRewardNetwork:
     weights = StateMonitor(plastic, "w_snap", record=np.concatenate([[chosen], sample]).astype(int), dt=params["record_every"],
                            when="end", order=11, name="weight_trace")
     network = Network(neurons, sites.group, plastic, inhibitory, slots, pre_watch, post_watch, release, reward_spikes, weights)
+    neuron_spikes = None
+    window = _spike_window(params)
+    if window > 0 * second:
+        # a monitor that exists from the start but records only while active: switching it on
+        # between two run calls works on runtime and in one standalone binary alike
+        neuron_spikes = SpikeMonitor(neurons, record=True, name="neuron_spikes")
+        neuron_spikes.active = bool(window >= params["duration"])
+        network.add(neuron_spikes)
     return DistalRewardNetwork(network, neurons, plastic, synapse_model, sites, slots, reward_spikes, weights, chosen, chosen_pre, chosen_post,
-                               sample, n_exc, n_inh)
+                               sample, n_exc, n_inh, neuron_spikes)
 
 
 def _reward_slots(k: int, dt: Quantity, namespace: dict[str, Any]) -> Any:
@@ -254,6 +287,13 @@ def validate(params: dict[str, Any]) -> None:
     for key in ("duration", "tau_c", "tau_da", "record_every"):
         if not math.isfinite(seconds(key)) or seconds(key) <= 0:
             raise InputError(f"{key} must be a duration > 0, got {format_value(params[key])}")
+    if not math.isfinite(seconds("spike_window")) or seconds("spike_window") < 0:
+        raise InputError(f"spike_window must be a duration >= 0 (0 s: no neuron spikes), got {format_value(params['spike_window'])}")
+    for key in ("duration", "spike_window"):
+        steps = seconds(key) / dt
+        if abs(steps - round(steps)) > 1e-6:
+            raise InputError(f"{key} must be a whole number of time steps ({format_value(params['dt'])}), "
+                             f"got {format_value(params[key])}")
     if seconds("record_every") > seconds("duration"):
         raise InputError(f"record_every ({format_value(params['record_every'])}) must not exceed duration ({format_value(params['duration'])})")
     ratio = seconds("record_every") / dt
@@ -270,6 +310,8 @@ def validate(params: dict[str, Any]) -> None:
         raise InputError(f"need n_exc >= 2, n_inh >= 0, n_syn >= 1; got {params['n_exc']}, {params['n_inh']}, {params['n_syn']}")
     if params["n_inh"] > 0 and params["n_syn"] > params["n_exc"] + params["n_inh"]:
         raise InputError(f"n_syn ({params['n_syn']}) must not exceed the number of neurons")
+    if params["spike_neurons"] < 1:
+        raise InputError(f"spike_neurons must be >= 1 (neurons per population whose spikes are written), got {params['spike_neurons']}")
     if params["reward_slots"] < 1 or params["n_sample"] < 0:
         raise InputError(f"need reward_slots >= 1 and n_sample >= 0, got {params['reward_slots']}, {params['n_sample']}")
     if params["w_max"] <= 0 or not 0 <= params["w_exc"] <= params["w_max"]:
@@ -281,9 +323,19 @@ def validate(params: dict[str, Any]) -> None:
 
 def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
     """Simulate the network for ``duration`` and measure the chosen synapse against the rest."""
+    window = _spike_window(params)
+    split = 0 * second < window < params["duration"]
     with use_device(ctx.device, build_dir=ctx.build_dir, seed=ctx.seed, progress=ctx.progress) as sim:
         net = build_network(params, ctx.seed)
-        sim.run(net.network, params["duration"])
+        if split:
+            sim.run(net.network, params["duration"] - window, execute=False)
+            net.neuron_spikes.active = True
+            sim.run(net.network, window)
+        else:
+            sim.run(net.network, params["duration"])
+        spikes = None
+        if net.neuron_spikes is not None:
+            spikes = (np.asarray(net.neuron_spikes.t / ms), np.asarray(net.neuron_spikes.i[:]))
         t_s = np.asarray(net.weights.t / second)
         traces = np.asarray(net.weights.w_snap)
         w_final = net.model.current_weights(net.plastic)
@@ -292,6 +344,8 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         n_dropped = int(np.sum(np.asarray(net.slots.n_dropped[:])))
         counts = np.asarray(net.neurons.n_spikes[:])
         timings = dict(sim.timings_s)
+    if split:
+        timings.pop("loop_s", None)  # Brian2 measures the last run call only (module docstring)
     duration_s = float(params["duration"] / second)
     w_start = float(params["w_exc"])
     w_max = float(params["w_max"])
@@ -349,15 +403,39 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
         "w_final_hist": np.histogram(others, bins=hist_edges)[0],
         "w_hist_edges": hist_edges,
     }
-    segments = [_segment(net, traces, reward_t_s, params)]
+    segments = [_segment(net, traces, reward_t_s, params, spikes)]
     return ProtocolResult(metrics=metrics, conditions=conditions, arrays=arrays, segments=segments)
 
 
-def _segment(net: DistalRewardNetwork, traces: np.ndarray, reward_t_s: np.ndarray, params: dict[str, Any]):
-    """The run's Neo segment: reward times and weight traces as recorded (module docstring)."""
+def _neuron_trains(net: DistalRewardNetwork, spikes: tuple[np.ndarray, np.ndarray], params: dict[str, Any]) -> list:
+    """The spike trains of the recorded window, one per recorded neuron, by population: the first
+    ``spike_neurons`` of each and the chosen synapse's pre and post neuron (module docstring)."""
     duration_ms = float(params["duration"] / ms)
-    rewards = population_trains(reward_t_s * 1000.0, np.zeros(reward_t_s.size, dtype=int), 1, duration_ms,
-                                population="reward")
+    start_ms = duration_ms - float(_spike_window(params) / ms)
+    dt_ms = float(params["dt"] / ms)
+    times, indices = spikes
+    times = np.round(times / dt_ms) * dt_ms  # spikes lie on the step grid; drop the float noise of t
+    exc = indices < net.n_exc
+    trains = population_trains(times[exc], indices[exc], net.n_exc, duration_ms, t_start_ms=start_ms,
+                               population="excitatory", annotations={"cell": "regular_spiking"})
+    if net.n_inh:
+        trains += population_trains(times[~exc], indices[~exc] - net.n_exc, net.n_inh, duration_ms, t_start_ms=start_ms,
+                                    population="inhibitory", annotations={"cell": "fast_spiking"})
+    first = int(params["spike_neurons"])
+    chosen = {net.chosen_pre, net.chosen_post}
+    # trains come in network order (excitatory, then inhibitory), so train k is network neuron k
+    return [train for k, train in enumerate(trains) if train.annotations["neuron"] < first or k in chosen]
+
+
+def _segment(net: DistalRewardNetwork, traces: np.ndarray, reward_t_s: np.ndarray, params: dict[str, Any],
+             spikes: tuple[np.ndarray, np.ndarray] | None = None):
+    """The run's Neo segment: reward times, weight traces and the neurons' spikes of the recorded
+    window (module docstring)."""
+    duration_ms = float(params["duration"] / ms)
+    trains = population_trains(reward_t_s * 1000.0, np.zeros(reward_t_s.size, dtype=int), 1, duration_ms,
+                               population="reward")
+    if spikes is not None:
+        trains += _neuron_trains(net, spikes, params)
     every_ms, t0 = float(params["record_every"] / ms), float(params["dt"] / ms)
     chosen = analog_signal(traces[:1].T, every_ms, name="w_chosen", t_start_ms=t0)
     chosen.array_annotate(synapse=np.array([net.chosen]))
@@ -369,7 +447,7 @@ def _segment(net: DistalRewardNetwork, traces: np.ndarray, reward_t_s: np.ndarra
     for signal in signals:
         signal.annotate(population="excitatory synapses", variable="w")
     return condition_segment("distal-reward", annotations={"chosen_pre": net.chosen_pre, "chosen_post": net.chosen_post},
-                             spiketrains=rewards, signals=signals)
+                             spiketrains=trains, signals=signals)
 
 
 def plot(result: ProtocolResult, params: dict[str, Any], folder: Path) -> list[str]:

@@ -13,6 +13,9 @@
 * ``distal-reward`` on cpp_standalone, reduced in time (slow): the chosen synapse grows far above
   the others while their mean stays near its start;
 * ``distal-reward`` generated and compiled for cuda_standalone with nvcc (no GPU needed; slow);
+* ``distal-reward`` writes the neurons' spikes of its last ``spike_window`` to data.nix, and the
+  run split in two for it keeps the weights, rewards and rates of one run (runtime; cpp_standalone
+  slow);
 * bad input raises InputError with one line.
 """
 
@@ -290,12 +293,71 @@ def test_distal_reward_singles_out_the_rewarded_synapse(tmp_path):
         ({"record_every": "7200*s"}, "must not exceed duration"),
         ({"dt": "0.3*ms"}, "dt must divide 1 ms"),
         ({"chosen": "5"}, "unknown parameter 'chosen'"),
+        ({"spike_window": "-1*s"}, "spike_window must be a duration >= 0"),
+        ({"spike_window": "0.5*ms"}, "spike_window must be a whole number of time steps"),
+        ({"spike_neurons": "0"}, "spike_neurons must be >= 1"),
     ],
 )
 def test_distal_reward_rejects_bad_input(overrides, message):
     with pytest.raises(InputError, match=message) as info:
         get_protocol("distal-reward").parameters(overrides)
     assert "\n" not in str(info.value)
+
+
+#: a tiny network (20 neurons, noise strong enough that they fire) for 2 s
+DISTAL_TINY = {"duration": "2*s", "n_exc": "16", "n_inh": "4", "n_syn": "6", "record_every": "0.5*s", "n_sample": "5",
+               "noise": "30"}
+
+
+def _neuron_trains(out):
+    from neuromod.analysis import load
+
+    (segment,) = load(out).segments
+    assert segment.spiketrains[0].annotations["population"] == "reward"
+    return segment.spiketrains[1:]
+
+
+@pytest.mark.parametrize("device", ["runtime", pytest.param("cpp_standalone", marks=[pytest.mark.slow, pytest.mark.cpp_standalone])])
+def test_distal_reward_records_the_spikes_of_its_last_window(tmp_path, device):
+    """The last second of 2 s (two run calls, the monitor on in the second) against the whole run
+    recorded (one call) and none: same weights, rewards and rates; the window's trains are the
+    whole run's spikes from 1 s on, by population; ``spike_neurons`` keeps the first of each and
+    the chosen synapse's two neurons."""
+    windows = {"split": "1*s", "whole": "10*s"} | ({"none": "0*s", "first_3": "1*s"} if device == "runtime" else {})
+    runs = {name: run_protocol("distal-reward", {**DISTAL_TINY, "spike_window": window,
+                                                 **({"spike_neurons": "3"} if name == "first_3" else {})},
+                               out=tmp_path / name, device=device, seed=3) for name, window in windows.items()}
+    for name in windows:
+        for key in ("w_chosen", "w_sample", "reward_t_s"):
+            np.testing.assert_array_equal(runs[name].arrays[key], runs["split"].arrays[key])
+        for key in ("rate_exc_hz", "rate_inh_hz", "n_coincidences", "w_chosen_final", "w_mean_final"):
+            assert runs[name].metrics[key] == runs["split"].metrics[key], key
+    assert "loop_s" not in runs["split"].metrics
+    split, whole = _neuron_trains(tmp_path / "split"), _neuron_trains(tmp_path / "whole")
+    assert [(t.annotations["population"], t.annotations["neuron"]) for t in split] == \
+        [("excitatory", k) for k in range(16)] + [("inhibitory", k) for k in range(4)]
+    assert {t.annotations["cell"] for t in split[:16]} == {"regular_spiking"} and split[-1].annotations["cell"] == "fast_spiking"
+    n_spikes = 0
+    for part, full in zip(split, whole, strict=True):
+        assert float(part.t_start.rescale("ms")) == 1000.0 and float(part.t_stop.rescale("ms")) == 2000.0
+        assert float(full.t_start.rescale("ms")) == 0.0
+        full_ms = np.asarray(full.rescale("ms").magnitude)
+        np.testing.assert_array_equal(np.asarray(part.rescale("ms").magnitude), full_ms[full_ms >= 1000.0])
+        n_spikes += len(part)
+    assert n_spikes > 20
+    # the count of the whole run's trains is the rate in metrics
+    counts = np.array([len(t) for t in whole])
+    assert counts[:16].mean() / 2.0 == pytest.approx(runs["whole"].metrics["rate_exc_hz"])
+    if "none" in runs:
+        assert len(_neuron_trains(tmp_path / "none")) == 0
+        m = runs["split"].metrics
+        kept = sorted({0, 1, 2, 16, 17, 18, m["chosen_pre"], m["chosen_post"]})
+        first = _neuron_trains(tmp_path / "first_3")
+        assert len(first) == len(kept)
+        for k, train in zip(kept, first, strict=True):
+            assert (train.annotations["population"], train.annotations["neuron"]) == \
+                (("excitatory", k) if k < 16 else ("inhibitory", k - 16))
+            np.testing.assert_array_equal(np.asarray(train.magnitude), np.asarray(split[k].magnitude))
 
 
 @pytest.mark.slow

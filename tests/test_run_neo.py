@@ -255,8 +255,12 @@ def _check_dopamine(result, block, out):
 
 def _check_distal(result, block, out):
     (segment,) = block.segments
-    (rewards,) = segment.spiketrains
+    rewards, *neurons = segment.spiketrains
+    assert rewards.annotations["population"] == "reward"
     np.testing.assert_allclose(_spikes_ms(rewards), result.arrays["reward_t_s"] * 1000.0)
+    # the run is shorter than spike_window: every neuron's spikes of the whole run
+    assert [t.annotations["population"] for t in neurons] == ["excitatory"] * 8 + ["inhibitory"] * 2
+    assert sum(len(t) for t in neurons[:8]) / 8 / 2.0 == pytest.approx(result.metrics["rate_exc_hz"])
     chosen, sample = segment.analogsignals
     np.testing.assert_array_equal(np.asarray(chosen.magnitude)[:, 0], result.arrays["w_chosen"][:-1])
     assert sample.shape == (4, 5)
