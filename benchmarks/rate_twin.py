@@ -1,15 +1,25 @@
-"""Benchmark: one training step (forward + backward) of the rate twin, fused path against the naive one.
+"""Benchmark: one training step (forward + backward) of the rate twin, our path against the naive one.
 
-    python benchmarks/rate_twin.py [--quick] --out FILE.json [--device cpu|cuda]
+    python benchmarks/rate_twin.py [--quick] --out FILE.json [--device cpu|cuda] [--peer DIR]
 
-"Ours" is ``GatedPlasticRNN(impl="fused")``; "naive" is ``impl="reference"`` of the same module: the
-straightforward per-step loop (``torch.bmm`` per step, explicit (B, N, N) matrices, autograd through
-every step), written the way the public reference is; "auto" is ``impl="auto"``, the default, which
-picks a path by a short timed probe (:mod:`neuromod.models.twin_autoselect`; the probe runs in the
-untimed warm-up, whose time is ``first_call_s``; the path it chose is ``chosen_impl``). Both rules:
-``plain`` (scalar alpha, scalar rate_u, fixed rule constants) and ``modulated`` (M from a scalar
-modulatory unit, s and r fixed).
+"Ours" is ``GatedPlasticRNN(impl=OURS)``: ``fused`` on the CPU, ``fused-graph`` (the fused sequence
+captured in CUDA graphs) on CUDA, or ``--ours``; "naive" is ``impl="reference"`` of the same module:
+the straightforward per-step loop (``torch.bmm`` per step, explicit (B, N, N) matrices, autograd
+through every step), written the way the public reference is; "auto" is ``impl="auto"``, the
+default, which picks a path by a short timed probe (:mod:`neuromod.models.twin_autoselect`; the
+probe runs in the untimed warm-up, whose time is ``first_call_s``; the path it chose is
+``chosen_impl``). Both rules: ``plain`` (scalar alpha, scalar rate_u, fixed rule constants) and
+``modulated`` (M from a scalar modulatory unit, s and r fixed).
 Loss: ``sum(h) + sum(dU_T)``, so gradients reach every parameter and the final fast weights.
+
+On CUDA also: ``fused`` (the uncaptured fused path, at the main and at the large size:
+``fused_over_ours`` is its time over ours), ``naive_graph`` (the naive loop captured,
+``reference-graph``; ``naive_graph_over_ours``) and, with ``--peer DIR``, ``reference_cell``: the
+public reference cell run with its own code, unchanged (``benchmarks/reference_cell.py``), timed
+once at the main size and compared with both rules (``speedup_over_reference_cell``,
+``memory_ratio_over_reference_cell``). Paths captured in graphs (and ``auto``) are warmed up at
+the full size, so the capture is not timed (it is in ``first_call_s``); on CUDA ``peak_gb`` is the
+peak of the whole measurement, warm-up and capture included.
 
 Figures (each measurement runs in a fresh subprocess, so the peak of one never hides in another):
 
@@ -31,14 +41,17 @@ Figures (each measurement runs in a fresh subprocess, so the peak of one never h
 - ``ours_compiled`` (with ``--compiled``): ours with the per-step elementwise work through
   ``torch.compile`` (:func:`neuromod.models.twin_fused.use_compiled_vector_ops`); ``first_call_s``
   includes the compilation. ``compiled_over_fused`` = its time / ours (below 1: faster).
+- The large and long rows take the layer's own chunk length, which at the large size is chosen for
+  memory (:func:`neuromod.models.twin_fused.default_chunk`; the row's ``chunk``). On CUDA they are
+  timed (one step after the untimed one that captures), with the peak of both.
 
-The issue's table in one command, on whatever device is present::
+The whole table in one command, on whatever device is present::
 
-    python benchmarks/rate_twin.py --device cuda --out rate_twin_cuda.json      # full sizes
+    python benchmarks/rate_twin.py --device cuda --peer PEER_DIR --out rate_twin_cuda.json   # full sizes
     python benchmarks/rate_twin.py --quick --out rate_twin_cpu_quick.json       # CPU, about 2 minutes
 
-The public reference cell (the peer's code, run unchanged) is not part of this repository: its
-figures are measured separately on the same device and compared with ``naive`` and ``ours`` here.
+The public reference cell (the peer's code, run unchanged) is not part of this repository: fetch it
+and point ``--peer`` at the folder holding its cell module (``benchmarks/reference_cell.py`` says how).
 
 The naive step needs O(T B N^2) memory (about 13-17 GB at B 32, N 256, T 200). Before each naive
 subprocess the benchmark compares an estimate with ``MemAvailable``; when it does not fit it measures

@@ -76,8 +76,9 @@ Switches (attributes of the modules, settable at test time):
 Implementations (``impl=`` of the functional core and the layer): ``"reference"`` (the per-step
 loop, supports everything), ``"checkpoint"`` (the same loop under ``torch.utils.checkpoint``),
 ``"fused"`` (one autograd node over the sequence, low-rank within a chunk; not for per-synapse
-``alpha`` or ``clip``) and ``"auto"`` (the default: picked by a short timed probe per device and
-size, :mod:`neuromod.models.twin_autoselect`). Their costs are in
+``alpha`` or ``clip``), ``"fused-graph"`` and ``"reference-graph"`` (those two captured in CUDA
+graphs, CUDA only, :mod:`~neuromod.models.twin_graph`) and ``"auto"`` (the default: picked by a
+short timed probe per device and size, :mod:`neuromod.models.twin_autoselect`). Their costs are in
 :mod:`neuromod.models.twin_sequence`, how the fused one works in :mod:`neuromod.models.twin_fused`.
 
 Layout: time-major ``(T, B, I)`` like ``torch.nn.GRU``; ``batch_first=True`` gives ``(B, T, I)``.

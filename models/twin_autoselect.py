@@ -13,8 +13,10 @@
 Why measure. Which path is fastest depends on the device far more than on the code: on a 2-core CPU
 the fused path is 5x (plain rule) to 24x (modulated) faster than the naive per-step loop at B 32,
 N 256, T 200, while on an H100 the same fused path took 0.96 s against the loop's 0.53 s (it
-launches hundreds of small kernels per step), see ``benchmarks/results/rate_twin_*.json``. A fixed
-preference is therefore wrong somewhere; a short timing is right wherever it runs.
+launches hundreds of small kernels per step), and on an H200 the captured paths took 0.066 s
+(``fused-graph``) and 0.068 s (``reference-graph``) against the uncaptured loop's 0.34 s, see
+``benchmarks/results/rate_twin_*.json``. A fixed preference is therefore wrong somewhere; a short
+timing is right wherever it runs.
 
 The measured choice (mode ``"measure"``). The first time a key
 
@@ -36,7 +38,9 @@ choice is never slower than it on the probe.
 
 Eligible paths: ``fused`` when it covers the options (not per-synapse ``alpha`` nor ``clip``);
 ``reference``; ``checkpoint`` only when gradients are needed (without them it is the reference loop
-plus overhead). A path whose estimated training memory exceeds half of the free memory of the
+plus overhead); on CUDA also the captured ``fused-graph`` (where ``fused`` is) and
+``reference-graph`` (:mod:`~neuromod.models.twin_graph`; a capture that fails leaves the other
+candidates, with one line on stderr). A path whose estimated training memory exceeds half of the free memory of the
 device (``MemAvailable`` on the CPU, ``torch.cuda.mem_get_info`` on CUDA) is left out: the naive
 loop keeps about 9 (plain) to 11 (modulated) ``(B, N, N)`` tensors per step for backprop, the
 checkpointed one as many for one chunk of 16 steps. If nothing is left, the path with the least
@@ -45,8 +49,9 @@ memory runs (fused, else checkpoint).
 The rule (mode ``"rule"``, and whenever a probe cannot run: inside ``torch.compile`` tracing or a
 CUDA-graph capture), derived from the two benchmark records above: on the CPU, ``fused`` when it
 applies, else ``checkpoint`` with gradients and ``reference`` without; on CUDA (and any other
-accelerator), ``reference`` when its memory fits, else ``fused`` when it applies, else
-``checkpoint``.
+accelerator), ``fused-graph`` where it applies (as fast as ``reference-graph`` on the H200 with a
+tenth of its memory), else ``reference-graph``, else (no capture possible) ``reference`` when its
+memory fits, else ``fused``, else ``checkpoint``.
 
 Numerics: every path computes the same equations exactly (they agree to float rounding, see
 ``tests/test_twin_impl.py``), so the choice changes timings, not results beyond float tolerance.

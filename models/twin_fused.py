@@ -31,23 +31,18 @@ The per-step elementwise work (the potential, the rate, the plain rule's traces)
 Triton on CUDA). It is off by default: on the CPU it was not faster (the ratio is in
 ``benchmarks/results/rate_twin_cpu.json``, ``compiled_over_fused``).
 
-On a GPU this path is launch-bound, not bandwidth-bound: on an H100 at B 32, N 256, T 200 it took
-4.8 ms a step forward and backward (0.13% of the memory bandwidth), slower than the naive loop,
-because each step launches dozens of small kernels from Python (the mat-vec, ``torch.stack`` of the
-chunk's factor lists, the rank-2 corrections, the gates and traces), and the backward recompute
-twice as many. ``impl="auto"`` therefore measures (:mod:`neuromod.models.twin_autoselect`) and takes
-the naive loop there. The plan for a GPU path with a handful of kernels per step, in order, each
-measured with ``benchmarks/rate_twin.py --device cuda`` before the next (GPU figures still owed):
-
-1. preallocated ``(B, C, N)`` factor buffers written in place instead of a ``torch.stack`` per step
-   (removes O(C) copies and a launch per step; also helps the CPU);
-2. the chunk as a pure function of ``(Xw, Xz, S0, vector state, parameters)`` returning the stored
-   mat-vecs ``Y`` as an output (no closure), so that one CUDA graph per chunk length replays it
-   (``torch.cuda.graphs.CUDAGraph`` with static buffers, or ``torch.compile(mode="reduce-overhead")``):
-   forward, and the backward recompute with its two GEMMs per chunk;
-3. the per-step vector work (gates, traces, the rank-2 coefficients and the readout correction) in one
-   Triton kernel per step (one program per batch row), ``S0 h`` left to cuBLAS: about three kernels a
-   step, the ``(B, N, N)`` traffic unchanged (one read each way per step).
+On a GPU this path is launch-bound, not bandwidth-bound: each step launches dozens of small kernels
+from Python (the mat-vec, ``torch.stack`` of the chunk's factor lists, the rank-2 corrections, the
+gates and traces), and the backward recompute twice as many; on an H100 at B 32, N 256, T 200 it
+took 4.8 ms a step forward and backward, slower than the naive loop. There it runs captured in CUDA
+graphs (``impl="fused-graph"``, :mod:`neuromod.models.twin_graph`): every kernel of the sequence,
+forward and backward, replayed with one launch each, 0.33 ms a step on an H200 (10 times faster
+than uncaptured; ``benchmarks/results/rate_twin_cuda_h200.json``). The step is then about 200
+kernels of about 1.6 microseconds each, still far from the memory bandwidth (1.4% of the H200's
+peak, plain rule): a step whose vector work is one kernel (a hand-written kernel per step, or one
+persistent kernel per sequence) is what would remain to reach it. ``torch.compile`` of the
+elementwise work (:func:`use_compiled_vector_ops`) inside the graphs took 16% (plain) and 7%
+(modulated) off the H200's time.
 """
 
 from __future__ import annotations
