@@ -28,6 +28,10 @@ point and seed as its own task on a ``dask.distributed`` scheduler
                          coordinates (where the run kind has conditions)
       result.json        the sweep's result: counts, and the table as its conditions
 
+On ``cpp_standalone`` the points that differ only in a protocol's run-time parameters (such as
+``stdp-window``'s ``w0``) are compiled once per worker and re-run with Brian2's ``run_args``
+(:mod:`neuromod.sweeps.kinds`, :mod:`neuromod.reruns`).
+
 Running the same command again resumes: complete run folders are kept and not run again (it says
 how many), failed and missing runs are run. A run that refuses its parameters is recorded as
 failed with its one-line error; the others go on.
@@ -156,6 +160,7 @@ def _outcomes(spec: SweepSpec, ids: list[str], points: list, runs_dir: Path, cli
             todo.append((rid, point, runs_dir / rid))
     if outcomes:
         echo(f"skipping {len(outcomes)} of {len(ids)} runs: complete in {runs_dir}")
+    todo = _grouped(spec, todo)
     if todo:
         if client is not None:
             outcomes.update(submit_all(client, spec, todo, retries=retries, progress=progress))
@@ -163,6 +168,21 @@ def _outcomes(spec: SweepSpec, ids: list[str], points: list, runs_dir: Path, cli
             with open_client(spec, scheduler, workers, echo) as own:
                 outcomes.update(submit_all(own, spec, todo, retries=retries, progress=progress))
     return outcomes
+
+
+def _grouped(spec: SweepSpec, todo: list) -> list:
+    """``todo`` with the runs that can share one build (:func:`neuromod.sweeps.kinds.rerun_group`)
+    next to each other, so that a worker meets them in a row; other runs keep their order."""
+    from neuromod.sweeps.kinds import rerun_group
+
+    groups = [rerun_group(spec, point) for _, point, _ in todo]
+    if all(g is None for g in groups):
+        return todo
+    first: dict[str | None, int] = {}
+    for n, group in enumerate(groups):
+        first.setdefault(group, n)
+    order = sorted(range(len(todo)), key=lambda n: (first[groups[n]] if groups[n] is not None else n, n))
+    return [todo[n] for n in order]
 
 
 def _write_tables(spec: SweepSpec, rows: list[dict[str, Any]], folder: Path):

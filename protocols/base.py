@@ -68,7 +68,9 @@ class RunContext:
     """Where and how a protocol runs.
 
     ``folder`` is the (staging) result folder, for extra files such as ``trace.csv``;
-    ``build_dir`` the build folder for standalone devices; ``progress`` whether to show bars.
+    ``build_dir`` the build folder for standalone devices; ``progress`` whether to show bars;
+    ``reruns`` a :class:`neuromod.reruns.Reruns` where a protocol with run-time parameters
+    (:attr:`Protocol.run_time`) keeps its build open and re-runs it (None: build as usual).
     """
 
     device: str = "runtime"
@@ -76,11 +78,22 @@ class RunContext:
     folder: Path | None = None
     build_dir: Path | None = None
     progress: bool = False
+    reruns: Any = None
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """A named protocol: parameters with defaults, how to run it and how to draw it."""
+    """A named protocol: parameters with defaults, how to run it and how to draw it.
+
+    ``run_time`` names the parameters that are run-time values of a standalone build: plain
+    Brian2 variables set before the run (a ``Synapses`` weight, a ``NeuronGroup`` variable),
+    never sizes, equations, constants or spike schedules. Runs that differ only in them have the
+    same generated code, so the protocol's ``run`` re-runs one compiled binary with Brian2's
+    ``run_args`` when its context carries a ``reruns`` (:class:`RunContext`, :mod:`neuromod.reruns`;
+    e.g. it passes ``ctx.reruns`` to :func:`neuromod.protocols.pairing.run_conditions`), with the
+    results of a fresh build. ``neuromod sweep`` does this on ``cpp_standalone`` for points whose
+    other parameters and seed are equal (:meth:`structure`). Empty (the default): every run builds.
+    """
 
     name: str
     summary: str
@@ -89,6 +102,18 @@ class Protocol:
     plot: Callable[[ProtocolResult, dict[str, Any], Path], list[str]] | None = None
     validate: Callable[[dict[str, Any]], None] | None = None
     devices: tuple[str, ...] = ("runtime", "cpp_standalone", "cuda_standalone")
+    run_time: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.run_time if name not in self.defaults]
+        if unknown:  # a mistake in the protocol's own definition
+            raise ValueError(f"protocol {self.name!r}: run-time parameters {unknown} are not among its parameters")
+
+    def structure(self, params: Mapping[str, Any]) -> str:
+        """The parameters that fix a build's generated code, as canonical JSON text: all of
+        ``params`` but :attr:`run_time`. Runs with equal text (and seed) can share one build."""
+        fixed = {key: value for key, value in params.items() if key not in self.run_time}
+        return json.dumps(to_jsonable(fixed), sort_keys=True, separators=(",", ":"), default=repr)
 
     def parameters(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults updated by ``overrides`` (text is parsed with units), validated."""

@@ -54,6 +54,7 @@ from neuromod.equations.stdp import (
 )
 from neuromod.equations.stdp_params import PAIR_STDP, PFISTER2006
 from neuromod.errors import InputError
+from neuromod.reruns import RERUN_DEVICES
 
 __all__ = [
     "Condition",
@@ -261,6 +262,7 @@ def run_conditions(
     seed: int | None = None,
     w0: float = 1.0,
     progress: bool = False,
+    reruns: Any = None,
 ) -> ConditionsRun:
     """Simulate every condition under every rule in ONE network: one build, one run.
 
@@ -278,42 +280,116 @@ def run_conditions(
         Initial weight of every synapse.
     progress : bool
         Report the run's progress on stderr (as :func:`neuromod.device.use_device` does).
+    reruns : neuromod.reruns.Reruns, optional
+        Keep the build open there and, when it already holds the build of this network (the same
+        conditions, rules, time step, device, seed and progress: the same generated code),
+        re-run its binary with ``run_args={synapses.w: w0}`` instead of building again
+        (:mod:`neuromod.reruns`; ``cpp_standalone`` and ``runtime``, other devices build as
+        usual). ``w0`` is the one value a re-run changes; the results equal a fresh build's.
+        ``timings_s`` of a re-run hold ``rerun_s``, ``run_s`` and ``loop_s`` instead of the build's.
     """
-    from brian2 import Network, SpikeGeneratorGroup, defaultclock
-
     if not conditions:
         raise InputError("a protocol needs at least one condition")
     if not rules:
         raise InputError("a protocol needs at least one plasticity rule")
-    k = len(conditions)
+    schedule = _schedule(conditions)
+    duration = schedule.n_steps * time_step
+    started = time.perf_counter()
+    if reruns is not None and device in RERUN_DEVICES:
+        w_end, timings = _run_or_rerun(reruns, schedule, rules, time_step=time_step, device=device,
+                                       build_dir=build_dir, seed=seed, w0=w0, progress=progress)
+    else:
+        with use_device(device, build_dir=build_dir, seed=seed, progress=progress) as sim:
+            network, synapses = _network(schedule, rules, time_step, w0)
+            sim.run(network, duration)
+            w_end = _final_weights(synapses)
+            timings = dict(sim.timings_s)
+    timings["total_s"] = time.perf_counter() - started
+    dw_rel = {rule: (w - w0) / w0 for rule, w in w_end.items()}
+    return ConditionsRun(w_end=w_end, dw_rel=dw_rel, duration=duration, n_steps=schedule.n_steps, timings_s=timings)
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    """The spike schedule of K conditions as the generator groups take it (indices, time steps)."""
+
+    k: int
+    pre_idx: np.ndarray
+    pre_steps: np.ndarray
+    post_idx: np.ndarray
+    post_steps: np.ndarray
+    n_steps: int
+
+
+def _schedule(conditions: Sequence[Condition]) -> _Schedule:
     pre_idx = np.concatenate([np.full(len(c.pre_steps), i) for i, c in enumerate(conditions)])
     post_idx = np.concatenate([np.full(len(c.post_steps), i) for i, c in enumerate(conditions)])
     pre_steps = np.concatenate([c.pre_steps for c in conditions])
     post_steps = np.concatenate([c.post_steps for c in conditions])
     n_steps = max(c.last_step for c in conditions) + 2  # weights change at spikes: one step after the last is enough
-    duration = n_steps * time_step
-    started = time.perf_counter()
-    w_end: dict[str, np.ndarray] = {}
-    with use_device(device, build_dir=build_dir, seed=seed, progress=progress) as sim:
-        # the default clock, not a clock per object: brian2cuda's synapse template refers to
-        # ``defaultclock`` by name (use_device resets it to 0.1 ms on leaving the block)
-        defaultclock.dt = time_step
-        pre = SpikeGeneratorGroup(k, pre_idx, pre_steps * time_step, name="pre")
-        post = SpikeGeneratorGroup(k, post_idx, post_steps * time_step, name="post")
-        synapses = {}
-        for n, (rule, model) in enumerate(rules.items()):
-            syn = model.connect(pre, post, name=f"rule_{n}")
-            syn.connect(j="i")
-            syn.w = w0
-            synapses[rule] = syn
-        sim.run(Network(pre, post, *synapses.values()), duration)
-        for rule, syn in synapses.items():
-            order = np.argsort(np.asarray(syn.i[:]))
-            w_end[rule] = np.asarray(syn.w[:], dtype=float)[order]
-        timings = dict(sim.timings_s)
-    timings["total_s"] = time.perf_counter() - started
-    dw_rel = {rule: (w - w0) / w0 for rule, w in w_end.items()}
-    return ConditionsRun(w_end=w_end, dw_rel=dw_rel, duration=duration, n_steps=n_steps, timings_s=timings)
+    return _Schedule(len(conditions), pre_idx, pre_steps, post_idx, post_steps, n_steps)
+
+
+def _network(schedule: _Schedule, rules: Mapping[str, SynapseModel], time_step: Quantity, w0: float):
+    """The network of K pre/post pairs and one ``Synapses`` per rule (inside a device block)."""
+    from brian2 import Network, SpikeGeneratorGroup, defaultclock
+
+    # the default clock, not a clock per object: brian2cuda's synapse template refers to
+    # ``defaultclock`` by name (use_device resets it to 0.1 ms on leaving the block)
+    defaultclock.dt = time_step
+    pre = SpikeGeneratorGroup(schedule.k, schedule.pre_idx, schedule.pre_steps * time_step, name="pre")
+    post = SpikeGeneratorGroup(schedule.k, schedule.post_idx, schedule.post_steps * time_step, name="post")
+    synapses = {}
+    for n, (rule, model) in enumerate(rules.items()):
+        syn = model.connect(pre, post, name=f"rule_{n}")
+        syn.connect(j="i")
+        syn.w = w0
+        synapses[rule] = syn
+    return Network(pre, post, *synapses.values()), synapses
+
+
+def _final_weights(synapses: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    out = {}
+    for rule, syn in synapses.items():
+        order = np.argsort(np.asarray(syn.i[:]))
+        out[rule] = np.asarray(syn.w[:], dtype=float)[order]
+    return out
+
+
+def _structure_key(schedule: _Schedule, rules: Mapping[str, SynapseModel], *, time_step: Quantity, device: str,
+                   seed: int | None, progress: bool) -> str:
+    """What fixes the generated code of :func:`_network`: everything but ``w0`` (a SHA-256)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(repr(("run_conditions", device, seed, bool(progress), repr(float(time_step)), schedule.k,
+                        schedule.n_steps)).encode())
+    for array in (schedule.pre_idx, schedule.pre_steps, schedule.post_idx, schedule.post_steps):
+        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+        digest.update(b"|")
+    for rule, model in rules.items():
+        digest.update(repr((rule, model)).encode())
+    return digest.hexdigest()
+
+
+def _run_or_rerun(reruns: Any, schedule: _Schedule, rules: Mapping[str, SynapseModel], *, time_step: Quantity,
+                  device: str, build_dir: Any, seed: int | None, w0: float,
+                  progress: bool) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Final weights and wall times: from the open build of this network in ``reruns`` re-run
+    with ``w0``, or from a new build kept open there."""
+    key = _structure_key(schedule, rules, time_step=time_step, device=device, seed=seed, progress=progress)
+    with reruns.lock:
+        built = reruns.find(key)
+        if built is None:
+            with reruns.build(key, device, build_dir=build_dir, seed=seed, progress=progress) as built:
+                network, synapses = _network(schedule, rules, time_step, w0)
+                built.objects.update(synapses)
+                built.sim.run(network, schedule.n_steps * time_step)
+            timings = dict(built.sim.timings_s)
+        else:
+            # run_args are applied just before the run, after ``syn.w = w0`` of the first build
+            timings = reruns.rerun(built, {syn.w: float(w0) for syn in built.objects.values()})
+        return _final_weights(built.objects), timings
 
 
 def condition_segments(conditions: Sequence[Condition], time_step: Quantity, run: ConditionsRun) -> list:

@@ -13,6 +13,10 @@ one exponential to each side (``scipy.optimize.curve_fit``) and reports the reco
 multiplicative (soft-bound) rule and for the triplet rule the fit is only a description: their
 windows are not exponentials of the rule's own constants.
 
+``w0`` is a run-time parameter (:attr:`~neuromod.protocols.base.Protocol.run_time`): a sweep
+over it on ``cpp_standalone`` compiles the network once per worker and re-runs the binary with
+``run_args`` for every further value.
+
 ``data.nix``: one segment per condition with its imposed pre and post spike trains and its
 ``dw_rel`` under each rule (:func:`neuromod.protocols.pairing.condition_segments`).
 """
@@ -114,7 +118,8 @@ def run(params: dict[str, Any], ctx: RunContext) -> ProtocolResult:
     conditions = window_conditions(params)
     models = {s.spec: s.synapse_model(w_max=params["w_max"]) for s in specs}
     result = run_conditions(conditions, models, time_step=params["time_step"], device=ctx.device,
-                            build_dir=ctx.build_dir, seed=ctx.seed, w0=params["w0"], progress=ctx.progress)
+                            build_dir=ctx.build_dir, seed=ctx.seed, w0=params["w0"], progress=ctx.progress,
+                            reruns=ctx.reruns)
     dt_ms = np.array([c.labels["dt_ms"] for c in conditions])
     records, fits, arrays = [], {}, {"dt_ms": dt_ms}
     for n, spec in enumerate(specs):
@@ -174,4 +179,6 @@ PROTOCOL = Protocol(
     run=run,
     plot=plot,
     validate=validate,
+    # the initial weight is the value of Synapses.w before the run: a run_args value of one build
+    run_time=("w0",),
 )

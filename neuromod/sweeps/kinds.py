@@ -7,7 +7,14 @@
   changed and ``make`` recompiles only those, so where points differ only in parameter values the
   project is compiled once per worker and later runs recompile a file or two and relink
   (``benchmarks/sweep_compile_once.py`` measures it). A build folder belongs to one thread of one
-  process, so no two runs ever use one at the same time; it is removed when the process exits;
+  process, so no two runs ever use one at the same time; it is removed when the process exits.
+  On ``cpp_standalone``, a protocol that declares run-time parameters
+  (:attr:`~neuromod.protocols.base.Protocol.run_time`, e.g. ``stdp-window``'s ``w0``) does better:
+  each worker process keeps its last build open (:func:`neuromod.reruns.process_reruns`) and a
+  run whose other parameters and seed equal that build's (:func:`rerun_group`) re-runs the same
+  binary with Brian2's ``run_args``: no code generation, no compiler. Each run still writes its
+  own complete run folder, as a fresh build would (the same results). ``[sweep] rerun = false``
+  (or ``reuse_build = false``) turns this off;
 - ``train TASK``: :func:`neuromod.protocols.training.train` into the staging folder;
 - ``spike-twin RUN`` and ``analyze RUN``: the entry points of :data:`ENTRY_POINTS`
   (:func:`neuromod.models.spiking_twin_run.spike_twin_run`, :func:`neuromod.analysis.analyze.analyze`),
@@ -35,13 +42,17 @@ from neuromod.errors import InputError
 from neuromod.results import RunFolder
 from neuromod.sweeps.spec import Point, SweepSpec
 
-__all__ = ["ENTRY_POINTS", "entry_point", "entry_defaults", "run_one", "worker_build_dir"]
+__all__ = ["ENTRY_POINTS", "RERUN_DEVICES", "entry_point", "entry_defaults", "rerun_group", "run_one",
+           "worker_build_dir"]
 
 #: SPEC word -> (module, function) of the run kinds that live outside the protocol layer
 ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "spike-twin": ("neuromod.models.spiking_twin_run", "spike_twin_run"),
     "analyze": ("neuromod.analysis.analyze", "analyze"),
 }
+
+#: devices on which a sweep re-runs one build over a protocol's run-time parameters
+RERUN_DEVICES = ("cpp_standalone",)
 
 #: keyword arguments of an entry point that the sweep itself sets
 _SWEEP_SET = {"out", "seed", "overwrite", "progress", "device"}
@@ -112,23 +123,67 @@ def _typed(word: str, overrides: dict[str, str]) -> dict[str, Any]:
     return typed
 
 
+def _reruns_apply(spec: SweepSpec, protocol: Any, device: str) -> bool:
+    return bool(device in RERUN_DEVICES and spec.reuse_build and spec.rerun and protocol.run_time)
+
+
+def rerun_group(spec: SweepSpec, point: Point) -> str | None:
+    """The build that ``point`` shares with the other points of its group: text equal for points
+    whose runs re-run one binary (a protocol's parameters but its run-time ones, and the seed),
+    None where the run builds its own (another run kind or device, no run-time parameters, or a
+    value the protocol refuses). The sweep submits the points of a group one after the other, so
+    that a worker meets them in a row."""
+    if spec.word != "protocol":
+        return None
+    from neuromod.protocols import get_protocol
+
+    protocol = get_protocol(spec.name)
+    if not _reruns_apply(spec, protocol, spec.device or "runtime"):
+        return None
+    try:
+        params = protocol.parameters(dict(point.overrides))
+    except InputError:
+        return None
+    return f"seed={int(point.seed)} {protocol.structure(params)}"
+
+
+def _free_brian2() -> None:
+    """Close this process's open build (if any): the next run uses Brian2 in its own way."""
+    from neuromod.reruns import process_reruns
+
+    reruns = process_reruns()
+    with reruns.lock:
+        reruns.close()
+
+
 def run_one(spec: SweepSpec, point: Point, target: Path, *, overwrite: bool = False) -> None:
     """Run ``point`` of ``spec`` into the run folder ``target`` (appears only when complete)."""
     overrides = dict(point.overrides)
     if spec.word == "protocol":
         from neuromod.protocols import get_protocol
         from neuromod.protocols.base import write_protocol_run
+        from neuromod.reruns import process_reruns
 
         protocol = get_protocol(spec.name)
         params = protocol.parameters(overrides)  # a bad value fails this run only
         device = spec.device or "runtime"
+        if _reruns_apply(spec, protocol, device):
+            reruns, build, run_protocol = process_reruns(), worker_build_dir(protocol.name, device), protocol.run
+            protocol = dataclasses.replace(
+                protocol, run=lambda p, ctx: run_protocol(p, dataclasses.replace(ctx, build_dir=build, reruns=reruns)))
+            with reruns.lock, RunFolder(target, overwrite=overwrite) as run:
+                write_protocol_run(protocol, params, run, device=device, seed=point.seed)
+            return
+        _free_brian2()
         if device != "runtime" and spec.reuse_build:
             build, run_protocol = worker_build_dir(protocol.name, device), protocol.run
             protocol = dataclasses.replace(
                 protocol, run=lambda p, ctx: run_protocol(p, dataclasses.replace(ctx, build_dir=build)))
         with RunFolder(target, overwrite=overwrite) as run:
             write_protocol_run(protocol, params, run, device=device, seed=point.seed)
-    elif spec.word == "train":
+        return
+    _free_brian2()
+    if spec.word == "train":
         from neuromod.protocols.training import train
 
         with RunFolder(target, overwrite=overwrite) as run:

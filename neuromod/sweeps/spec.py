@@ -8,6 +8,7 @@ A SPEC is a TOML file (or YAML, when PyYAML is installed) such as::
     device = "runtime"                # Brian2 device of protocol runs (torch device of training)
     retries = 2                       # optional: Dask retries of a run whose worker died
     reuse_build = true                # optional: standalone devices compile once per worker
+    rerun = true                      # optional: ... and re-run one binary over run-time parameters
 
     [parameters]                      # optional: fixed overrides of every run
     dt = "-40*ms, -20*ms, -10*ms, 10*ms, 20*ms, 40*ms"
@@ -56,7 +57,7 @@ __all__ = ["RUN_KINDS", "SweepSpec", "Point", "load_spec", "parse_spec", "value_
 #: run kinds a sweep knows: SPEC word -> kind written in the run record
 RUN_KINDS = {"protocol": "protocol", "train": "training", "spike-twin": "spiking-twin", "analyze": "analysis"}
 
-_SWEEP_KEYS = {"run", "seeds", "device", "retries", "path", "protocols", "steps", "reuse_build"}
+_SWEEP_KEYS = {"run", "seeds", "device", "retries", "path", "protocols", "steps", "reuse_build", "rerun"}
 _TOP_KEYS = {"sweep", "parameters", "grid", "points", "slurm"}
 _SLURM_KEYS = {"queue", "cores", "memory", "walltime", "processes", "jobs", "account", "job_extra_directives",
                "local_directory", "log_directory", "interface"}
@@ -85,6 +86,7 @@ class SweepSpec:
     retries: int = 2
     steps: int | None = None
     reuse_build: bool = True
+    rerun: bool = True
     path: list[str] = field(default_factory=list)
     protocols: dict[str, str] = field(default_factory=dict)
     slurm: dict[str, Any] = field(default_factory=dict)
@@ -257,6 +259,9 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "SPEC", base: Path | No
     reuse_build = sweep.get("reuse_build", True)
     if not isinstance(reuse_build, bool):
         raise _fail(source, f"reuse_build must be true or false, got {reuse_build!r}")
+    rerun = sweep.get("rerun", True)
+    if not isinstance(rerun, bool):
+        raise _fail(source, f"rerun must be true or false, got {rerun!r}")
     device = sweep.get("device")
     if device is not None and not isinstance(device, str):
         raise _fail(source, f"device must be text, got {device!r}")
@@ -274,7 +279,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "SPEC", base: Path | No
     if unknown:
         raise _fail(source, f"unknown key(s) {', '.join(sorted(unknown))} in [slurm]; expected {', '.join(sorted(_SLURM_KEYS))}")
     return SweepSpec(word=word, name=name, seeds=seeds, fixed=fixed, grid=grid, points_list=points, device=device,
-                     retries=retries, steps=steps, reuse_build=reuse_build, path=path, protocols=dict(protocols), slurm=slurm, source=source)
+                     retries=retries, steps=steps, reuse_build=reuse_build, rerun=rerun, path=path, protocols=dict(protocols), slurm=slurm, source=source)
 
 
 def register_extras(path: list[str], protocols: Mapping[str, str]) -> None:
