@@ -79,7 +79,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -128,28 +127,6 @@ def _rss_gb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e9
 
 
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's RSS high-water mark (Linux >= 4.0), so it excludes import-time peaks."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_gb() -> float:
-    """VmHWM (peak RSS since the last reset) or, without /proc, the process's ru_maxrss."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024 / 1e9
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
-
-
 def _build(spec: dict):
     import torch
 
@@ -192,6 +169,8 @@ def _trim() -> None:
 
 
 def worker(spec: dict) -> dict:
+    from neuromod.benchmarking import peak_rss_gb, reset_peak_rss
+
     torch, model, x = _build(spec)
     out: dict = {}
     if spec["task"] == "memory":
@@ -202,10 +181,10 @@ def worker(spec: dict) -> dict:
             out["peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
             out["base_gb"] = base
         else:
-            out["peak_reset"] = _reset_peak_rss()
+            out["peak_reset"] = reset_peak_rss()
             base = _rss_gb()
             out["single_step_time_s"] = _train_step(torch, model, x)
-            out["peak_rss_gb"] = _peak_rss_gb()
+            out["peak_rss_gb"] = peak_rss_gb()
             out["base_rss_gb"] = base
             out["delta_gb"] = out["peak_rss_gb"] - base
         return out

@@ -65,7 +65,6 @@ import hashlib
 import importlib
 import json
 import os
-import resource
 import statistics
 import sys
 import time
@@ -157,28 +156,6 @@ def _sha256(path: Path) -> str:
 # --------------------------------------------------------------------------------------------------
 # Memory figures
 # --------------------------------------------------------------------------------------------------
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's RSS high-water mark (Linux >= 4.0); False where it cannot."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_gb() -> float:
-    """VmHWM (peak resident set since the last reset) or, without /proc, the process's ru_maxrss."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024 / 1e9
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -289,6 +266,8 @@ def time_reference_cell(peer_dir: str | os.PathLike[str], *, batch: int, hidden:
     InputError
         Bad sizes or names, a missing peer folder, or ``cuda`` asked where there is none.
     """
+    from neuromod.benchmarking import peak_rss_gb, reset_peak_rss
+
     _check_sizes(batch, hidden, input_size, steps, repeats, device, dtype, mod_rank)
     folder = _peer_folder(peer_dir)
     import torch
@@ -324,9 +303,9 @@ def time_reference_cell(peer_dir: str | os.PathLike[str], *, batch: int, hidden:
                 if device == "cuda":
                     torch.cuda.reset_peak_memory_stats()
                 else:
-                    resets.append(_reset_peak_rss())
+                    resets.append(reset_peak_rss())
                 result["times_s"].append(_train_step(torch, cell, x, batch, device))
-                peaks.append(torch.cuda.max_memory_allocated() / 1e9 if device == "cuda" else _peak_rss_gb())
+                peaks.append(torch.cuda.max_memory_allocated() / 1e9 if device == "cuda" else peak_rss_gb())
             result["time_s"] = statistics.median(result["times_s"])
             result["peak_gb"] = max(peaks)
             if device == "cpu":

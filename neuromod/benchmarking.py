@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import sys
 import time
 import traceback
@@ -37,8 +38,32 @@ from typing import Any
 from neuromod.device import check_device_name, cuda_toolchain, device_unavailable
 from neuromod.results import run_result, write_json_atomic
 
-__all__ = ["parse_devices", "available_devices", "measure_on_devices", "error_text", "machine_info",
-           "portable_command", "write_benchmark"]
+__all__ = ["reset_peak_rss", "peak_rss_gb", "parse_devices", "available_devices", "measure_on_devices", "error_text",
+           "machine_info", "portable_command", "write_benchmark"]
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark of this process (Linux >= 4.0), so that the next
+    :func:`peak_rss_gb` excludes earlier peaks (importing torch, say); False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_gb() -> float:
+    """Peak resident set of this process in GB (1e9 bytes): ``VmHWM`` since the last
+    :func:`reset_peak_rss`, or, without ``/proc``, the process's ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
 def parse_devices(text: str) -> list[str]:
