@@ -421,17 +421,22 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def run_episodes(source: Source, *, episodes: int = 8, config: SpikingConfig | None = None, device: str = "runtime",
-                 seed: int = 1, build_dir: str | os.PathLike[str] | None = None, n_steps: int = 20,
+                 seed: int | None = None, build_dir: str | os.PathLike[str] | None = None, n_steps: int = 20,
                  progress: bool = False) -> EpisodeComparison:
     """Held-out episodes of the source's task through the rate twin and the spiking twin.
 
     Task checkpoints: ``episodes`` held-out episodes (seeds ``[HELDOUT_TAG, seed, 0]``, the held-out
     split), scored by the task's ``metrics`` on both twins' outputs. Twin files (no task): random
-    inputs uniform in [0, 1) of ``n_steps`` steps; no score. Raises :class:`InputError` for a
-    closed-loop (reinforcement) task or a bad size.
+    inputs uniform in [0, 1) of ``n_steps`` steps; no score. ``seed`` (episodes and the
+    simulation's random numbers) defaults to the run's own
+    (:func:`~neuromod.protocols.training_files.heldout_seed`): the episodes ``neuromod ablate``
+    evaluates. Raises :class:`InputError` for a closed-loop (reinforcement) task or a bad size.
     """
     import torch
 
+    from neuromod.protocols.training_files import heldout_seed
+
+    seed = heldout_seed(source.info, seed)
     config = config or SpikingConfig()
     if isinstance(episodes, bool) or int(episodes) != episodes or episodes < 1:
         raise InputError(f"episodes must be a whole number >= 1, got {episodes!r}")

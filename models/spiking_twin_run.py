@@ -84,14 +84,20 @@ def _plain(value: Any) -> Any:
 
 def spike_twin_run(source_path: str | os.PathLike[str], out: str | os.PathLike[str], *, neuron: str = "poisson",
                    per_unit: int = 10, episodes: int = 4, step_ms: float = 50.0, device: str = "runtime",
-                   seed: int = 1, overwrite: bool = False, rate_scale_hz: float | None = None,
+                   seed: int | None = None, overwrite: bool = False, rate_scale_hz: float | None = None,
                    readout_ms: float = 0.0, record_per_unit: int | None = 5, progress: bool = False) -> dict[str, Any]:
-    """Convert ``source_path`` and write the run folder ``out`` (module docstring); returns result.json."""
+    """Convert ``source_path`` and write the run folder ``out`` (module docstring); returns result.json.
+
+    ``seed``: of the held-out episodes and the simulation; default the run's own
+    (:func:`~neuromod.protocols.training_files.heldout_seed`), so the episodes are those
+    ``neuromod ablate`` evaluates; the record's ``seed`` is the one used.
+    """
     import tempfile
 
     from neuromod.analysis.compare import compare
     from neuromod.analysis.neo_io import write_nix
     from neuromod.device import check_device_name, device_unavailable
+    from neuromod.protocols.training_files import heldout_seed
     from neuromod.results import RunFolder
 
     started = time.perf_counter()
@@ -102,6 +108,7 @@ def spike_twin_run(source_path: str | os.PathLike[str], out: str | os.PathLike[s
     config = SpikingConfig(neuron=neuron, per_unit=per_unit, step_ms=step_ms, rate_scale_hz=rate_scale_hz,
                            readout_ms=readout_ms)
     source = load_source(source_path)
+    seed = heldout_seed(source.info, seed)
     with tempfile.TemporaryDirectory(prefix="neuromod-spike-twin-") as build:
         result = run_episodes(source, episodes=episodes, config=config, device=device, seed=seed,
                               build_dir=Path(build) / "build", progress=progress)

@@ -261,6 +261,9 @@ def ablate(
                                             help="ms per model step in data.nix (default neuromod.analysis.rates.STEP_MS, 50)"),
     activity_episodes: Optional[int] = typer.Option(None, "--activity-episodes", metavar="N",
                                                     help="held-out episodes written to data.nix (default 16, the first ones)"),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="SEED",
+                                       help="seed of the held-out episodes, an integer in [0, 2**32 - 1] "
+                                            "(default: the run's own seed, the episodes of neuromod spike-twin)"),
 ) -> None:
     """Evaluate a trained run with fast weights on, alpha off at test, and plasticity off (table + bar plot,
     data.nix with the plastic condition's activity as rates)."""
@@ -268,7 +271,8 @@ def ablate(
     from neuromod.protocols.ablation import default_output
 
     result = ablate_run(run_dir, out=out, episodes=episodes, device=device, overwrite=overwrite,
-                        rate_scale_hz=rate_scale_hz, step_ms=step_ms, activity_episodes=activity_episodes)
+                        rate_scale_hz=rate_scale_hz, step_ms=step_ms, activity_episodes=activity_episodes,
+                        seed=_checked_seed(seed))
     typer.echo(f"wrote {out if out is not None else default_output(run_dir)}")
     for record in result.get("conditions", []):
         typer.echo("  " + _figures(record))

@@ -2,7 +2,10 @@
 
 ``ablate(run_dir)`` loads the network that :func:`neuromod.protocols.training.train` left in a run
 folder and evaluates it on held-out episodes (seeds that training never drew, the held-out split
-of a data set) in three conditions, the switches of :mod:`neuromod.models.gated_rnn`:
+of a data set) in three conditions, the switches of :mod:`neuromod.models.gated_rnn`. The episodes
+are drawn from the run's own seed by default
+(:func:`~neuromod.protocols.training_files.heldout_seed`, the same episodes ``neuromod spike-twin
+RUN`` converts); ``seed`` (``--seed``) draws others:
 
 ==================  ===================================================================
 ``plastic``         as trained: fast weights on (``alpha * dU`` acts, ``dU`` learns)
@@ -20,14 +23,16 @@ condition sees the same episodes. The figures drawn and tabulated are the task's
 whether higher is better, the task and the trained steps), ``ablation.csv`` (the same table) and
 ``ablation.png`` (bars of the key figures, chance marked) and, for a network with fast weights,
 ``data.nix``: the rate twin's activity on the held-out episodes of the ``plastic`` condition as a
-Neo Block (:func:`neuromod.analysis.rates.rates_to_block`: one segment per episode, annotation
+Neo Block (:func:`neuromod.protocols.activity.write_activity`, as ``neuromod train`` writes it:
+:func:`neuromod.analysis.rates.rates_to_block`, one segment per episode, annotation
 ``episode``; the rates ``h * rate_scale_hz`` in Hz as one ``AnalogSignal`` per segment, one channel
 per unit, ``array_annotations["rate_unit"]``, sampled every ``step_ms``). ``rate_scale_hz`` and
 ``step_ms`` default to :data:`~neuromod.analysis.rates.RATE_SCALE_HZ` and
 :data:`~neuromod.analysis.rates.STEP_MS` (``--rate-scale-hz``, ``--step-ms``). The activity is
 ``h`` of every sequence the task's evaluation feeds the network; where it feeds several batches
 of different lengths, the first batch; of its episodes the first ``activity_episodes``
-(default :data:`ACTIVITY_EPISODES`, ``--activity-episodes``) are written. Compare it with a spiking run::
+(default :data:`~neuromod.protocols.activity.ACTIVITY_EPISODES`, ``--activity-episodes``) are
+written. Compare it with a spiking run::
 
     neuromod ablate runs/recall --out runs/recall-ablation
     neuromod compare runs/recall-spiking runs/recall-ablation
@@ -41,12 +46,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from neuromod.errors import InputError
 from neuromod.plotting import pyplot, save
+from neuromod.protocols.activity import ACTIVITY_EPISODES, record_activity, write_activity
 from neuromod.protocols.tasks import task_class
 from neuromod.protocols.training import HELDOUT_TAG, build_task, evaluate, load_run, resolve_device
+from neuromod.protocols.training_files import heldout_seed
 from neuromod.results import RunFolder
 
 __all__ = ["ablate", "evaluate_conditions", "key_metrics", "default_output", "record_activity", "CONDITIONS",
@@ -54,11 +60,6 @@ __all__ = ["ablate", "evaluate_conditions", "key_metrics", "default_output", "re
 
 #: the condition whose activity an ablation writes to data.nix
 ACTIVITY_CONDITION = "plastic"
-
-#: Default number of held-out episodes whose activity goes into data.nix (the first ones). NIX
-#: stores each unit of each episode as an array of its own (about 10 ms and 5 kB each), so all 256
-#: evaluation episodes of a 64-unit network would take minutes to write.
-ACTIVITY_EPISODES = 16
 
 #: switch settings of each ablation condition
 CONDITIONS: dict[str, dict[str, bool]] = {
@@ -82,60 +83,19 @@ def default_output(run_dir: str | os.PathLike[str]) -> Path:
     return run.with_name(f"{run.stem}-ablation") if run.is_file() else run / "ablation"
 
 
-class record_activity:
-    """Context manager that keeps the activity ``h`` (B, T, N) of every forward call of ``net``.
-
-    A call without a state starts new episodes; a call given the state of the previous one (a task
-    run step by step) continues them in time. :meth:`episodes` returns the whole record as one
-    array (episodes, steps, units): batches of equal length stacked along the episode axis, or,
-    where their lengths differ, the first batch.
-    """
-
-    def __init__(self, net):
-        self.net = net
-        self.batches: list[list[np.ndarray]] = []
-        self._handle = None
-
-    def _hook(self, module, args, kwargs, output) -> None:
-        state = args[1] if len(args) > 1 else kwargs.get("state")
-        hidden = getattr(output, "hidden", None)
-        if hidden is None:
-            return
-        h = hidden.detach().to("cpu", dtype=torch.float64).numpy()
-        if state is None or not self.batches or self.batches[-1][-1].shape[0] != h.shape[0]:
-            self.batches.append([h])
-        else:
-            self.batches[-1].append(h)
-
-    def __enter__(self) -> "record_activity":
-        self._handle = self.net.register_forward_hook(self._hook, with_kwargs=True)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._handle.remove()
-
-    def episodes(self) -> np.ndarray | None:
-        """The recorded activity (episodes, steps, units), or None if nothing was recorded."""
-        if not self.batches:
-            return None
-        runs = [np.concatenate(parts, axis=1) for parts in self.batches]
-        if all(r.shape[1:] == runs[0].shape[1:] for r in runs):
-            return np.concatenate(runs, axis=0)
-        return runs[0]
-
-
 def evaluate_conditions(net, task: str, params: dict[str, Any], *, seed: int, episodes: int | None = None,
                         device: str | None = "auto", tag: int = HELDOUT_TAG,
-                        activity: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
+                        activity: dict[str, np.ndarray] | None = None, task_obj=None) -> list[dict[str, Any]]:
     """One record per condition: ``{"condition", "alpha_off", "plasticity_off", <figures>}``.
 
-    ``activity``: a dict that receives the activity ``h`` (episodes, steps, units) of the
-    :data:`ACTIVITY_CONDITION` condition (:class:`record_activity`). The network's switches are
-    restored afterwards.
+    The episodes are those of seed ``[tag, seed, 0]``. ``activity``: a dict that receives the
+    activity ``h`` (episodes, steps, units) of the :data:`ACTIVITY_CONDITION` condition
+    (:class:`~neuromod.protocols.activity.record_activity`). ``task_obj``: the held-out task
+    (default: built with ``seed``). The network's switches are restored afterwards.
     """
     torch_device = resolve_device(device)
     net.to(torch_device)
-    task_obj = build_task(task, params, seed=seed, heldout=True)
+    task_obj = task_obj if task_obj is not None else build_task(task, params, seed=seed, heldout=True)
     names = list(CONDITIONS) if net.plastic else ["gru"]
     saved = (net.alpha_off, net.plasticity_off)
     records = []
@@ -172,21 +132,6 @@ def _plot(records: list[dict[str, Any]], task: str, keys: tuple[str, ...], chanc
     return save(fig, run, "ablation.png", dpi=110)
 
 
-def _write_activity(run: RunFolder, activity: np.ndarray, task: str, parameters: dict[str, Any], *, seed: int,
-                    device: str, rate_scale_hz: float, step_ms: float) -> str:
-    """``data.nix``: the ``plastic`` condition's activity as rates (see the module docstring)."""
-    from neuromod.analysis.neo_io import DATA_FILE, write_nix
-    from neuromod.analysis.rates import rates_to_block
-
-    block = rates_to_block(np.maximum(activity, 0.0), rate_scale_hz=rate_scale_hz, step_ms=step_ms,
-                           annotations={"model": "rate twin", "task": task, "condition": ACTIVITY_CONDITION,
-                                        "run": parameters["run"], "device": device, "seed": seed},
-                           name=f"{task} rate twin")
-    with run.file(DATA_FILE) as tmp:
-        write_nix(tmp, block, atomic=False)
-    return DATA_FILE
-
-
 def _positive(name: str, value: Any, unit: str) -> float:
     try:
         number = float(value)
@@ -199,7 +144,7 @@ def _positive(name: str, value: Any, unit: str) -> float:
 
 def ablate(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None, episodes: int | None = None,
            device: str | None = "auto", overwrite: bool = False, rate_scale_hz: float | None = None,
-           step_ms: float | None = None, activity_episodes: int | None = None) -> dict[str, Any]:
+           step_ms: float | None = None, activity_episodes: int | None = None, seed: int | None = None) -> dict[str, Any]:
     """Evaluate the run in ``run_dir`` with fast weights on, alpha off and plasticity off.
 
     ``run_dir`` may also be a model file (:func:`~neuromod.protocols.training.load_run`). ``out``:
@@ -209,7 +154,9 @@ def ablate(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | Non
     (Hz per unit of ``h``) and ``step_ms`` (ms per model step): how ``data.nix`` turns the
     activity into rates (defaults :data:`~neuromod.analysis.rates.RATE_SCALE_HZ`,
     :data:`~neuromod.analysis.rates.STEP_MS`); ``activity_episodes``: how many of the held-out
-    episodes go into ``data.nix`` (default :data:`ACTIVITY_EPISODES`). Returns the contents of
+    episodes go into ``data.nix`` (default :data:`~neuromod.protocols.activity.ACTIVITY_EPISODES`);
+    ``seed``: seed of the held-out episodes (default: the run's own,
+    :func:`~neuromod.protocols.training_files.heldout_seed`; the record's ``seed``). Returns the contents of
     ``result.json``. Raises :class:`InputError` if ``run_dir`` is not a training run folder, ``out`` exists or a number
     is out of range.
     """
@@ -224,7 +171,8 @@ def ablate(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | Non
     run_path = Path(run_dir).expanduser()
     torch_device = resolve_device(device)
     net, info = load_run(run_path, device="cpu")
-    task, params, seed = info["task"], info["parameters"], info["seed"]
+    task, params = info["task"], info["parameters"]
+    seed = heldout_seed(info, seed)
     if episodes is not None and int(episodes) < 1:
         raise InputError(f"episodes must be >= 1, got {episodes!r}")
     n_episodes = int(episodes or params["eval_episodes"])
@@ -236,12 +184,15 @@ def ablate(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | Non
         run.write_config("ablation", task, parameters, seed=seed, device=str(torch_device),
                          details={"task": task, "trained_steps": info["step"], "training_parameters": params})
         activity: dict[str, np.ndarray] = {}
+        # the task as the run built it (its own seed); only the episodes follow ``seed``
         records = evaluate_conditions(net, task, params, seed=seed, episodes=n_episodes, device=torch_device,
-                                      activity=activity)
+                                      activity=activity, task_obj=build_task(task, params, seed=info["seed"], heldout=True))
         if ACTIVITY_CONDITION in activity:
-            _write_activity(run, activity[ACTIVITY_CONDITION][:activity_episodes], task, parameters, seed=seed, device=str(torch_device),
-                            rate_scale_hz=rate_scale_hz, step_ms=step_ms)
-        task_obj = build_task(task, params, seed=seed)
+            write_activity(run, activity[ACTIVITY_CONDITION], task=task, episodes=activity_episodes,
+                           rate_scale_hz=rate_scale_hz, step_ms=step_ms,
+                           annotations={"condition": ACTIVITY_CONDITION, "run": parameters["run"],
+                                        "device": str(torch_device), "seed": seed})
+        task_obj = build_task(task, params, seed=info["seed"])
         metrics: dict[str, Any] = {f"{r['condition']}_{key}": r.get(key) for r in records for key in keys}
         metrics[f"chance_{keys[0]}"] = task_obj.chance
         import pandas as pd

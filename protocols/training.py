@@ -33,9 +33,19 @@ finds it. Every file is written atomically::
       checkpoint.pt        network, optimiser, step, learning curves, carried state (resume from it)
       model.pt             the trained TaskNet (neuromod.protocols.training_files)
       twin.pt              the rate twin alone, in the format the spiking twin reads (twin_io; not for cell=gru)
+      data.nix             the rate twin's activity on the final held-out evaluation as rates, a Neo
+                           Block (not for cell=gru; below)
       learning_curves.png  training loss and task metric (train and held-out) against steps
       result.json          metrics: final held-out figures; conditions: the learning curve table;
                            details: method, metric, higher_is_better, task
+
+``data.nix`` has the layout of ``neuromod ablate``'s (the same writer,
+:func:`neuromod.protocols.activity.write_activity`): the activity ``h`` the final evaluation's
+held-out episodes (seeds ``[EVAL_TAG, seed, 0]``) drew from the trained network, the first
+:data:`~neuromod.protocols.activity.ACTIVITY_EPISODES` of them, one segment per episode (annotation
+``episode``), the rates ``h * RATE_SCALE_HZ`` in Hz as one ``AnalogSignal`` per segment
+(``array_annotations["rate_unit"]``, sampled every ``STEP_MS``; :mod:`neuromod.analysis.rates`);
+the block is annotated ``evaluation`` (``"final held-out"``), ``step``, ``device`` and ``seed``.
 
 **Parameters** are one flat namespace (``--set key=value``; :func:`training_defaults`): the task's
 constructor keywords, the network's and the training's
@@ -80,6 +90,7 @@ import torch
 from neuromod.errors import InputError
 from neuromod.models.task_net import TaskNet, TaskNetConfig
 from neuromod.protocols import training_steps
+from neuromod.protocols.activity import record_activity, write_activity
 from neuromod.protocols.tasks import make_task, task_class
 from neuromod.protocols.tasks.training_spec import TrainingSpec
 from neuromod.protocols.training_files import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, MODEL_FORMAT, load_run,
@@ -205,6 +216,7 @@ class _Run:
     carried: Any = None  # the state truncated BPTT carries from chunk to chunk
     offsets: np.ndarray | None = None  # where its streams start
     clock: float = field(default_factory=time.perf_counter)
+    activity: np.ndarray | None = None  # h of the final held-out evaluation (data.nix)
 
     @property
     def folder(self) -> Path:
@@ -412,11 +424,23 @@ def _loop(run: _Run, *, progress: bool) -> None:
         bar.close()
 
 
+def _held_out(run: _Run, *, record: bool = False) -> dict[str, float]:
+    """The held-out figures of the network now; with ``record`` (a rate twin only), the activity of
+    the evaluation is kept in ``run.activity`` (:class:`~neuromod.protocols.activity.record_activity`)."""
+    if not (record and run.net.plastic):
+        return evaluate(run.net, run.task, run.params, seed=run.seed, tag=EVAL_TAG, device=run.device,
+                        task_obj=run.tasks.heldout)
+    with record_activity(run.net) as recorder:
+        held = evaluate(run.net, run.task, run.params, seed=run.seed, tag=EVAL_TAG, device=run.device,
+                        task_obj=run.tasks.heldout)
+    run.activity = recorder.episodes()
+    return held
+
+
 def _curve_record(run: _Run, done: int) -> dict[str, Any]:
     """The learning-curve row after ``done`` steps: mean loss and figures of the training batches
-    since the last row, and the held-out figures."""
-    held = evaluate(run.net, run.task, run.params, seed=run.seed, tag=EVAL_TAG, device=run.device,
-                    task_obj=run.tasks.heldout)
+    since the last row, and the held-out figures (the last evaluation's activity recorded)."""
+    held = _held_out(run, record=done == run.total)
     record = {"step": done, "train_loss": float(np.mean([w["loss"] for w in run.window])),
               **{f"train_{key}": _nanmean([w[key] for w in run.window if key in w])
                  for key in (run.metric, "imitation") if any(key in w for w in run.window)}}
@@ -425,14 +449,15 @@ def _curve_record(run: _Run, done: int) -> dict[str, Any]:
 
 
 def _finish(run: _Run) -> dict[str, Any]:
-    """Write ``model.pt``, ``twin.pt``, the learning curves and ``result.json``; return the result."""
+    """Write ``model.pt``, ``twin.pt``, ``data.nix``, the learning curves and ``result.json``; return the result."""
     wall = run.wall()
     final_step = max(run.start, run.total)
     if not run.curves or run.curves[-1]["step"] != final_step:
-        held = evaluate(run.net, run.task, run.params, seed=run.seed, tag=EVAL_TAG, device=run.device,
-                        task_obj=run.tasks.heldout)
+        held = _held_out(run, record=True)
         run.curves.append({"step": final_step, **{f"eval_{k}": v for k, v in held.items()}})
         run.save_checkpoint(final_step, wall)
+    elif run.activity is None:
+        _held_out(run, record=True)  # a finished run resumed: its final evaluation again, for data.nix
     with run.writer.file("model.pt") as tmp:
         torch.save({"format": MODEL_FORMAT, "version": CHECKPOINT_VERSION, "task": run.task, "parameters": run.params,
                     "seed": run.seed, "step": final_step, "net": run.net.checkpoint()}, tmp)
@@ -443,6 +468,10 @@ def _finish(run: _Run) -> dict[str, Any]:
         save_twin(run.folder / "twin.pt", run.net.rnn.cpu())
         run.net.to(run.device)
         files.append("twin.pt")
+    if run.activity is not None:
+        files.append(write_activity(run.writer, run.activity, task=run.task,
+                                    annotations={"evaluation": "final held-out", "step": final_step,
+                                                 "device": str(run.device), "seed": run.seed}))
     task_obj = run.tasks.shaped
     eval_metric, chance = task_obj.metric, task_obj.chance
     figure = _plot_curves(run, eval_metric, chance)

@@ -7,11 +7,16 @@ evaluation (``window``), the wall time so far and the state truncated BPTT carri
 (``carried_state``). ``model.pt`` (format ``CHECKPOINT_FORMAT + "-model"``) holds the trained
 network with its task, parameters, seed and step. Both hold only dicts, lists, strings, numbers
 and tensors and are read with ``torch.load(weights_only=True)``: no code is unpickled.
+
+:func:`heldout_seed` is the one place that says which held-out episodes a command run on a
+trained network draws by default: those of the run's own seed, so that ``neuromod ablate RUN`` and
+``neuromod spike-twin RUN`` see the same episodes unless ``--seed`` says otherwise.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +28,7 @@ from neuromod.protocols.tasks import TASK_CLASSES
 from neuromod.protocols.training_parameters import saved_parameters
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "MODEL_FORMAT", "read_checkpoint", "read_model_file",
-           "load_run", "state_to_dict", "state_from_dict"]
+           "load_run", "state_to_dict", "state_from_dict", "heldout_seed", "DEFAULT_HELDOUT_SEED"]
 
 CHECKPOINT_FORMAT = "neuromod-task-checkpoint"
 MODEL_FORMAT = CHECKPOINT_FORMAT + "-model"
@@ -31,6 +36,9 @@ CHECKPOINT_VERSION = 1
 _CHECKPOINT_KEYS = ("task", "parameters", "seed", "step", "net", "optimizer", "curves", "losses", "window",
                     "wall_time_s")
 _MODEL_KEYS = ("task", "parameters", "seed", "step", "net")
+
+#: seed of the held-out episodes where there is no run to take it from (a twin file)
+DEFAULT_HELDOUT_SEED = 1
 
 
 def _torch_file(path: Path, what: str, fmt: str, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -87,6 +95,35 @@ def load_run(run_dir: str | os.PathLike[str], *, device: torch.device | str = "c
     net = TaskNet.from_checkpoint(data["net"], map_location=device)
     params = saved_parameters(data["task"], data["parameters"])
     return net, {"task": data["task"], "parameters": params, "seed": data["seed"], "step": data["step"]}
+
+
+def heldout_seed(info: Mapping[str, Any] | None = None, seed: int | None = None) -> int:
+    """The seed of the held-out episodes a command draws for a trained run.
+
+    The episodes are the task's held-out batch of seed ``[HELDOUT_TAG, seed, 0]``
+    (:data:`neuromod.protocols.training.HELDOUT_TAG`); by default ``seed`` is the run's own (its
+    config's, the ``seed`` of :func:`load_run`'s info), so ``neuromod ablate RUN`` and ``neuromod
+    spike-twin RUN`` evaluate the same episodes. A ``seed`` given (``--seed``) overrides it.
+
+    Parameters
+    ----------
+    info : mapping, optional
+        What :func:`load_run` returns beside the network (``{"task", "parameters", "seed", ...}``);
+        None or without a seed (a twin file): :data:`DEFAULT_HELDOUT_SEED`.
+    seed : int, optional
+        An explicit seed, an integer in ``[0, 2**32 - 1]``.
+
+    Raises
+    ------
+    InputError
+        A seed outside ``[0, 2**32 - 1]``.
+    """
+    from neuromod.parameters import check_seed
+
+    if seed is not None:
+        return check_seed(seed)
+    own = (info or {}).get("seed")
+    return check_seed(own) if own is not None else DEFAULT_HELDOUT_SEED
 
 
 def state_to_dict(state: Any) -> dict[str, Any] | None:

@@ -6,6 +6,10 @@
   ``neuromod.analysis.load`` gives it back;
 * ``neuromod ablate`` writes the rate twin's held-out activity of the ``plastic`` condition: the
   AnalogSignal equals the network's ``h`` times ``rate_scale_hz``, sampled every ``step_ms``;
+* ``neuromod train`` writes the activity of its final held-out evaluation in the same layout (also
+  when a finished run is resumed);
+* ``neuromod ablate RUN`` and ``neuromod spike-twin RUN`` draw the same held-out episodes by
+  default (the run's seed), and others with another ``--seed``;
 * ``neuromod compare`` between a toy spiking run and that rate run works end to end from the
   command line (run, train + ablate, compare).
 """
@@ -27,7 +31,8 @@ from neuromod.errors import InputError
 from neuromod.protocols import PROTOCOL_MODULES, run_protocol
 from neuromod.protocols.ablation import ablate
 from neuromod.protocols.tasks import TASK_CLASSES
-from neuromod.protocols.training import HELDOUT_TAG, build_task, load_run, train
+from neuromod.protocols.activity import ACTIVITY_EPISODES
+from neuromod.protocols.training import EVAL_TAG, HELDOUT_TAG, build_task, load_run, train
 
 
 def _own(annotations):
@@ -122,6 +127,87 @@ def test_ablate_writes_the_rate_twin_activity(tmp_path, toy_task):
     with pytest.raises(InputError, match="rate_scale_hz must be a positive number"):
         ablate(tmp_path / "run", out=tmp_path / "bad", device="cpu", rate_scale_hz=-1.0)
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_training_run_writes_its_final_held_out_activity(tmp_path, toy_task):
+    out = tmp_path / "run"
+    result = train(toy_task, out=out, seed=5, device="cpu", progress=False, overrides={"eval_episodes": "20"})
+    assert "data.nix" in result["files"] and (out / "data.nix").is_file()
+    block = load(out)
+    assert block.annotations["rate_scale_hz"] == RATE_SCALE_HZ and block.annotations["step_ms"] == STEP_MS
+    assert block.annotations["task"] == toy_task and block.annotations["evaluation"] == "final held-out"
+    assert block.annotations["step"] == result["metrics"]["steps"] and block.annotations["seed"] == 5
+    # the final evaluation's episodes (seeds [EVAL_TAG, seed, 0]) through the trained network; the first 16
+    net, info = load_run(out, device="cpu")
+    task = build_task(info["task"], info["parameters"], seed=5, heldout=True)
+    batch = task.batch(20, seed=np.random.default_rng([EVAL_TAG, 5, 0]))
+    with torch.no_grad():
+        h = net.eval()(batch.inputs, reset=task.activity_reset).hidden.double().numpy()
+    assert h.max() > 0
+    assert [s.annotations["episode"] for s in block.segments] == list(range(ACTIVITY_EPISODES))
+    for episode, segment in enumerate(block.segments):
+        signal = rate_signal(segment)
+        assert signal.units == pq.Hz and float(signal.sampling_period.rescale(pq.ms)) == STEP_MS
+        np.testing.assert_allclose(np.asarray(signal.magnitude), np.maximum(h[episode], 0) * RATE_SCALE_HZ, rtol=1e-6, atol=1e-9)
+        np.testing.assert_array_equal(signal.array_annotations["rate_unit"], np.arange(8))
+    # a finished run resumed evaluates once more for its data.nix: the same activity
+    before = [np.asarray(rate_signal(s).magnitude) for s in block.segments]
+    resumed = train(toy_task, resume=out, device="cpu", progress=False)
+    assert "data.nix" in resumed["files"]
+    for old, segment in zip(before, load(out).segments, strict=True):
+        np.testing.assert_allclose(np.asarray(rate_signal(segment).magnitude), old, rtol=1e-6, atol=1e-9)
+
+
+def test_a_reinforcement_training_run_writes_the_activity_of_its_greedy_play(tmp_path):
+    """Bandit episodes are played step by step (``net.stepper``); data.nix holds those steps' h,
+    the same as the sequence path gives on the observations of that play."""
+    out = tmp_path / "bandit"
+    train("bandit", out=out, steps=2, seed=3, device="cpu", progress=False,
+          overrides={"hidden_size": "8", "n_trials": "6", "batch_size": "3", "eval_every": "2", "eval_episodes": "4"})
+    net, info = load_run(out, device="cpu")
+    task = build_task("bandit", info["parameters"], seed=3, heldout=True)
+    net.eval()
+    _, obs, _ = task.play(net, 4, np.random.default_rng([EVAL_TAG, 3, 0]), device="cpu", greedy=True)
+    with torch.no_grad():
+        h = net(obs, reset=task.activity_reset).hidden.double().numpy()
+    block = load(out)
+    assert len(block.segments) == 4
+    for episode, segment in enumerate(block.segments):
+        np.testing.assert_allclose(np.asarray(rate_signal(segment).magnitude), np.maximum(h[episode], 0) * RATE_SCALE_HZ,
+                                   rtol=1e-5, atol=1e-6)
+
+
+def _rates(folder):
+    return np.stack([np.asarray(rate_signal(s).rescale(pq.Hz).magnitude) for s in load(folder).segments])
+
+
+@pytest.mark.runtime
+def test_ablate_and_spike_twin_draw_the_same_held_out_episodes(tmp_path, toy_task):
+    """Both commands' rate twin on their episodes: the same rates (so the same inputs) with the
+    default seeds, which are the run's own (5); other rates with another --seed."""
+    runner = CliRunner()
+    train(toy_task, out=tmp_path / "run", seed=5, device="cpu", progress=False)
+    run = str(tmp_path / "run")
+
+    def invoke(command, out, *args):
+        result = runner.invoke(app, [command, run, "--out", str(tmp_path / out), *args])
+        assert result.exit_code == 0, result.output
+        return json.loads((tmp_path / out / "result.json").read_text())
+
+    ablated = invoke("ablate", "ablation", "--device", "cpu", "--episodes", "8", "--rate-scale-hz", "100",
+                     "--step-ms", "50")
+    spiking = invoke("spike-twin", "spiking", "--episodes", "8", "--per-unit", "2",
+                     "--record-per-unit", "1", "--step-ms", "50")
+    assert ablated["seed"] == spiking["seed"] == 5
+    ablation_rates, spiking_rates = _rates(tmp_path / "ablation"), _rates(tmp_path / "spiking")
+    assert ablation_rates.shape == spiking_rates.shape == (8, 4, 8)
+    np.testing.assert_allclose(spiking_rates, ablation_rates, rtol=1e-6, atol=1e-6)
+    other_ablation = invoke("ablate", "ablation-6", "--device", "cpu", "--episodes", "8", "--seed", "6")
+    other_spiking = invoke("spike-twin", "spiking-6", "--episodes", "8", "--per-unit", "2",
+                           "--record-per-unit", "1", "--seed", "6")
+    assert other_ablation["seed"] == other_spiking["seed"] == 6
+    assert not np.allclose(_rates(tmp_path / "spiking-6"), spiking_rates, atol=1e-3)
+    np.testing.assert_allclose(_rates(tmp_path / "ablation-6"), _rates(tmp_path / "spiking-6"), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.runtime

@@ -68,7 +68,7 @@ def assert_same_weights(a, b, tol=1e-6):
 def test_a_run_writes_its_folder(task, tmp_path):
     result = micro(task, tmp_path)
     folder = tmp_path / "run"
-    for name in ("config.json", "checkpoint.pt", "model.pt", "twin.pt", "learning_curves.png", "result.json"):
+    for name in ("config.json", "checkpoint.pt", "model.pt", "twin.pt", "data.nix", "learning_curves.png", "result.json"):
         assert (folder / name).is_file(), name
     on_disk = json.loads((folder / "result.json").read_text())
     assert on_disk == result
@@ -81,8 +81,8 @@ def test_a_run_writes_its_folder(task, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     assert config["seed"] == 1 and config["parameters"]["hidden_size"] == 8
     assert config["kind"] == "training" and config["name"] == task
-    assert set(result["files"]) == {"config.json", "checkpoint.pt", "model.pt", "twin.pt", "learning_curves.png",
-                                    "result.json"}
+    assert set(result["files"]) == {"config.json", "checkpoint.pt", "model.pt", "twin.pt", "data.nix",
+                                    "learning_curves.png", "result.json"}
     from neuromod.results import read_run
 
     assert read_run(folder)["result"] == result  # both files are valid run records
@@ -205,7 +205,7 @@ def test_ablation_table_and_figure(tmp_path):
     micro("seq-digits", tmp_path, "gru", steps=2, cell="gru")
     gru = ablate(tmp_path / "gru", out=tmp_path / "gru-ablation")
     assert [r["condition"] for r in gru["conditions"]] == ["gru"]
-    assert not (tmp_path / "gru" / "twin.pt").exists()
+    assert not (tmp_path / "gru" / "twin.pt").exists() and not (tmp_path / "gru" / "data.nix").exists()
     with pytest.raises(InputError, match="does not exist"):
         ablate(tmp_path / "missing")
     with pytest.raises(InputError, match="no training checkpoint"):

@@ -2,7 +2,9 @@
 
 RUN is a task checkpoint (a shipped ``models/data/task_*.pt``, a training run folder, its
 ``model.pt`` or ``checkpoint.pt``) or a twin file (``save_twin``; then the episodes are random
-inputs and there is no task score). The run folder holds ``data.nix`` (spikes per population and
+inputs and there is no task score). The held-out episodes are drawn from the run's own seed,
+the same episodes ``neuromod ablate RUN`` evaluates; ``--seed`` draws others (it also seeds the
+simulation; a twin file's default is 1). The run folder holds ``data.nix`` (spikes per population and
 the rate twin's rates, one segment per episode), ``result.json`` (both scores on the same held-out
 episodes, the correlation of the fast weights dU, the PSTH correlation), ``comparison.json`` and
 ``comparison.png`` (:mod:`neuromod.models.spiking_twin_run`; the mapping is documented in
@@ -39,7 +41,9 @@ def register(app: typer.Typer, common) -> None:
         record_per_unit: int = typer.Option(5, "--record-per-unit", metavar="N",
                                             help="neurons per population whose spike trains go into data.nix"),
         device: str = typer.Option("runtime", "--device", "-d", metavar="DEVICE", help="runtime | cpp_standalone | cuda_standalone"),
-        seed: int = common.SeedOption,
+        seed: Optional[int] = typer.Option(None, "--seed", metavar="SEED",
+                                           help="seed of the held-out episodes and the simulation, an integer in "
+                                                "[0, 2**32 - 1] (default: the run's own seed, the episodes of neuromod ablate)"),
         overwrite: bool = common.OverwriteOption,
     ) -> None:
         """Run a trained rate twin as spiking populations in Brian2, on held-out episodes, and compare the two."""
