@@ -111,6 +111,12 @@ def test_rerun_groups_and_the_order_of_submission():
         _window_spec({"w0": [0.5]}, rerun="yes")
 
 
+def test_the_example_spec_shares_one_build_per_pairing_count():
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "sweeps" / "stdp_window_w0_cpp.toml")
+    groups = {kinds.rerun_group(spec, p) for p in spec.points()}
+    assert len(spec.points()) == 10 and len(groups) == 2 and None not in groups
+
+
 # ------------------------------------------------------------------------------ cpp_standalone
 
 
