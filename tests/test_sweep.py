@@ -27,6 +27,7 @@ from neuromod.sweeps import kinds
 from neuromod.sweeps.ids import run_id
 from neuromod.sweeps.plot import mean_interval, plot_sweep
 from neuromod.sweeps.spec import load_spec, parse_spec
+from neuromod.sweeps.tables import build_table
 
 TESTS = Path(__file__).resolve().parent
 
@@ -262,3 +263,15 @@ def test_a_reused_build_folder_gives_the_results_of_fresh_builds(tmp_path, toy):
     assert kinds.worker_build_dir("toy", "cpp_standalone").is_dir()  # the reused folder, kept for the next run
     assert rates["reused", 0] == rates["fresh", 0] and rates["reused", 1] == rates["fresh", 1]
     assert rates["reused", 0] != rates["reused", 1]
+
+
+def test_a_metric_named_like_a_table_column_keeps_its_value_beside_it():
+    """A training run's result holds its own ``wall_time_s``: the table keeps the sweep's in the
+    column and the run's under ``metrics.wall_time_s`` (one column each, so Parquet can write it)."""
+    rows = [{"run_id": "a", "parameters": {"lr": 0.1}, "seed": 1, "status": "done", "error": None,
+             "wall_time_s": 12.5, "worker": "w", "reused": False,
+             "result": {"metrics": {"wall_time_s": 10.0, "lr": 3.0, "score": 0.9}}}]
+    table = build_table(rows, ["lr"])
+    assert list(table.columns).count("wall_time_s") == 1 and table.columns.is_unique
+    assert table.loc[0, "wall_time_s"] == 12.5 and table.loc[0, "metrics.wall_time_s"] == 10.0
+    assert table.loc[0, "lr"] == 0.1 and table.loc[0, "metrics.lr"] == 3.0 and table.loc[0, "score"] == 0.9

@@ -69,15 +69,19 @@ def build_table(rows: Sequence[Mapping[str, Any]], parameters: Sequence[str]):
     :func:`neuromod.sweeps.execute.run_point`."""
     import pandas as pd
 
+    # a metric named like a column of the table (a training run's own wall_time_s) keeps its value
+    # under "metrics.NAME" instead of overwriting the column
+    reserved = {"run_id", *parameters, *BASE_COLUMNS}
     records = []
     metric_names: dict[str, None] = {}
     for row in rows:
         result = row.get("result") or {}
-        metrics = flatten_metrics(result.get("metrics", {}))
+        metrics = {(f"metrics.{name}" if name in reserved else name): value
+                   for name, value in flatten_metrics(result.get("metrics", {})).items()}
         metric_names.update(dict.fromkeys(metrics))
         records.append({"run_id": row["run_id"], **{p: _plain(row["parameters"].get(p)) for p in parameters},
                         **{c: row.get(c) for c in BASE_COLUMNS}, **metrics})
-    columns = ["run_id", *parameters, *BASE_COLUMNS, *(m for m in metric_names if m not in parameters)]
+    columns = ["run_id", *parameters, *BASE_COLUMNS, *metric_names]
     data = {c: _tidy_column([r.get(c) for r in records]) for c in columns}
     table = pd.DataFrame(data, columns=columns)
     table["reused"] = table["reused"].astype(bool)
