@@ -4,7 +4,7 @@ The command line turns :class:`InputError` into one line on stderr and exit code
 exception is a bug and keeps its traceback.
 """
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "DivergenceError"]
 
 
 class InputError(ValueError):
@@ -12,3 +12,9 @@ class InputError(ValueError):
 
     The message says what was expected and what was given, in one line.
     """
+
+
+class DivergenceError(InputError):
+    """Training diverged: the network's outputs or loss are not finite (too high a learning rate, or
+    fast weights without bound). Training catches it and restarts from its last good checkpoint
+    with half the learning rate (``divergence_retries`` times) before it gives up with this line."""

@@ -23,6 +23,14 @@ tolerance; same machine and thread count). Evaluation uses held-out seeds that t
 draws (:data:`EVAL_TAG`, :data:`HELDOUT_TAG`) and the held-out split of a data set where there is
 one (each task's :meth:`~neuromod.protocols.tasks.base.Task.training_kwargs`).
 
+**Divergence.** When the network's outputs or the loss stop being finite (a learning rate too high
+for fast weights that feed back on themselves), training goes back to its last good checkpoint
+(kept in memory each time one is written, and at the start), halves the learning rate from there
+on and trains on; after ``divergence_retries`` (default 3) such restarts it stops with one line
+(:class:`~neuromod.errors.DivergenceError`). The factor and the restarts are saved in the
+checkpoint (a resumed run continues with them) and reported in ``result.json``
+(``divergence_restarts``, ``lr_scale``; ``details.divergences``: at which step, back to which).
+
 **Run folder.** A training run is written *in place* (:class:`neuromod.results.RunWriter`), not
 built aside like a protocol run: an interrupted run must leave its checkpoint where ``resume``
 finds it. Every file is written atomically::
@@ -77,6 +85,7 @@ is in ``docs/training-notes.md``.
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Mapping
@@ -87,7 +96,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuromod.errors import InputError
+from neuromod.errors import DivergenceError, InputError
 from neuromod.models.task_net import TaskNet, TaskNetConfig
 from neuromod.protocols import training_steps
 from neuromod.protocols.activity import record_activity, write_activity
@@ -217,6 +226,9 @@ class _Run:
     offsets: np.ndarray | None = None  # where its streams start
     clock: float = field(default_factory=time.perf_counter)
     activity: np.ndarray | None = None  # h of the final held-out evaluation (data.nix)
+    lr_scale: float = 1.0  # halved at each restart after a divergence (saved in the checkpoint)
+    divergences: list[dict[str, Any]] = field(default_factory=list)  # {"step", "restart_from", "lr_scale"}
+    good: dict[str, Any] | None = None  # the last checkpoint, in memory: where a divergence restarts
 
     @property
     def folder(self) -> Path:
@@ -237,8 +249,34 @@ class _Run:
                 "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "task": self.task, "parameters": self.params,
                 "seed": self.seed, "step": step, "net": self.net.checkpoint(), "optimizer": self.optimizer.state_dict(),
                 "curves": self.curves, "losses": self.losses, "window": self.window, "wall_time_s": wall,
-                "carried_state": state_to_dict(self.carried),
+                "carried_state": state_to_dict(self.carried), "lr_scale": self.lr_scale,
+                "divergences": self.divergences,
             }, tmp)
+        self.keep_good(step)
+
+    def keep_good(self, step: int) -> None:
+        """Remember the state after ``step`` steps (the checkpoint just written, or the start)."""
+        self.good = copy.deepcopy({"step": step, "net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                                   "curves": self.curves, "losses": self.losses, "window": self.window,
+                                   "carried": self.carried})
+
+    def restart_after_divergence(self, step: int, error: Exception) -> int:
+        """Go back to the last good checkpoint with half the learning rate; the step to go on from.
+
+        Raises :class:`DivergenceError` (one line) once ``divergence_retries`` restarts are spent.
+        """
+        retries = int(self.params.get("divergence_retries", 0))
+        if len(self.divergences) >= retries or self.good is None:
+            raise DivergenceError(f"training of {self.task!r} diverged at step {step + 1} after {len(self.divergences)} "
+                                  f"restart(s) with a lower learning rate ({error}); lower lr (now {self.params['lr']}) "
+                                  f"or bound the fast weights with clip=...") from None
+        good = copy.deepcopy(self.good)
+        self.net.load_state_dict(good["net"])
+        self.optimizer.load_state_dict(good["optimizer"])
+        self.curves, self.losses, self.window, self.carried = good["curves"], good["losses"], good["window"], good["carried"]
+        self.lr_scale *= 0.5
+        self.divergences.append({"step": step + 1, "restart_from": good["step"], "lr_scale": self.lr_scale})
+        return good["step"]
 
 
 def train(task: str, *, out: str | os.PathLike[str] | None = None, steps: int | None = None, device: str | None = "auto",
@@ -364,6 +402,8 @@ def _restore(run: _Run, checkpoint: dict[str, Any], resume) -> None:
     run.losses = list(checkpoint["losses"])
     run.window = list(checkpoint["window"])
     run.wall_before = float(checkpoint["wall_time_s"])
+    run.lr_scale = float(checkpoint.get("lr_scale", 1.0))
+    run.divergences = list(checkpoint.get("divergences", []))
     if run.spec.method == "tbptt":
         run.carried = state_from_dict(checkpoint.get("carried_state"), run.device)
 
@@ -394,14 +434,21 @@ def _loop(run: _Run, *, progress: bool) -> None:
     bar = tqdm(total=run.total, initial=min(run.start, run.total), desc=run.task, disable=not progress,
                dynamic_ncols=True)
     run.net.train()
+    run.keep_good(run.start)
+    step = run.start
     try:
-        for step in range(run.start, run.total):
-            loss, figures = _step(run, step)
-            if not torch.isfinite(loss):
-                raise InputError(f"training of {run.task!r} diverged at step {step + 1} (the loss is not finite); "
-                                 f"lower lr (now {params['lr']}) or bound the fast weights with clip=...")
+        while step < run.total:
+            try:
+                loss, figures = _step(run, step)
+                if not torch.isfinite(loss):
+                    raise DivergenceError("the loss is not finite")
+            except DivergenceError as exc:
+                step = run.restart_after_divergence(step, exc)
+                bar.n = step
+                bar.refresh()
+                continue
             for group in run.optimizer.param_groups:
-                group["lr"] = learning_rate(params, step)
+                group["lr"] = learning_rate(params, step) * run.lr_scale
             run.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(run.net.parameters(), float(params["grad_clip"]))
@@ -420,6 +467,7 @@ def _loop(run: _Run, *, progress: bool) -> None:
                     run.window = []
             if done % int(params["checkpoint_every"]) == 0 or done == run.total:
                 run.save_checkpoint(done, run.wall())
+            step = done
     finally:
         bar.close()
 
@@ -478,9 +526,10 @@ def _finish(run: _Run) -> dict[str, Any]:
     final = {k[len("eval_"):]: v for k, v in run.curves[-1].items() if k.startswith("eval_")}
     metrics = {**final, f"chance_{eval_metric}": chance,
                "final_train_loss": run.losses[-1] if run.losses else float("nan"), "steps": final_step,
-               "wall_time_s": wall, "n_parameters": sum(p.numel() for p in run.net.parameters())}
+               "wall_time_s": wall, "n_parameters": sum(p.numel() for p in run.net.parameters()),
+               "divergence_restarts": len(run.divergences), "lr_scale": run.lr_scale}
     details = {"method": run.spec.method, "metric": eval_metric, "higher_is_better": task_obj.higher_is_better,
-               "task": run.task}
+               "task": run.task, "divergences": run.divergences}
     return run.writer.write_result("training", run.task, run.params, seed=run.seed, device=str(run.device),
                                    metrics=metrics, conditions=run.curves, figures=[figure], files=[*files, figure],
                                    wall_time_s=wall, details=details)

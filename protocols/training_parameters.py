@@ -55,7 +55,7 @@ def resolve_training_parameters(task: str, overrides: Mapping[str, Any] | None) 
     for key in ("steps", "batch_size", "eval_every", "eval_episodes", "checkpoint_every", "hidden_size"):
         if params[key] < 1:
             raise InputError(f"training parameter {key!r} must be >= 1, got {params[key]!r}")
-    for key in ("shaping_steps", "fade_steps", "demonstration_steps"):
+    for key in ("shaping_steps", "fade_steps", "demonstration_steps", "divergence_retries"):
         if params.get(key, 0) < 0:
             raise InputError(f"training parameter {key!r} must be >= 0, got {params[key]!r}")
     for key in ("lr", "grad_clip"):

@@ -257,11 +257,16 @@ FROZEN_DEFAULTS = {
 }
 
 
+#: training parameters added since, with the default every task shares
+ADDED_DEFAULTS = {"divergence_retries": 3}
+
+
 @pytest.mark.parametrize("task", sorted(FROZEN_DEFAULTS))
 def test_each_task_class_declares_the_defaults_it_always_had(task):
     defaults = training_defaults(task)
-    assert defaults == FROZEN_DEFAULTS[task]
-    assert {k: type(v) for k, v in defaults.items()} == {k: type(v) for k, v in FROZEN_DEFAULTS[task].items()}
+    expected = {**FROZEN_DEFAULTS[task], **ADDED_DEFAULTS}
+    assert defaults == expected
+    assert {k: type(v) for k, v in defaults.items()} == {k: type(v) for k, v in expected.items()}
     assert set(TASK_CLASSES) == set(FROZEN_DEFAULTS)
 
 
@@ -611,3 +616,48 @@ def test_a_killed_training_process_resumes_to_the_end_of_an_uninterrupted_run(tm
     config = json.loads((folder / "config.json").read_text())
     assert config["resumed"][0]["at_step"] == killed_at
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+
+
+# --------------------------------------------------------------------------------------------------
+# Divergence: back to the last good checkpoint with half the learning rate
+# --------------------------------------------------------------------------------------------------
+
+TINY_BANDIT = {"hidden_size": "8", "n_trials": "6", "batch_size": "3", "eval_every": "2", "eval_episodes": "4",
+               "checkpoint_every": "2"}
+
+
+def _diverging_at(monkeypatch, failing_steps: list[int]):
+    """Make training step ``s`` (0-based) diverge once for every time ``s`` is listed."""
+    from neuromod.errors import DivergenceError
+    from neuromod.protocols import training as training_module
+
+    original, left = training_module._step, list(failing_steps)
+
+    def step(run, s):
+        if s in left:
+            left.remove(s)
+            raise DivergenceError("the network's outputs are not finite (planted)")
+        return original(run, s)
+
+    monkeypatch.setattr(training_module, "_step", step)
+
+
+def test_a_divergence_restarts_from_the_last_checkpoint_with_half_the_learning_rate(tmp_path, monkeypatch):
+    _diverging_at(monkeypatch, [4])  # the 5th step; the last checkpoint is at step 4
+    result = train("bandit", out=tmp_path / "run", steps=6, seed=1, device="cpu", overrides=TINY_BANDIT)
+    assert result["metrics"]["steps"] == 6 and result["metrics"]["divergence_restarts"] == 1
+    assert result["metrics"]["lr_scale"] == 0.5
+    assert result["details"]["divergences"] == [{"step": 5, "restart_from": 4, "lr_scale": 0.5}]
+    assert [c["step"] for c in result["conditions"]] == [2, 4, 6]  # one curve record per grid step
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert checkpoint["lr_scale"] == 0.5 and len(checkpoint["divergences"]) == 1
+
+
+def test_training_stops_with_one_line_once_the_restarts_are_spent(tmp_path, monkeypatch):
+    from neuromod.errors import DivergenceError
+
+    _diverging_at(monkeypatch, [3, 3, 3])
+    with pytest.raises(DivergenceError, match=r"diverged at step 4 after 2 restart\(s\)"):
+        train("bandit", out=tmp_path / "run", steps=6, seed=1, device="cpu",
+              overrides={**TINY_BANDIT, "divergence_retries": "2"})
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()  # the last good checkpoint stays, resumable

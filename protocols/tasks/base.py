@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuromod.errors import InputError
+from neuromod.errors import DivergenceError, InputError
 from neuromod.protocols.tasks.training_spec import Target, TrainingSpec
 
 __all__ = [
@@ -366,7 +366,7 @@ class ReinforcementTask(Task):
                     a = out.outputs.argmax(-1)
                 else:
                     if not torch.isfinite(out.outputs).all():
-                        raise InputError("the network's outputs are not finite (its state diverged); "
+                        raise DivergenceError("the network's outputs are not finite (its state diverged); "
                                          "lower lr or bound the fast weights with clip=...")
                     probs = torch.softmax(out.outputs.float(), -1).cpu()
                     a = torch.multinomial(probs, 1, generator=generator)[:, 0].to(device)

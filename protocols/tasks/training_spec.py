@@ -37,10 +37,11 @@ METHODS = ("supervised", "tbptt", "a2c")
 MODEL_DEFAULTS: dict[str, Any] = {"cell": "plastic", "hidden_size": 64, "projection_size": 0, "rule": "plain",
                                   "alpha_init": 0.5, "alpha_max": 2.0, "tau_u_init": 0.1, "learn_rule": False,
                                   "clip": 0.0, "impl": "auto"}
-#: the training parameters of every method
+#: the training parameters of every method (``divergence_retries``: restarts from the last good
+#: checkpoint with half the learning rate when training diverges, :mod:`neuromod.protocols.training`)
 TRAIN_DEFAULTS: dict[str, Any] = {"steps": 3000, "batch_size": 32, "lr": 1e-3, "lr_schedule": "constant",
                                   "grad_clip": 1.0, "activity_l2": 0.0, "eval_every": 100, "eval_episodes": 256,
-                                  "checkpoint_every": 100}
+                                  "checkpoint_every": 100, "divergence_retries": 3}
 #: what a method adds to :data:`TRAIN_DEFAULTS` (actor-critic: discount, loss weights, its own lr)
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "a2c": {"gamma": 0.5, "value_weight": 0.5, "entropy_weight": 0.01, "fixation_supervision": 1.0, "lr": 3e-3},
