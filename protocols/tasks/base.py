@@ -366,8 +366,7 @@ class ReinforcementTask(Task):
                     a = out.outputs.argmax(-1)
                 else:
                     if not torch.isfinite(out.outputs).all():
-                        raise DivergenceError("the network's outputs are not finite (its state diverged); "
-                                         "lower lr or bound the fast weights with clip=...")
+                        raise DivergenceError("the network's outputs are not finite (its state diverged)")
                     probs = torch.softmax(out.outputs.float(), -1).cpu()
                     a = torch.multinomial(probs, 1, generator=generator)[:, 0].to(device)
                 observations.append(o)
