@@ -96,7 +96,7 @@ def clear_graphs() -> None:
 def graph_cache_info() -> list[dict[str, Any]]:
     """One entry per cached graph: its path, whether it holds a backward, its calls and fallbacks."""
     with _lock:
-        return [{"impl": key[0], "backward": c.backward, "replays": c.replays, "fallbacks": c.fallbacks,
+        return [{"impl": f"{key[0]}-graph", "backward": c.backward, "replays": c.replays, "fallbacks": c.fallbacks,
                  "shapes": [tuple(s) for s, *_ in key[-1]]} for key, c in _graphs.items()]
 
 
