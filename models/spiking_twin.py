@@ -58,6 +58,11 @@ The spiking twin:
   The curve is concave above about ``v = 2`` and saturates near ``1/tau_ref``: units whose ``h``
   runs far beyond that range (the shipped seq-digits twin has fast-weight-driven units with ``h``
   up to ~250) are clipped, which is the measured gap of the ``lif`` twin on that checkpoint.
+  ``adex``: adaptive exponential integrate-and-fire neurons (Brette & Gerstner 2005 constants)
+  driven by ``I0 + gain v`` and a noise current (:func:`neuromod.equations.populations.noisy_adex`),
+  rate scale and onset measured the same way; their f-I curve is nearly linear from the onset to
+  over 200 Hz (slope about 39 Hz per unit of ``v`` with the defaults), and their spike-triggered
+  adaptation makes a unit's rate depend on its recent past, which the rate twin does not model.
 - **Fast weights.** Pair STDP between the populations
   (:func:`neuromod.equations.populations.population_pair_stdp`): time constants from the per-step
   rates, ``tau = step_ms / -ln(1 - rate)`` (``tau_plus``, ``tau_minus``, ``tau_u``); population traces
@@ -94,13 +99,13 @@ from typing import Any
 import numpy as np
 
 from neuromod.errors import InputError
-from neuromod.models.spiking_twin_fi import FICurve, measure_fi
+from neuromod.models.spiking_twin_fi import FICurve, measure_fi, neuron_model
 from neuromod.models.spiking_twin_source import Source, TwinWeights, load_source
 
 __all__ = ["NEURONS", "SpikingConfig", "TwinWeights", "Source", "load_source", "measure_fi", "FICurve",
            "simulate", "SpikingRun", "readout_rates", "run_episodes", "EpisodeComparison", "time_constant_ms"]
 
-NEURONS = ("poisson", "lif")
+NEURONS = ("poisson", "lif", "adex")
 #: how a population integrates its input: once per model step (the discretised equations), or
 #: continuously as gated synaptic integration (module docstring, "Gate")
 INTEGRATIONS = ("step", "synaptic")
@@ -119,8 +124,10 @@ class SpikingConfig:
     """How the rate twin becomes spiking populations (module docstring).
 
     ``rate_scale_hz``: Hz per unit of ``h``; None = 100 Hz for ``poisson``, the measured f-I slope
-    for ``lif``. ``lif``: keywords of :func:`neuromod.equations.populations.noisy_lif` with times
-    in ms (``tau_m_ms``, ``tau_ref_ms``, ``sigma``, ``mu0``, ``gain``).
+    for ``lif`` and ``adex``. ``lif``: keywords of :func:`neuromod.equations.populations.noisy_lif`
+    with times in ms (``tau_m_ms``, ``tau_ref_ms``, ``sigma``, ``mu0``, ``gain``); ``adex``: those of
+    :func:`neuromod.equations.populations.noisy_adex` with currents in pA and times in ms
+    (``I0_pA``, ``gain_pA``, ``sigma_pA``, ``tau_noise_ms``; the Brette & Gerstner 2005 neuron).
     """
 
     neuron: str = "poisson"
@@ -132,6 +139,8 @@ class SpikingConfig:
     integration: str = "step"
     lif: dict[str, float] = field(default_factory=lambda: {"tau_m_ms": 10.0, "tau_ref_ms": 2.0, "sigma": 0.3,
                                                            "mu0": 1.0, "gain": 1.0})
+    adex: dict[str, float] = field(default_factory=lambda: {"I0_pA": 500.0, "gain_pA": 600.0, "sigma_pA": 100.0,
+                                                            "tau_noise_ms": 5.0})
 
     def __post_init__(self):
         if self.neuron not in NEURONS:
@@ -195,15 +204,14 @@ class SpikingRun:
 
 
 def _rate_scale(config: SpikingConfig) -> tuple[float, FICurve | None, float]:
-    """Rate scale (Hz per unit of h), the f-I curve and the lif input offset to use."""
+    """Rate scale (Hz per unit of h), the f-I curve and the input shift (in units of v) to use."""
     if config.neuron == "poisson":
         return float(config.rate_scale_hz or 100.0), None, 0.0
+    if config.rate_scale_hz is not None:
+        raise InputError(f"rate_scale_hz is measured for the {config.neuron} neuron (its f-I slope); leave it unset")
     fi = measure_fi(config)
     # shift the input so that the fitted line crosses zero at v = 0: rate(v) ~ slope * v
-    mu0 = float(config.lif["mu0"]) + float(config.lif["gain"]) * fi.v0
-    if config.rate_scale_hz is not None:
-        raise InputError("rate_scale_hz is measured for the lif neuron (its f-I slope); leave it unset")
-    return fi.rate_scale_hz, fi, mu0
+    return fi.rate_scale_hz, fi, fi.v0
 
 
 def _checked_drives(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None,
@@ -247,23 +255,23 @@ def _build_populations(weights: TwinWeights, config: SpikingConfig, drive: np.nd
     return pops
 
 
-def _build_neurons(config: SpikingConfig, pops, n_populations: int, rate_scale: float, mu0: float):
-    """The P neurons of every population (``poisson`` or ``lif``) and the ``relay`` that counts their spikes."""
-    from brian2 import Hz, Synapses, linked_var, ms
+def _build_neurons(config: SpikingConfig, pops, n_populations: int, rate_scale: float, shift: float):
+    """The P neurons of every population (``poisson``, ``lif`` or ``adex``) and the ``relay`` that counts
+    their spikes; ``shift``: the measured onset added to the input of ``lif`` and ``adex`` neurons."""
+    from brian2 import Hz, Synapses, linked_var
 
-    from neuromod.equations.populations import noisy_lif, poisson_rate_neuron
+    from neuromod.equations.populations import poisson_rate_neuron
 
     P = int(config.per_unit)
+    start = None
     if config.neuron == "poisson":
         model = poisson_rate_neuron(rate_scale * Hz)
     else:
-        lif = config.lif
-        model = noisy_lif(tau_m=lif["tau_m_ms"] * ms, tau_ref=lif["tau_ref_ms"] * ms, sigma=lif["sigma"], mu0=mu0,
-                          gain=lif["gain"])
+        model, start = neuron_model(config.neuron, getattr(config, config.neuron), shift=shift)
     neurons = model.group(n_populations * P, name="neurons")
     neurons.v_pop = linked_var(pops, "v", index=np.repeat(np.arange(n_populations), P))
-    if config.neuron == "lif":
-        neurons.V = "rand()"
+    if start is not None:
+        setattr(neurons, *start)
     relay = Synapses(neurons, pops, on_pre="n_post += 1", name="relay")
     relay.connect(i=np.arange(n_populations * P), j=np.arange(n_populations * P) // P)
     return neurons, relay
@@ -347,13 +355,13 @@ def simulate(weights: TwinWeights, drive: np.ndarray, drive_z: np.ndarray | None
     check_device_name(device)
     drive, drive_z, flags = _checked_drives(weights, drive, drive_z, reset)
     K, T, N = drive.shape
-    rate_scale, fi, mu0 = _rate_scale(config)  # the f-I measurement runs before the device is set up
+    rate_scale, fi, shift = _rate_scale(config)  # the f-I measurement runs before the device is set up
     step = config.step_ms * ms
     started = time.perf_counter()
     with use_device(device, seed=seed, build_dir=build_dir, threads=threads, progress=progress) as sim:
         defaultclock.dt = config.dt_ms * ms
         pops = _build_populations(weights, config, drive, drive_z, flags, rate_scale)
-        neurons, relay = _build_neurons(config, pops, K * N, rate_scale, mu0)
+        neurons, relay = _build_neurons(config, pops, K * N, rate_scale, shift)
         pairs = _build_pairs(weights, config, pops, K, rate_scale)
         monitor = SpikeMonitor(neurons, name="spikes")
         # the populations' v at the start of every step, after its update (discrete: v_t)

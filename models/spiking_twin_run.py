@@ -32,6 +32,7 @@ import numpy as np
 
 from neuromod.errors import InputError
 from neuromod.models.spiking_twin import EpisodeComparison, SpikingConfig, load_source, run_episodes
+from neuromod.models.spiking_twin_fi import MEASURED_NEURONS
 
 __all__ = ["spike_twin_run", "spiking_block"]
 
@@ -117,8 +118,9 @@ def spike_twin_run(source_path: str | os.PathLike[str], out: str | os.PathLike[s
     run = result.spiking
     parameters = {"source": Path(source_path).name, "source_kind": source.kind, "episodes": int(episodes),
                   "record_per_unit": record_per_unit,
-                  **{k: v for k, v in config.to_dict().items() if k != "lif"},
-                  **({f"lif_{k}": v for k, v in config.lif.items()} if neuron == "lif" else {})}
+                  **{k: v for k, v in config.to_dict().items() if k not in MEASURED_NEURONS},
+                  **({f"{neuron}_{k}": v for k, v in getattr(config, neuron).items()}
+                     if neuron in MEASURED_NEURONS else {})}
     metrics: dict[str, Any] = {"rate_scale_hz": run.rate_scale_hz, "spike_budget": run.spike_budget,
                                "du_r": _plain(result.du_r),
                                "psth_r_median": comparison.to_json()["metrics"].get("psth_r_median"),

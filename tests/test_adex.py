@@ -170,6 +170,11 @@ def test_adex_model_declares_per_neuron_parameters_with_units():
     assert "I : amp\n" in free.model and "t_on" not in free.model
     with pytest.raises(InputError, match="current must be one of"):
         adex(current="ramp")
+    driven = adex(per_neuron=False, current="expression", current_expression="I0 + I_gain*v_pop")
+    assert "I = I0 + I_gain*v_pop : amp\n" in driven.model and "I : amp" not in driven.model
+    for kwargs in ({"current": "expression"}, {"current": "free", "current_expression": "I0"}):
+        with pytest.raises(InputError, match="current_expression with current='expression'"):
+            adex(**kwargs)
 
 
 def _spikes_one_neuron(model, values, *, t_on, t_off, duration, dt):

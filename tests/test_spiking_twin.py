@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from neuromod.errors import InputError
-from neuromod.models.spiking_twin import (SpikingConfig, TwinWeights, load_source, run_episodes, simulate,
-                                          time_constant_ms)
+from neuromod.models.spiking_twin import (SpikingConfig, TwinWeights, load_source, measure_fi, run_episodes,
+                                          simulate, time_constant_ms)
 
 
 def _weights(U, b, *, rate_u=0.2, rate_plus=0.5, rate_minus=0.3, a_plus=1.0, a_minus=0.5, alpha=0.0,
@@ -87,8 +87,8 @@ def _tiny_twin_file(tmp_path, rule="plain"):
 
 
 @pytest.mark.runtime
-@pytest.mark.parametrize("neuron", ["poisson", "lif"])
-def test_both_neuron_kinds_run_on_a_tiny_twin(tmp_path, neuron):
+@pytest.mark.parametrize("neuron", ["poisson", "lif", "adex"])
+def test_every_neuron_kind_runs_on_a_tiny_twin(tmp_path, neuron):
     source = load_source(_tiny_twin_file(tmp_path))
     assert source.kind == "twin"
     result = run_episodes(source, episodes=2, n_steps=6, config=SpikingConfig(neuron=neuron, per_unit=5, step_ms=10.0),
@@ -98,8 +98,36 @@ def test_both_neuron_kinds_run_on_a_tiny_twin(tmp_path, neuron):
     assert np.all(np.isfinite(result.spiking.dU))
     assert result.spiking.spike_i.size > 0
     assert result.spiking.rate_scale_hz > 0
-    if neuron == "lif":
+    if neuron != "poisson":
         assert result.spiking.fi is not None and result.spiking.fi.rate_scale_hz > 0
+
+
+@pytest.mark.runtime
+def test_the_adex_neuron_has_a_threshold_linear_f_i_curve_with_adaptation():
+    """The noisy AdEx population neuron (Brette & Gerstner 2005 constants): silent well below its
+    onset, rates rising nearly linearly over the working range (the relu the twin assumes), and
+    adaptation: the first 100 ms of a step input fire faster than the steady state."""
+    from brian2 import Network, SpikeMonitor, defaultclock, ms, pA
+
+    from neuromod.device import use_device
+    from neuromod.equations.populations import noisy_adex
+
+    fi = measure_fi(SpikingConfig(neuron="adex"))
+    v, rate = np.asarray(fi.v), np.asarray(fi.rate_hz)
+    assert np.all(rate[v <= -1.0] == 0)
+    working = (v >= 0.5) & (v <= 3.0)
+    r = np.corrcoef(v[working], rate[working])[0, 1]
+    assert r > 0.99 and 20 < fi.rate_scale_hz < 80 and abs(fi.v0) < 0.5, (r, fi.rate_scale_hz, fi.v0)
+    with use_device("runtime", seed=3):
+        defaultclock.dt = 0.1 * ms
+        group = noisy_adex(linked=False, sigma=0 * pA).group(1)  # no noise: adaptation alone
+        group.v_pop = 2.0
+        group.v = "EL"
+        spikes = SpikeMonitor(group)
+        Network(group, spikes).run(600 * ms)
+    t = np.asarray(spikes.t / ms)
+    early, late = np.sum(t < 100), np.sum((t >= 500) & (t < 600))
+    assert early > late > 0, (early, late)
 
 
 @pytest.mark.runtime

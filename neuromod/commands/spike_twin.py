@@ -32,7 +32,7 @@ def register(app: typer.Typer, common) -> None:
         run: Path = typer.Argument(..., metavar="RUN", help="task checkpoint (model file or run folder) or twin file"),
         out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
                                            help="result folder (default runs/spike-twin, or runs/spike-twin-N)"),
-        neuron: str = typer.Option("poisson", "--neuron", metavar="KIND", help="poisson | lif"),
+        neuron: str = typer.Option("poisson", "--neuron", metavar="KIND", help="poisson | lif | adex"),
         per_unit: int = typer.Option(10, "--per-unit", metavar="P", help="neurons per rate unit"),
         episodes: int = typer.Option(4, "--episodes", metavar="K", help="held-out episodes, all in one network"),
         step_ms: float = typer.Option(50.0, "--step-ms", metavar="MS", help="length of one model step in ms"),

@@ -58,7 +58,7 @@ ADEX_CITATION = "Brette R, Gerstner W (2005) J Neurophysiol 94:3637-3642"
 
 #: How the input current ``I`` is given: ``"step"`` (``I_step`` between the shared constants
 #: ``t_on`` and ``t_off``) or ``"free"`` (``I`` is a per-neuron variable the caller drives).
-ADEX_CURRENTS = ("step", "free")
+ADEX_CURRENTS = ("step", "free", "expression")
 
 #: Brian2 unit names of the parameters (the equation strings declare them with these units).
 _UNITS = {
@@ -95,6 +95,7 @@ def adex(
     per_neuron: bool = True,
     current: str = "step",
     method: str = "euler",
+    current_expression: str | None = None,
 ) -> NeuronModel:
     """The AdEx neuron of Brette & Gerstner (2005) as Brian2 strings.
 
@@ -111,10 +112,14 @@ def adex(
     current : {"step", "free"}
         ``"step"``: ``I = I_step`` while ``t_on <= t < t_off`` (shared constants of the group,
         in seconds; both start at 0, i.e. no current, until set), else 0. ``"free"``: ``I`` is a
-        per-neuron variable (amp) the caller sets or drives. Default: ``"step"``.
+        per-neuron variable (amp) the caller sets or drives. ``"expression"``: ``I`` is
+        ``current_expression`` (amp), whose names the caller declares (e.g. the input of a
+        population, :func:`neuromod.equations.populations.noisy_adex`). Default: ``"step"``.
     method : str
         Brian2 integration method. Default: ``"euler"`` (forward Euler), as the exponential term
         makes the equations non-linear.
+    current_expression : str, optional
+        The current with ``current="expression"`` (and only then).
 
     Returns
     -------
@@ -136,8 +141,13 @@ def adex(
         raise InputError(f"AdEx current must be one of {', '.join(ADEX_CURRENTS)}, got {current!r}")
     if not isinstance(params, AdExParameters):
         raise InputError(f"adex() needs AdExParameters, got {type(params).__name__}")
+    if (current == "expression") != (current_expression is not None):
+        raise InputError("adex() takes current_expression with current='expression', and only then")
     lines = [_DYNAMICS.strip()]
-    lines.append(_STEP_CURRENT.strip() if current == "step" else "I : amp")
+    if current == "step":
+        lines.append(_STEP_CURRENT.strip())
+    else:
+        lines.append(f"I = {current_expression} : amp" if current == "expression" else "I : amp")
     namespace: dict[str, Any] = {}
     values = params.as_dict()
     if per_neuron:

@@ -10,6 +10,10 @@ into a population of P neurons. Its pieces are equations like every other model,
     A current-driven leaky integrate-and-fire neuron with white input noise; its input is
     ``mu0 + gain * v_pop``. The noise smooths the threshold, so that its f-I curve is close to
     threshold-linear over the working range (Brunel & Hakim 1999; Gerstner et al. 2014, ch. 8).
+:func:`noisy_adex`
+    An adaptive exponential integrate-and-fire neuron (Brette & Gerstner 2005, the equations of
+    :func:`neuromod.equations.neurons.adex`) driven by ``I0 + gain * v_pop`` and a noisy current;
+    its adaptation makes the rate depend on the recent past, as in cortical pyramidal cells.
 :func:`population_node`
     The population's shared state: the rate twin's potential ``v`` driven by the population
     spikes of the other populations, its gate and the population STDP traces; the discrete
@@ -33,12 +37,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from brian2 import Hz, ms
+from brian2 import Hz, ms, pA
 
 from neuromod.equations.base import NeuronModel
 from neuromod.errors import InputError
 
-__all__ = ["poisson_rate_neuron", "noisy_lif", "population_node", "population_pair_stdp", "PopulationCode",
+__all__ = ["poisson_rate_neuron", "noisy_lif", "noisy_adex", "population_node", "population_pair_stdp", "PopulationCode",
            "NODE_KINDS"]
 
 #: variants of :func:`population_node`
@@ -108,6 +112,51 @@ def noisy_lif(*, tau_m=10 * ms, tau_ref=2 * ms, sigma: float = 0.3, mu0: float =
         method="euler",
         namespace={"tau_m": tau_m, "sigma": float(sigma), "mu0": float(mu0), "gain": float(gain)},
         citation="leaky integrate-and-fire with diffusive noise (Brunel & Hakim 1999 Neural Comput 11:1621)",
+    )
+
+
+def noisy_adex(params=None, *, I0=500 * pA, gain=200 * pA, sigma=100 * pA, tau_noise=5 * ms,
+               linked: bool = True) -> NeuronModel:
+    """An AdEx neuron driven by ``I0 + gain*v_pop`` and an Ornstein-Uhlenbeck noise current.
+
+    The membrane and adaptation equations are those of :func:`neuromod.equations.neurons.adex`
+    (``v`` in volt, ``w`` in amp, threshold ``v > V_cut``, reset ``v = Vr; w += b``) with the current
+    ``I = I0 + gain*v_pop + I_noise``, ``tau_noise dI_noise/dt = -I_noise + sigma sqrt(2 tau_noise) xi``
+    (standard deviation ``sigma``). Like the noise of :func:`noisy_lif`, the noise current smooths the
+    onset of firing (Gerstner et al. 2014, ch. 8).
+
+    Parameters
+    ----------
+    params : AdExParameters, optional
+        The neuron's constants. Default: :data:`neuromod.equations.adex_params.BRETTE_GERSTNER2005`
+        (rheobase about 0.55 nA; adaptation ``a`` 4 nS, ``b`` 80.5 pA, ``tau_w`` 144 ms).
+    I0, gain, sigma : Quantity (amp)
+        Offset, gain per unit of ``v_pop`` and noise amplitude. Default: 500 pA, 200 pA, 100 pA.
+    tau_noise : Quantity (second)
+        Correlation time of the noise current. Default: 5 ms.
+    linked : bool
+        ``v_pop`` linked to the population node, or a plain variable (f-I measurements).
+
+    Returns
+    -------
+    NeuronModel
+    """
+    from neuromod.equations.adex_params import BRETTE_GERSTNER2005
+    from neuromod.equations.neurons import adex
+
+    if not float(sigma / pA) >= 0 or not float(gain / pA) > 0:
+        raise InputError(f"noisy_adex needs sigma >= 0 and gain > 0, got sigma={sigma!r}, gain={gain!r}")
+    base = adex(params if params is not None else BRETTE_GERSTNER2005, per_neuron=False, current="expression",
+                current_expression="I0 + I_gain*v_pop + I_noise")
+    return NeuronModel(
+        model=(base.model + "dI_noise/dt = -I_noise/tau_noise + sigma_I*sqrt(2/tau_noise)*xi : amp\n"
+               + _v_pop(linked) + "\n"),
+        threshold=base.threshold,
+        reset=base.reset,
+        refractory=base.refractory,
+        method=base.method,
+        namespace={**base.namespace, "I0": I0, "I_gain": gain, "sigma_I": sigma, "tau_noise": tau_noise},
+        citation=f"{base.citation}; noise current as in Gerstner et al. (2014) Neuronal Dynamics, ch. 8",
     )
 
 
