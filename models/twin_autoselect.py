@@ -40,8 +40,9 @@ Eligible paths: ``fused`` when it covers the options (not per-synapse ``alpha`` 
 ``reference``; ``checkpoint`` only when gradients are needed (without them it is the reference loop
 plus overhead); on CUDA also the captured ``fused-graph`` (where ``fused`` is) and
 ``reference-graph`` (:mod:`~neuromod.models.twin_graph`; a capture that fails leaves the other
-candidates, with one line on stderr). A path whose estimated training memory exceeds half of the free memory of the
-device (``MemAvailable`` on the CPU, ``torch.cuda.mem_get_info`` on CUDA) is left out: the naive
+candidates, with one line on stderr). A path whose estimated training memory exceeds half of the
+free memory of the device (``MemAvailable`` on the CPU, ``torch.cuda.mem_get_info`` on CUDA) is
+left out: the naive
 loop keeps about 9 (plain) to 11 (modulated) ``(B, N, N)`` tensors per step for backprop, the
 checkpointed one as many for one chunk of 16 steps. If nothing is left, the path with the least
 memory runs (fused, else checkpoint).
