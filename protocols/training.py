@@ -85,6 +85,7 @@ is in ``docs/training-notes.md``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import time
@@ -475,13 +476,12 @@ def _loop(run: _Run, *, progress: bool) -> None:
 def _held_out(run: _Run, *, record: bool = False) -> dict[str, float]:
     """The held-out figures of the network now; with ``record`` (a rate twin only), the activity of
     the evaluation is kept in ``run.activity`` (:class:`~neuromod.protocols.activity.record_activity`)."""
-    if not (record and run.net.plastic):
-        return evaluate(run.net, run.task, run.params, seed=run.seed, tag=EVAL_TAG, device=run.device,
-                        task_obj=run.tasks.heldout)
-    with record_activity(run.net) as recorder:
+    recording = record and run.net.plastic
+    with record_activity(run.net) if recording else contextlib.nullcontext() as recorder:
         held = evaluate(run.net, run.task, run.params, seed=run.seed, tag=EVAL_TAG, device=run.device,
                         task_obj=run.tasks.heldout)
-    run.activity = recorder.episodes()
+    if recording:
+        run.activity = recorder.episodes()
     return held
 
 
